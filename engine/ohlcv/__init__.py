@@ -1,0 +1,45 @@
+"""The Parquet OHLCV cache: `load(exchange, symbol, timeframe, start, end)` is how everything reads candles."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+
+from engine.ohlcv.layout import SeriesKey
+from engine.ohlcv.quality import QualityError
+from engine.ohlcv.store import Store
+
+__all__ = ["QualityError", "SeriesKey", "Store", "load", "to_ms"]
+
+_EPOCH = pd.Timestamp(0, tz="UTC")
+
+
+def to_ms(value: str | int | datetime | pd.Timestamp | None) -> int | None:
+    """A time given as ISO text, datetime, Timestamp or epoch ms -> epoch ms; naive times are UTC."""
+    if value is None or isinstance(value, int):
+        return value
+    try:
+        stamp = pd.Timestamp(value)
+    except ValueError as exc:
+        raise ValueError(f"cannot read {value!r} as a time; use ISO-8601 such as 2024-01-31 or 2024-01-31T12:00") from exc
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return (stamp - _EPOCH) // pd.Timedelta(1, "ms")
+
+
+def load(
+    exchange: str,
+    symbol: str,
+    timeframe: str,
+    start: str | int | datetime | pd.Timestamp | None = None,
+    end: str | int | datetime | pd.Timestamp | None = None,
+    *,
+    repair: Iterable[str] = (),
+    root: Path | None = None,
+) -> pd.DataFrame:
+    """Candles with open time in [start, end) from the cache, checked: bad data raises `QualityError`
+    naming the file and rows unless one of `quality.REPAIRS` is asked for. Gaps stay gaps."""
+    key = SeriesKey(exchange, symbol, timeframe)
+    return Store(root).load(key, to_ms(start), to_ms(end), repair=repair)

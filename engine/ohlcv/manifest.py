@@ -1,0 +1,100 @@
+"""The per-series manifest: which file holds each month, what the series covers, where it came from.
+
+The manifest is the commit point of every write: readers trust only the partition files it names, and it
+is replaced atomically, so it is always true of the files on disk.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+
+FORMAT = 1
+_MAX_SOURCES = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Partition:
+    file: str
+    rows: int
+    first_ms: int
+    last_ms: int
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    exchange: str
+    symbol: str
+    timeframe: str
+    partitions: dict[str, Partition] = field(default_factory=dict)  # "YYYY-MM" -> file
+    fetched: tuple[tuple[int, int], ...] = ()  # [start, end) open-time ranges the source has answered
+    sources: tuple[dict, ...] = ()
+    obtained_ms: int = 0  # when the newest rows were obtained: a candle closing later was still open
+    updated_at: str = ""
+
+    @property
+    def rows(self) -> int:
+        return sum(p.rows for p in self.partitions.values())
+
+    @property
+    def first_ms(self) -> int | None:
+        return min((p.first_ms for p in self.partitions.values()), default=None)
+
+    @property
+    def last_ms(self) -> int | None:
+        return max((p.last_ms for p in self.partitions.values()), default=None)
+
+    def updated(self, partitions: dict[str, Partition], source: dict, fetched: tuple[int, int] | None,
+                obtained_ms: int) -> Manifest:
+        spans = add_interval(self.fetched, fetched) if fetched else self.fetched
+        return replace(self, partitions=dict(sorted(partitions.items())), fetched=spans,
+                       sources=(*self.sources, source)[-_MAX_SOURCES:], obtained_ms=max(self.obtained_ms, obtained_ms),
+                       updated_at=datetime.now(UTC).isoformat(timespec="seconds"))
+
+    def to_json(self) -> str:
+        body = asdict(self)
+        body["coverage"] = {"first_ms": self.first_ms, "last_ms": self.last_ms, "rows": self.rows}
+        return json.dumps({"format": FORMAT, **body}, indent=1, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str, *, source: str) -> Manifest:
+        try:
+            body = json.loads(text)
+            if body.pop("format") != FORMAT:
+                raise ValueError("unsupported manifest format")
+            body.pop("coverage", None)
+            body["partitions"] = {k: Partition(**v) for k, v in body["partitions"].items()}
+            body["fetched"] = tuple(tuple(span) for span in body["fetched"])
+            body["sources"] = tuple(body["sources"])
+            return cls(**body)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{source}: unreadable manifest ({exc})") from exc
+
+
+def add_interval(spans: tuple[tuple[int, int], ...], new: tuple[int, int]) -> tuple[tuple[int, int], ...]:
+    """Union of half-open intervals, kept sorted and merged (touching intervals join)."""
+    merged: list[list[int]] = []
+    for start, end in sorted([*spans, new]):
+        if end <= start:
+            continue
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return tuple((s, e) for s, e in merged)
+
+
+def missing_intervals(start: int, end: int, spans: tuple[tuple[int, int], ...]) -> list[tuple[int, int]]:
+    """Parts of [start, end) that no interval in `spans` covers."""
+    missing, cursor = [], start
+    for s, e in spans:
+        if e <= cursor or s >= end:
+            continue
+        if s > cursor:
+            missing.append((cursor, s))
+        cursor = max(cursor, e)
+    if cursor < end:
+        missing.append((cursor, end))
+    return missing

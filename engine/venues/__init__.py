@@ -1,0 +1,1 @@
+"""Venues: the ccxt client factory and the loopback Binance emulator (trading venues come later)."""

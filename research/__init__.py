@@ -1,0 +1,1 @@
+"""Vectorized studies built on `engine`, and the CLI root (`research.cli`)."""
