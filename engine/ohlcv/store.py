@@ -101,6 +101,24 @@ class Store:
             raise quality.QualityError(str(key), report, None if repairs else loaded.locate)
         return frame
 
+    def verify_files(self, key: SeriesKey) -> list[str]:
+        """Problems with the files themselves: a partition the manifest names that is missing, altered,
+        or disagrees with its manifest entry."""
+        manifest, folder, problems = self.require(key), key.folder(self.root), []
+        for month, part in manifest.partitions.items():
+            path = folder / part.file
+            if not path.is_file():
+                problems.append(f"{path}: missing (the manifest lists it for {month})")
+            elif hashlib.sha256(path.read_bytes()).hexdigest() != part.sha256:
+                problems.append(f"{path}: content changed since it was written (sha256 mismatch)")
+            else:
+                ts = ts_ms_of(self._read_partition(folder, part))
+                if len(ts) != part.rows or (len(ts) and (ts[0], ts[-1]) != (part.first_ms, part.last_ms)):
+                    problems.append(f"{path}: rows or range disagree with the manifest")
+                elif len(ts) and set(month_keys(ts[[0, -1]])) != {month}:
+                    problems.append(f"{path}: holds rows outside {month}")
+        return problems
+
     def series(self) -> list[SeriesKey]:
         base = self.root / "ohlcv"
         keys = []

@@ -1,0 +1,102 @@
+"""Binance spot REST bodies, as the real exchange writes them: klines rows, exchangeInfo, error payloads.
+
+Pure functions from our records to JSON-ready values, kept apart from the HTTP server so the shapes can
+be compared field by field with the real responses in `shared/data/fixtures/binance_spot/`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.ohlcv.timeframe import timeframe_ms
+
+# Binance's interval names; ccxt sends them unchanged.
+INTERVALS = ("1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w")
+DEFAULT_KLINES_LIMIT, MAX_KLINES_LIMIT = 500, 1000
+
+ERRORS = {
+    "bad_symbol": (400, -1121, "Invalid symbol."),
+    "bad_interval": (400, -1120, "Invalid interval."),
+    "bad_parameter": (400, -1130, "Invalid data sent for a parameter."),
+    "rate_limit": (429, -1003, "Too much request weight used; current limit is 6000 request weight per 1 MINUTE. "
+                   "Please use the websocket for live updates to avoid polling the API."),
+    "ip_ban": (418, -1003, "Way too much request weight used; IP banned until {until}. "
+               "Please use WebSocket Streams for live updates to avoid bans."),
+    "unavailable": (503, -1001, "Internal error; unable to process your request. Please try again."),
+    "bad_api_key": (401, -2015, "Invalid API-key, IP, or permissions for action."),
+    "not_found": (404, -1, "Unknown endpoint."),
+}
+
+
+def error_body(name: str, **fmt: object) -> tuple[int, dict]:
+    status, code, msg = ERRORS[name]
+    return status, {"code": code, "msg": msg.format(**fmt) if fmt else msg}
+
+
+@dataclass(frozen=True, slots=True)
+class MarketRules:
+    """The exchange filters of one spot market (what ccxt turns into precision and limits)."""
+
+    tick_size: str = "0.01000000"
+    step_size: str = "0.00001000"
+    min_qty: str = "0.00001000"
+    max_qty: str = "9000.00000000"
+    min_notional: str = "5.00000000"
+
+
+def market_id(symbol: str) -> str:
+    """`BTC/USDT` -> `BTCUSDT`."""
+    return symbol.replace("/", "")
+
+
+def symbol_info(symbol: str, rules: MarketRules) -> dict:
+    base, quote = symbol.split("/")
+    return {
+        "symbol": market_id(symbol), "status": "TRADING", "baseAsset": base, "baseAssetPrecision": 8,
+        "quoteAsset": quote, "quotePrecision": 8, "quoteAssetPrecision": 8, "baseCommissionPrecision": 8,
+        "quoteCommissionPrecision": 8, "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS_LIMIT",
+                                                       "TAKE_PROFIT_LIMIT"],
+        "icebergAllowed": True, "ocoAllowed": True, "quoteOrderQtyMarketAllowed": True,
+        "isSpotTradingAllowed": True, "isMarginTradingAllowed": False,
+        "filters": [
+            {"filterType": "PRICE_FILTER", "minPrice": rules.tick_size, "maxPrice": "1000000.00000000",
+             "tickSize": rules.tick_size},
+            {"filterType": "LOT_SIZE", "minQty": rules.min_qty, "maxQty": rules.max_qty, "stepSize": rules.step_size},
+            {"filterType": "NOTIONAL", "minNotional": rules.min_notional, "applyMinToMarket": True,
+             "maxNotional": "9000000.00000000", "applyMaxToMarket": False, "avgPriceMins": 5},
+        ],
+        "permissions": [], "permissionSets": [["SPOT"]],
+    }
+
+
+def exchange_info(server_time_ms: int, symbols: list[dict]) -> dict:
+    return {
+        "timezone": "UTC", "serverTime": server_time_ms,
+        "rateLimits": [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000}],
+        "exchangeFilters": [], "symbols": symbols,
+    }
+
+
+def klines_json(ts_ms: np.ndarray, values: np.ndarray, interval: str) -> str:
+    """Klines rows as Binance writes them (numbers as strings); floats use Python's shortest exact repr,
+    so every value survives the text round trip bit for bit."""
+    step = timeframe_ms(interval)
+    rows = [
+        f'[{t},"{o!r}","{h!r}","{lo!r}","{c!r}","{v!r}",{t + step - 1},"{v * c!r}",{max(1, int(v * 10))},'
+        f'"{v / 2!r}","{v * c / 2!r}","0"]'
+        for t, (o, h, lo, c, v) in zip(ts_ms.tolist(), values.tolist(), strict=True)
+    ]
+    return "[" + ",".join(rows) + "]"
+
+
+def partial_candle(row: np.ndarray, fraction: float) -> np.ndarray:
+    """The in-progress candle as the exchange shows it part way through: the path so far, scaled volume.
+
+    Historical data holds only the finished candle, so the close is interpolated from its open; what
+    matters is that it differs from the finished one, as a real in-progress candle does.
+    """
+    o, h, lo, c, v = row
+    close = o + (c - o) * fraction
+    return np.array([o, min(h, max(o, close)), max(lo, min(o, close)), close, v * fraction])

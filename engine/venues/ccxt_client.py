@@ -1,0 +1,56 @@
+"""The one place that builds ccxt exchange clients, real or pointed at a loopback server.
+
+Pointing a client elsewhere means rewriting every entry of `urls['api']` (a constructor `urls` dict is
+deep-merged, which would leave some groups on the real host), keeping market loading to spot so it asks
+only `exchangeInfo`, and restoring Binance's spot error table, which ccxt selects by the real hostname.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import ccxt
+import ccxt.async_support as ccxt_async
+
+SPOT_ONLY_OPTIONS = {
+    "fetchMarkets": {"types": ["spot"]},
+    "fetchCurrencies": False,
+    "fetchMargins": False,
+    "adjustForTimeDifference": False,
+    "fetchOpenOrders": {"warnWithoutSymbol": False},
+}
+_HOST = re.compile(r"^https?://[^/]+")
+
+
+def make_exchange(
+    exchange_id: str,
+    *,
+    api_url: str | None = None,
+    rate_limit: bool = True,
+    timeout_ms: int = 10_000,
+    async_: bool = False,
+    credentials: dict[str, str] | None = None,
+) -> Any:
+    """A ccxt client; with `api_url` every REST group is sent to that base URL (the emulator's)."""
+    module = ccxt_async if async_ else ccxt
+    cls = getattr(module, exchange_id, None)
+    if cls is None or exchange_id not in ccxt.exchanges:
+        raise ValueError(f"unknown exchange {exchange_id!r}: not a ccxt exchange id (e.g. binance, kraken, okx)")
+    config: dict[str, Any] = {"enableRateLimit": rate_limit, "timeout": timeout_ms, **(credentials or {})}
+    if api_url is not None:
+        config["options"] = {key: (dict(value) if isinstance(value, dict) else value)
+                             for key, value in SPOT_ONLY_OPTIONS.items()}
+    exchange = cls(config)
+    if api_url is not None:
+        _point_at(exchange, api_url.rstrip("/"))
+    return exchange
+
+
+def _point_at(exchange: Any, base_url: str) -> None:
+    exchange.urls["api"] = {group: _HOST.sub(base_url, url) if isinstance(url, str) else url
+                            for group, url in exchange.urls["api"].items()}
+    spot = exchange.exceptions.get("spot") if isinstance(exchange.exceptions, dict) else None
+    if spot:  # Binance keeps spot-only error codes apart and picks them by hostname
+        for kind in ("exact", "broad"):
+            exchange.exceptions[kind] = {**exchange.exceptions.get(kind, {}), **spot.get(kind, {})}

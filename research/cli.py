@@ -1,0 +1,114 @@
+"""`gauntlet`: the command-line root. Commands import their layer only when they run, so `--help` is fast."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Optional, TypeVar
+
+import typer
+
+T = TypeVar("T")
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode="rich",
+                  help="gauntlet: research crypto strategies, then run them through the gauntlet to paper and live.")
+data_app = typer.Typer(no_args_is_help=True, help="The Parquet OHLCV cache: fetch, import, verify, list.")
+emulator_app = typer.Typer(no_args_is_help=True, help="The loopback Binance emulator.")
+app.add_typer(data_app, name="data")
+app.add_typer(emulator_app, name="emulator")
+
+
+def _guarded(fn: Callable[[], T]) -> T:
+    """One clear line instead of a traceback for errors a user can fix (GAUNTLET_DEBUG=1 shows it)."""
+    try:
+        return fn()
+    except (ValueError, LookupError, RuntimeError, OSError) as exc:
+        if os.environ.get("GAUNTLET_DEBUG"):
+            raise
+        from rich.console import Console
+
+        Console(stderr=True).print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
+@data_app.command("fetch")
+def data_fetch(
+    exchange: Annotated[str, typer.Argument(help="ccxt exchange id, e.g. binance")],
+    symbol: Annotated[str, typer.Argument(help="market, e.g. BTC/USDT")],
+    timeframe: Annotated[str, typer.Argument(help="candle length, e.g. 1m, 1h, 1d")],
+    since: Annotated[str, typer.Option(help="first candle open time (UTC), e.g. 2024-01-01")],
+    until: Annotated[Optional[str], typer.Option(help="stop before this open time (UTC); default: last closed candle")] = None,
+    api_url: Annotated[Optional[str], typer.Option(help="send every API call here, e.g. the emulator http://127.0.0.1:N")] = None,
+    store_as: Annotated[Optional[str], typer.Option(help="cache folder name if not the exchange id (e.g. synthetic)")] = None,
+    rate_limit: Annotated[bool, typer.Option(help="respect the exchange's rate limit")] = True,
+    max_attempts: Annotated[int, typer.Option(min=1, help="tries per request on retryable errors")] = 8,
+) -> None:
+    """Fill the cache from an exchange through ccxt; a second run fetches only what is missing."""
+    from research.cli_data import fetch_command
+
+    _guarded(lambda: fetch_command(exchange, symbol, timeframe, since, until, api_url, store_as, rate_limit, max_attempts))
+
+
+@data_app.command("import")
+def data_import(
+    files: Annotated[list[Path], typer.Argument(help="Binance kline dumps (.csv/.zip), plain CSV or Parquet")],
+    exchange: Annotated[Optional[str], typer.Option(help="exchange folder (inferred for Binance dumps)")] = None,
+    symbol: Annotated[Optional[str], typer.Option(help="market, e.g. BTC/USDT (inferred where possible)")] = None,
+    timeframe: Annotated[Optional[str], typer.Option(help="candle length (inferred where possible)")] = None,
+    repair: Annotated[Optional[list[str]], typer.Option(help="sort, dedupe, drop_invalid, drop_incomplete")] = None,
+) -> None:
+    """Import candle files into the cache; every file is checked before anything is written."""
+    from research.cli_data import import_command
+
+    _guarded(lambda: import_command(files, exchange, symbol, timeframe, repair or []))
+
+
+@data_app.command("verify")
+def data_verify(
+    exchange: Annotated[Optional[str], typer.Argument(help="only this exchange")] = None,
+    symbol: Annotated[Optional[str], typer.Argument(help="only this symbol")] = None,
+    timeframe: Annotated[Optional[str], typer.Argument(help="only this timeframe")] = None,
+    zero_volume_run: Annotated[int, typer.Option(min=1, help="report zero-volume runs at least this long")] = 5,
+) -> None:
+    """Check files and candles: gaps (as ranges), duplicates, order, OHLC sanity, zero volume, open candle."""
+    from research.cli_data import verify_command
+
+    ok = _guarded(lambda: verify_command(exchange, symbol, timeframe, zero_volume_run))
+    if not ok:
+        raise typer.Exit(1)
+
+
+@data_app.command("list")
+def data_list() -> None:
+    """Every cached series with its coverage, gaps, source and fetch time."""
+    from research.cli_data import list_command
+
+    _guarded(list_command)
+
+
+@emulator_app.command("serve")
+def emulator_serve(
+    candles: Annotated[Optional[Path], typer.Option(help="Parquet candles (shared/data format or cache schema)")] = None,
+    symbol: Annotated[str, typer.Option(help="symbol to serve the candles as")] = "BTC/USDT",
+    timeframe: Annotated[str, typer.Option(help="timeframe of the candles")] = "1h",
+    sample: Annotated[bool, typer.Option(help="serve the synthetic sample market (BTC/USDT, ETH/USDT 1h)")] = False,
+    port: Annotated[int, typer.Option(help="port on 127.0.0.1 (0 picks a free one)")] = 0,
+    now: Annotated[Optional[str], typer.Option(help="the emulator clock (UTC); default: after the last candle")] = None,
+) -> None:
+    """Serve candles over the Binance spot REST API on 127.0.0.1 until interrupted."""
+    from research.cli_data import serve_command
+
+    _guarded(lambda: serve_command(candles, symbol, timeframe, sample, port, now))
+
+
+@app.command("demo")
+def demo() -> None:
+    """The offline tour on the synthetic sample market: emulator -> ccxt -> cache -> verify."""
+    from research.demo import run_demo
+
+    _guarded(run_demo)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,129 @@
+"""The bodies of `gauntlet data ...` and `gauntlet emulator serve`: engine calls plus rich output."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from engine.logs import configure_logging
+from engine.ohlcv import SeriesKey, Store, to_ms
+from engine.ohlcv.fetch import FetchPlan, FetchResult, RetryPolicy, fetch
+from engine.ohlcv.inventory import SeriesHealth, inspect, select
+from engine.ohlcv.quality import fmt_ts
+from engine.venues.ccxt_client import make_exchange
+
+console = Console()
+
+
+def fetch_series(client: object, store: Store, plan: FetchPlan, policy: RetryPolicy) -> FetchResult:
+    """One fetch with a progress bar in candles, with ETA."""
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("candles"), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task(f"fetch {plan.key}", total=None)
+        result = fetch(client, store, plan, policy=policy,
+                       progress=lambda done, total: bar.update(task, completed=done, total=total))
+    return result
+
+
+def fetch_command(exchange: str, symbol: str, timeframe: str, since: str, until: str | None, api_url: str | None,
+                  store_as: str | None, rate_limit: bool, max_attempts: int) -> None:
+    configure_logging()
+    key = SeriesKey(store_as or exchange, symbol, timeframe)
+    plan = FetchPlan(key, to_ms(since), to_ms(until))
+    client = make_exchange(exchange, api_url=api_url, rate_limit=rate_limit)
+    started = time.perf_counter()
+    result = fetch_series(client, Store(), plan, RetryPolicy(max_attempts=max_attempts))
+    elapsed = time.perf_counter() - started
+    console.print(f"{key}: {result.candles:,} new candles in {result.requests} requests ({result.retries} retried), "
+                  f"{elapsed:.1f} s; cache now holds {result.rows_in_cache:,} rows", highlight=False)
+
+
+def import_command(files: Sequence[Path], exchange: str | None, symbol: str | None, timeframe: str | None,
+                   repair: Sequence[str]) -> None:
+    from engine.ohlcv.importer import import_files
+
+    imported = import_files(Store(), list(files), exchange=exchange, symbol=symbol, timeframe=timeframe, repair=repair)
+    for item in imported:
+        warnings = "; ".join(issue.describe() for issue in item.report.warnings[:3])
+        more = f" (+{len(item.report.warnings) - 3} more)" if len(item.report.warnings) > 3 else ""
+        console.print(f"{item.path.name} -> {item.key}: {len(item.frame):,} rows"
+                      + (f"; warnings: {warnings}{more}" if warnings else ""), highlight=False)
+
+
+def verify_command(exchange: str | None, symbol: str | None, timeframe: str | None, zero_volume_run: int) -> bool:
+    store = Store()
+    healths = [inspect(store, key, min_zero_volume_run=zero_volume_run) for key in select(store, exchange, symbol, timeframe)]
+    for health in healths:
+        _print_health(health)
+    bad = [h for h in healths if not h.ok]
+    console.print(f"{len(healths)} series checked, {len(bad)} with errors", style="red" if bad else "green")
+    return not bad
+
+
+def _print_health(health: SeriesHealth) -> None:
+    label = " [yellow](SYNTHETIC sample data)[/]" if health.synthetic else ""
+    state = "[green]ok[/]" if health.ok else "[red]ERRORS[/]"
+    console.print(f"[bold]{health.key}[/]{label}: {health.report.rows:,} rows, {state}")
+    for problem in health.file_problems:
+        console.print(f"  [red]file[/] {problem}", highlight=False)
+    if health.report.issues:
+        table = Table("severity", "kind", "count", "from", "to", "detail", box=None, padding=(0, 1))
+        for issue in health.report.issues:
+            table.add_row("[red]error[/]" if issue.severity == "error" else "[yellow]warning[/]", issue.kind,
+                          str(issue.count), fmt_ts(issue.start_ms), fmt_ts(issue.end_ms), issue.detail)
+        console.print(table)
+
+
+def list_command() -> None:
+    store = Store()
+    keys = store.series()
+    if not keys:
+        console.print(f"the cache at {store.root / 'ohlcv'} is empty; try `gauntlet data fetch` or `make demo`")
+        return
+    console.print(summary_table([inspect(store, key) for key in keys]))
+
+
+def summary_table(healths: Sequence[SeriesHealth]) -> Table:
+    table = Table("exchange", "symbol", "tf", "rows", "first", "last", "gaps", "missing", "errors", "source",
+                  "fetched at", title="OHLCV cache")
+    for h in healths:
+        m = h.manifest
+        table.add_row(f"{h.key.exchange} [yellow](synthetic)[/]" if h.synthetic else h.key.exchange,
+                      h.key.symbol, h.key.timeframe, f"{m.rows:,}",
+                      fmt_ts(m.first_ms) if m.first_ms is not None else "-",
+                      fmt_ts(m.last_ms) if m.last_ms is not None else "-",
+                      str(len(h.report.gaps)), f"{h.report.missing_candles:,}",
+                      str(len(h.report.errors) + len(h.file_problems)) if not h.ok else "0",
+                      h.source, fmt_ts(m.obtained_ms) if m.obtained_ms else "-")
+    return table
+
+
+def serve_command(candles: Path | None, symbol: str, timeframe: str, sample: bool, port: int, now: str | None) -> None:
+    from engine.venues.emulator import BinanceEmulator, Feed
+
+    if sample == (candles is not None):
+        raise ValueError("give either --candles FILE or --sample")
+    feeds = sample_feeds() if sample else [Feed.from_parquet(candles, symbol, timeframe)]
+    with BinanceEmulator(feeds, now_ms=to_ms(now), port=port) as emulator:
+        served = ", ".join(f"{f.symbol} {f.timeframe} ({len(f.ts_ms):,} candles)" for f in feeds)
+        console.print(f"Binance emulator on {emulator.base_url} serving {served}"
+                      + (" [yellow]SYNTHETIC[/]" if sample else "") + "; Ctrl-C stops it")
+        console.print(f"clock: {fmt_ts(emulator.clock.now_ms)}", highlight=False)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            console.print("stopped")
+
+
+def sample_feeds() -> list:
+    from engine.ohlcv.sample import SYNTHETIC_SYMBOLS, synthetic_candles
+    from engine.venues.emulator import Feed
+
+    return [Feed.from_frame(symbol, "1h", synthetic_candles(symbol, "1h")) for symbol in SYNTHETIC_SYMBOLS]
