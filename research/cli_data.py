@@ -50,7 +50,7 @@ def import_command(files: Sequence[Path], exchange: str | None, symbol: str | No
 
     imported = import_files(Store(), list(files), exchange=exchange, symbol=symbol, timeframe=timeframe, repair=repair)
     for item in imported:
-        warnings = "; ".join(issue.describe() for issue in item.report.warnings[:3])
+        warnings = "; ".join(issue.describe(item.locate) for issue in item.report.warnings[:3])
         more = f" (+{len(item.report.warnings) - 3} more)" if len(item.report.warnings) > 3 else ""
         console.print(f"{item.path.name} -> {item.key}: {len(item.frame):,} rows"
                       + (f"; warnings: {warnings}{more}" if warnings else ""), highlight=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -19,8 +20,10 @@ _EPOCH = pd.Timestamp(0, tz="UTC")
 
 def to_ms(value: str | int | datetime | pd.Timestamp | None) -> int | None:
     """A time given as ISO text, datetime, Timestamp or epoch ms -> epoch ms; naive times are UTC."""
-    if value is None or isinstance(value, int):
-        return value
+    if value is None:
+        return None
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return int(value)
     try:
         stamp = pd.Timestamp(value)
     except ValueError as exc:

@@ -38,11 +38,13 @@ QUOTE_ASSETS = ("USDT", "USDC", "FDUSD", "BUSD", "TUSD", "USDP", "DAI", "UST", "
                 "RON", "ARS", "MXN", "COP", "CZK", "IDRT", "BIDR", "BKRW", "AEUR")
 FORMATS = {"binance_klines": "Binance kline dump", "csv": "plain CSV", "parquet": "Parquet file"}
 _OPTIONS = ("exchange", "symbol", "timeframe")
+_EXAMPLES = {"exchange": "--exchange binance", "symbol": "--symbol BTC/USDT", "timeframe": "--timeframe 1m"}
 _BINANCE_NAME = re.compile(r"^(?P<pair>[A-Z0-9]+)-(?P<timeframe>[0-9]+[A-Za-z]+)(?:-\d{4}-\d{2}(?:-\d{2})?)?$")
 _PARQUET_NAME = re.compile(r"^(?P<exchange>[a-z0-9_]+?)_(?P<symbol>[A-Z0-9]+-[A-Z0-9]+)_(?P<timeframe>[0-9]+[a-z])(?:_.*)?$")
 # Epoch integers: the magnitude gives the unit (1e11 s is the year 5138, 1e11 ms is 1973), one per file.
 _UNIT_BOUNDS = np.array([10**11, 10**14, 10**17], dtype=np.int64)
-_UNITS = ("s", "ms", "us", "ns")
+_UNITS = ("s", "ms", "us", "ns")  # pandas' unit names
+_UNIT_TEXT = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns": "nanoseconds"}
 _TO_MS_EXPONENT = {"s": 3, "ms": 0, "us": -3, "ns": -6}
 _ROW = "__row"  # original row position, carried through repairs so errors still name the file line
 _Where = Callable[[int], str]  # row position -> "<file> line N" (or "row N")
@@ -168,9 +170,9 @@ def _series_key(path: Path, fmt: str, given: dict[str, str | None]) -> SeriesKey
     names = {option: given[option] or inferred.get(option) for option in _OPTIONS}
     missing = [option for option in _OPTIONS if not names[option]]
     if missing:
-        raise ValueError(f"{path}: cannot tell the {' and '.join(missing)} of a {FORMATS[fmt]} named "
-                         f"{path.name!r}; pass {' '.join('--' + m for m in missing)} (e.g. --exchange binance "
-                         f"--symbol BTC/USDT --timeframe 1m)")
+        what = ", ".join(missing[:-1]) + " and " + missing[-1] if len(missing) > 1 else missing[0]
+        raise ValueError(f"{path}: cannot tell the {what} of a {FORMATS[fmt]} named {path.name!r}; pass "
+                         f"{' '.join('--' + m for m in missing)} (e.g. {' '.join(_EXAMPLES[m] for m in missing)})")
     try:
         return SeriesKey(names["exchange"], names["symbol"], names["timeframe"])
     except ValueError as exc:
@@ -187,7 +189,7 @@ def _names_from_file_name(path: Path, fmt: str) -> dict[str, str]:
         match = _BINANCE_NAME.match(stem)
         if match:
             names["timeframe"] = match["timeframe"]
-            if (symbol := split_pair(match["pair"])) is not None:
+            if (symbol := _split_pair(match["pair"])) is not None:
                 names["symbol"] = symbol
         return names
     match = _PARQUET_NAME.match(stem) if fmt == "parquet" else None
@@ -196,7 +198,7 @@ def _names_from_file_name(path: Path, fmt: str) -> dict[str, str]:
     return {"exchange": match["exchange"], "symbol": match["symbol"].replace("-", "/"), "timeframe": match["timeframe"]}
 
 
-def split_pair(pair: str) -> str | None:
+def _split_pair(pair: str) -> str | None:
     """`BTCUSDT` -> `BTC/USDT` by the longest known quote asset at the end; None when none fits."""
     for quote in sorted(QUOTE_ASSETS, key=len, reverse=True):
         if pair.endswith(quote) and len(pair) > len(quote):
@@ -337,8 +339,8 @@ def _epoch_to_ms(raw: np.ndarray, where: _Where, unit: str | None = None) -> np.
         units = np.searchsorted(_UNIT_BOUNDS, np.abs(raw), side="right")
         odd = np.flatnonzero(units != units[0])
         if len(odd):
-            first, row = _UNITS[units[0]], int(odd[0])
-            raise CandleFileError(f"{where(row)}: timestamp {raw[row]} looks like {_UNITS[units[row]]} "
+            first, row = _UNIT_TEXT[_UNITS[units[0]]], int(odd[0])
+            raise CandleFileError(f"{where(row)}: timestamp {raw[row]} looks like {_UNIT_TEXT[_UNITS[units[row]]]} "
                                   f"but the first row's looks like {first}; one unit per file")
         unit = _UNITS[units[0]]
     exponent = _TO_MS_EXPONENT[unit]
@@ -348,22 +350,27 @@ def _epoch_to_ms(raw: np.ndarray, where: _Where, unit: str | None = None) -> np.
     bad = np.flatnonzero(raw % scale)
     if len(bad):
         row = int(bad[0])
-        raise CandleFileError(f"{where(row)}: timestamp {raw[row]} ({unit}) is not a whole millisecond")
+        raise CandleFileError(f"{where(row)}: timestamp {raw[row]} ({_UNIT_TEXT[unit]}) is not a whole millisecond")
     return raw // scale
 
 
 def _text_to_ms(text: pa.ChunkedArray, where: _Where) -> np.ndarray:
-    """Timestamp cells as epoch integers (unit by magnitude) or ISO-8601 text (naive means UTC)."""
+    """Timestamp cells as epoch integers (unit by magnitude) or ISO-8601 text (naive means UTC); the
+    first row decides which, and a row of the other kind is named."""
     cells = pd.Series(text.to_numpy(zero_copy_only=False), dtype="str").str.strip()
+    if cells.empty:
+        return np.empty(0, dtype=np.int64)
     digits = cells.str.fullmatch(r"-?[0-9]+").to_numpy(dtype=bool)
-    if digits.all():
+    if digits[0]:
+        if not digits.all():
+            row = int(np.flatnonzero(~digits)[0])
+            raise CandleFileError(f"{where(row)}: timestamp {cells.iloc[row]!r} is not an epoch integer like the first row's")
         return _epoch_to_ms(cells.astype(np.int64).to_numpy(), where)
     stamps = pd.to_datetime(cells.where(~digits), utc=True, format="ISO8601", errors="coerce")
     bad = np.flatnonzero(stamps.isna().to_numpy())
     if len(bad):
         row = int(bad[0])
-        raise CandleFileError(f"{where(row)}: timestamp {cells.iloc[row]!r} is neither ISO-8601 text nor an "
-                              f"epoch integer like the other rows")
+        raise CandleFileError(f"{where(row)}: timestamp {cells.iloc[row]!r} is not ISO-8601 text like the first row's")
     index = pd.DatetimeIndex(stamps)
     return _epoch_to_ms(index.asi8, where, index.unit)
 

@@ -30,7 +30,9 @@ _ROWS_SHOWN = 5
 
 
 def fmt_ts(ts_ms: int) -> str:
-    return pd.Timestamp(int(ts_ms), unit="ms", tz="UTC").strftime("%Y-%m-%d %H:%M UTC")
+    """Readable UTC time; seconds appear only when the time is not on a whole minute."""
+    pattern = "%Y-%m-%d %H:%M UTC" if int(ts_ms) % 60_000 == 0 else "%Y-%m-%d %H:%M:%S UTC"
+    return pd.Timestamp(int(ts_ms), unit="ms", tz="UTC").strftime(pattern)
 
 
 @dataclass(frozen=True, slots=True)

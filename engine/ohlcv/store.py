@@ -70,11 +70,11 @@ class Store:
 
     def read(self, key: SeriesKey, start_ms: int | None = None, end_ms: int | None = None) -> Loaded:
         """Rows with open time in [start_ms, end_ms), unchecked; see `load` for the checked reader."""
-        manifest = self.require(key)
         folder = key.folder(self.root)
-        chosen = [p for p in manifest.partitions.values()
-                  if (start_ms is None or p.last_ms >= start_ms) and (end_ms is None or p.first_ms < end_ms)]
-        tables = [pq.read_table(folder / p.file) for p in chosen]
+        try:
+            chosen, tables = self._read_tables(key, start_ms, end_ms)
+        except FileNotFoundError:  # a writer swapped the manifest and swept a file between our two reads
+            chosen, tables = self._read_tables(key, start_ms, end_ms)
         frame = from_table(pa.concat_tables(tables)) if tables else empty_frame()
         ts = ts_ms_of(frame)
         lo = 0 if start_ms is None else int(np.searchsorted(ts, start_ms, side="left"))
@@ -88,6 +88,12 @@ class Store:
             return f"{folder / chosen[part].file} row {row - offsets[part]} ({stamp})"
 
         return Loaded(frame.iloc[lo:hi], locate)
+
+    def _read_tables(self, key: SeriesKey, start_ms: int | None, end_ms: int | None) -> tuple[list[Partition], list[pa.Table]]:
+        manifest, folder = self.require(key), key.folder(self.root)
+        chosen = [p for p in manifest.partitions.values()
+                  if (start_ms is None or p.last_ms >= start_ms) and (end_ms is None or p.first_ms < end_ms)]
+        return chosen, [pq.read_table(folder / p.file) for p in chosen]
 
     def load(self, key: SeriesKey, start_ms: int | None = None, end_ms: int | None = None,
              repair: Iterable[str] = ()) -> pd.DataFrame:

@@ -95,13 +95,15 @@ class Clock:
 
 @dataclass(slots=True)
 class Fault:
-    """Misbehaviour for the next `times` requests whose path starts with `path` (`times=None`: forever)."""
+    """Misbehaviour for the next `times` requests whose path starts with `path` (`times=None`: forever),
+    after letting `skip` of them through untouched."""
 
     kind: str
     times: int | None = 1
     path: str = "/api/v3/"
     retry_after_s: int = 0
     delay_s: float = 1.0
+    skip: int = 0
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -159,6 +161,9 @@ class BinanceEmulator:
         with self._lock:
             for fault in self._faults:
                 if path.startswith(fault.path):
+                    if fault.skip > 0:
+                        fault.skip -= 1
+                        return None
                     if fault.times is not None:
                         fault.times -= 1
                         if fault.times <= 0:

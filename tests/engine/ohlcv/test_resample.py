@@ -174,7 +174,8 @@ def test_equals_reference_and_emits_exactly_the_complete_buckets(frame: pd.DataF
     assert got == reference_resample(frame, minutes)
 
     present, step = set(ts_ms_of(frame).tolist()), minutes * MINUTE
-    complete = {t // step * step for t in present if all(t // step * step + i * MINUTE in present for i in range(minutes))}
+    buckets = {t // step * step for t in present}
+    complete = {b for b in buckets if all(b + i * MINUTE in present for i in range(minutes))}
     assert set(got) == complete
 
     o, h, lo, c, v = (out[name].to_numpy() for name in VALUE_COLUMNS)

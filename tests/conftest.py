@@ -1,0 +1,45 @@
+"""Shared test factories: real candles from ../shared/data, synthetic candle frames, a running emulator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from engine.ohlcv.schema import frame_from_arrays
+from engine.ohlcv.timeframe import timeframe_ms
+from engine.venues.emulator import BinanceEmulator, Feed
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def shared_candles(name: str) -> pd.DataFrame:
+    """A real candle file from ../shared/data as a cache frame (read in place, never copied)."""
+    table = pq.read_table(SHARED_DATA / name)
+    return frame_from_arrays(table.column("timestamp").to_numpy(), {c: table.column(c).to_numpy()
+                                                                   for c in ("open", "high", "low", "close", "volume")})
+
+
+def make_candles(n: int, *, seed: int = 0, timeframe: str = "1h", start: str = "2024-01-01") -> pd.DataFrame:
+    """A consistent random-walk candle frame with n rows and no gaps."""
+    rng = np.random.default_rng(seed)
+    step = timeframe_ms(timeframe)
+    ts = int(pd.Timestamp(start, tz="UTC").value // 1_000_000) + step * np.arange(n, dtype=np.int64)
+    close = np.round(100 * np.exp(np.cumsum(rng.normal(0, 0.01, n))), 2)
+    open_ = np.round(np.r_[100.0, close[:-1]], 2)
+    high = np.maximum(open_, close) + np.round(rng.uniform(0, 0.5, n), 2)
+    low = np.minimum(open_, close) - np.round(rng.uniform(0, 0.5, n), 2)
+    volume = np.round(rng.uniform(1, 100, n), 5)
+    return frame_from_arrays(ts, {"open": open_, "high": high, "low": low, "close": close, "volume": volume})
+
+
+@pytest.fixture
+def emulator_5m() -> Iterator[BinanceEmulator]:
+    """The emulator serving the real BTC/USDT 5m candles of 2020-12 → 2021-07 (six real outages)."""
+    feed = Feed.from_frame("BTC/USDT", "5m", shared_candles("binance_BTC-USDT_5m.parquet"))
+    with BinanceEmulator([feed]) as emulator:
+        yield emulator
