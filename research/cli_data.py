@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,7 +18,7 @@ from engine.ohlcv.inventory import SeriesHealth, inspect, select
 from engine.ohlcv.quality import fmt_ts
 from engine.venues.ccxt_client import make_exchange
 
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 120)  # logs and CI get whole tables
 
 
 def fetch_series(client: object, store: Store, plan: FetchPlan, policy: RetryPolicy) -> FetchResult:
@@ -90,18 +91,19 @@ def list_command() -> None:
 
 
 def summary_table(healths: Sequence[SeriesHealth]) -> Table:
-    table = Table("exchange", "symbol", "tf", "rows", "first", "last", "gaps", "missing", "errors", "source",
-                  "fetched at", title="OHLCV cache")
+    table = Table("series", "rows", "first (UTC)", "last (UTC)", "gaps", "missing", "errors", "source",
+                  title="OHLCV cache", title_justify="left")
     for h in healths:
         m = h.manifest
-        table.add_row(f"{h.key.exchange} [yellow](synthetic)[/]" if h.synthetic else h.key.exchange,
-                      h.key.symbol, h.key.timeframe, f"{m.rows:,}",
-                      fmt_ts(m.first_ms) if m.first_ms is not None else "-",
-                      fmt_ts(m.last_ms) if m.last_ms is not None else "-",
-                      str(len(h.report.gaps)), f"{h.report.missing_candles:,}",
-                      str(len(h.report.errors) + len(h.file_problems)) if not h.ok else "0",
-                      h.source, fmt_ts(m.obtained_ms) if m.obtained_ms else "-")
+        name = f"[yellow]{h.key} (SYNTHETIC)[/]" if h.synthetic else str(h.key)
+        errors = len(h.report.errors) + len(h.file_problems)
+        table.add_row(name, f"{m.rows:,}", _day_time(m.first_ms), _day_time(m.last_ms), str(len(h.report.gaps)),
+                      f"{h.report.missing_candles:,}", f"[red]{errors}[/]" if errors else "0", h.source)
     return table
+
+
+def _day_time(ts_ms: int | None) -> str:
+    return "-" if ts_ms is None else fmt_ts(ts_ms).removesuffix(" UTC")
 
 
 def serve_command(candles: Path | None, symbol: str, timeframe: str, sample: bool, port: int, now: str | None) -> None:

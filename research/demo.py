@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import shutil
 
-from rich.console import Console
-
 from engine.logs import configure_logging
 from engine.ohlcv import SeriesKey, Store
 from engine.ohlcv.fetch import FetchPlan, RetryPolicy
@@ -19,9 +17,7 @@ from engine.ohlcv.quality import fmt_ts
 from engine.ohlcv.sample import SYNTHETIC_EXCHANGE
 from engine.venues.ccxt_client import make_exchange
 from engine.venues.emulator import BinanceEmulator, Fault
-from research.cli_data import fetch_series, sample_feeds, summary_table
-
-console = Console()
+from research.cli_data import console, fetch_series, sample_feeds, summary_table
 
 
 def run_demo() -> None:

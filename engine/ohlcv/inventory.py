@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engine.ohlcv import quality
-from engine.ohlcv.layout import SeriesKey
+from engine.ohlcv.quality import fmt_ts
+from engine.ohlcv.layout import SYNTHETIC_EXCHANGE, SeriesKey
 from engine.ohlcv.manifest import Manifest
-from engine.ohlcv.sample import SYNTHETIC_EXCHANGE
 from engine.ohlcv.store import Store
 
 
@@ -29,7 +29,8 @@ class SeriesHealth:
             return "?"
         last = self.manifest.sources[-1]
         if last.get("kind") == "ccxt":
-            return f"ccxt {last.get('exchange')} @ {last.get('api_url')}"
+            host = str(last.get("api_url", "")).split("://")[-1].split("/")[0]
+            return f"ccxt {last.get('exchange')} @ {host}, {fmt_ts(self.manifest.obtained_ms)}"
         return f"{last.get('kind')} {last.get('file', '')}".strip()
 
     @property

@@ -18,18 +18,20 @@ from engine.ohlcv.timeframe import timeframe_ms
 _SYMBOL = re.compile(r"^[A-Z0-9]+/[A-Z0-9]+$")
 _DISK_SYMBOL = re.compile(r"^[A-Z0-9]+-[A-Z0-9]+$")
 _EXCHANGE = re.compile(r"^[a-z0-9_]+$")
+# The cache folder of the invented sample market (`engine.ohlcv.sample`), so it is never mistaken for real data.
+SYNTHETIC_EXCHANGE = "synthetic"
 
 
 def symbol_to_disk(symbol: str) -> str:
     """`BTC/USDT` -> `BTC-USDT`."""
-    if not _SYMBOL.match(symbol):
+    if not _SYMBOL.fullmatch(symbol):
         raise ValueError(f"symbol {symbol!r} is not of the form BASE/QUOTE in capitals, e.g. BTC/USDT")
     return symbol.replace("/", "-")
 
 
 def symbol_from_disk(name: str) -> str:
     """`BTC-USDT` -> `BTC/USDT`."""
-    if not _DISK_SYMBOL.match(name):
+    if not _DISK_SYMBOL.fullmatch(name):
         raise ValueError(f"folder {name!r} is not a symbol of the form BASE-QUOTE")
     return name.replace("-", "/")
 
@@ -43,7 +45,7 @@ class SeriesKey:
     timeframe: str
 
     def __post_init__(self) -> None:
-        if not _EXCHANGE.match(self.exchange):
+        if not _EXCHANGE.fullmatch(self.exchange):
             raise ValueError(f"exchange {self.exchange!r} must be a lower-case ccxt id such as 'binance'")
         symbol_to_disk(self.symbol)
         timeframe_ms(self.timeframe)

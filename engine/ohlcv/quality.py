@@ -21,7 +21,7 @@ WARNING_KINDS = ("gap", "zero_volume_run")
 REPAIRS = {
     "sort": "sort rows by open time",
     "dedupe": "keep the last row of each repeated open time",
-    "drop_invalid": "drop misaligned rows and rows with NaN, non-positive prices, negative volume or high/low "
+    "drop_invalid": "drop misaligned rows and rows with NaN or infinite values, non-positive prices, negative volume or high/low "
     "outside open/close",
     "drop_incomplete": "drop a last candle that had not closed when the data was obtained",
 }
@@ -121,7 +121,7 @@ def check(
         issues += _rows_issue("misaligned", np.flatnonzero((ts - offset) % step != 0), ts,
                               f"open time not on a {timeframe} boundary")
         issues += _rows_issue("invalid_ohlc", _invalid_rows(frame), ts,
-                              "NaN, non-positive price, negative volume, or high/low outside open/close")
+                              "NaN or infinite value, non-positive price, negative volume, or high/low outside open/close")
         issues += _gaps(ts, step)
         issues += _zero_volume_runs(frame["volume"].to_numpy(), ts, min_zero_volume_run)
         if now_ms is not None and ts.max() + step > now_ms:
@@ -140,7 +140,7 @@ def _rows_issue(kind: str, rows: np.ndarray, ts: np.ndarray, detail: str = "") -
 def _invalid_rows(frame: pd.DataFrame) -> np.ndarray:
     o, h, lo, c, v = (frame[name].to_numpy() for name in VALUE_COLUMNS)
     with np.errstate(invalid="ignore"):
-        bad = np.isnan(o) | np.isnan(h) | np.isnan(lo) | np.isnan(c) | np.isnan(v)
+        bad = ~(np.isfinite(o) & np.isfinite(h) & np.isfinite(lo) & np.isfinite(c) & np.isfinite(v))
         bad |= (o <= 0) | (h <= 0) | (lo <= 0) | (c <= 0) | (v < 0)
         bad |= (h < np.maximum(o, c)) | (lo > np.minimum(o, c))
     return np.flatnonzero(bad)

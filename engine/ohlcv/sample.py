@@ -32,14 +32,13 @@ import numpy as np
 import pandas as pd
 
 from engine.ohlcv import to_ms
-from engine.ohlcv.layout import symbol_to_disk
+from engine.ohlcv.layout import SYNTHETIC_EXCHANGE, symbol_to_disk
 from engine.ohlcv.sample_nb import log_returns_nb
 from engine.ohlcv.schema import frame_from_arrays
 from engine.ohlcv.timeframe import ceil_ms, timeframe_ms
 
 __all__ = ["SYNTHETIC_EXCHANGE", "SYNTHETIC_SYMBOLS", "synthetic_candles"]
 
-SYNTHETIC_EXCHANGE = "synthetic"
 SYNTHETIC_SYMBOLS = ("BTC/USDT", "ETH/USDT")
 
 _HOUR_MS = 3_600_000

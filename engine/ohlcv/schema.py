@@ -50,14 +50,3 @@ def from_table(table: pa.Table) -> pd.DataFrame:
     """Arrow table in the cache schema -> cache frame, without copying through Python objects."""
     ts_ms = table.column(INDEX_NAME).cast(pa.int64()).to_numpy()
     return frame_from_arrays(ts_ms, {name: table.column(name).to_numpy() for name in VALUE_COLUMNS})
-
-
-def coerce(frame: pd.DataFrame, *, source: str) -> pd.DataFrame:
-    """Accept a frame with a UTC DatetimeIndex and the five columns; name what is wrong otherwise."""
-    missing = [name for name in VALUE_COLUMNS if name not in frame.columns]
-    if missing:
-        raise ValueError(f"{source}: missing column(s) {', '.join(missing)}; expected {', '.join(VALUE_COLUMNS)}")
-    if not isinstance(frame.index, pd.DatetimeIndex) or frame.index.tz is None:
-        raise ValueError(f"{source}: the index must be a UTC DatetimeIndex of candle open times")
-    index = frame.index.tz_convert("UTC")
-    return frame_from_arrays(index.as_unit("ms").asi8, {name: frame[name].to_numpy() for name in VALUE_COLUMNS})

@@ -12,7 +12,7 @@ _WEEK_OFFSET_MS = 4 * _UNIT_MS["d"]
 
 def timeframe_ms(timeframe: str) -> int:
     """Length of one candle; monthly candles are refused because their length varies."""
-    match = _PATTERN.match(timeframe)
+    match = _PATTERN.fullmatch(timeframe)
     if match is None:
         hint = " (monthly candles vary in length and are not supported)" if timeframe.endswith("M") else ""
         raise ValueError(f"unknown timeframe {timeframe!r}: expected e.g. 1m, 5m, 1h, 4h, 1d, 1w{hint}")
