@@ -1,0 +1,126 @@
+"""`gauntlet data ...`, `gauntlet emulator serve` and `gauntlet demo`, end to end on a temporary cache."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from engine.ohlcv import SeriesKey, Store, load
+from engine.ohlcv.schema import to_table
+from engine.settings import settings
+from engine.venues.ccxt_client import make_exchange
+from research.cli import app
+from tests.conftest import SHARED_DATA, make_candles, shared_candles
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("GAUNTLET_DATA_DIR", str(tmp_path / "data"))
+    settings.cache_clear()
+    yield tmp_path / "data"
+    settings.cache_clear()
+
+
+def gauntlet(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def fetch_args(emulator, *extra: str) -> list[str]:
+    return ["data", "fetch", "binance", "BTC/USDT", "5m", "--since", "2021-04-24T20:00", "--until", "2021-04-25T20:00",
+            "--api-url", emulator.base_url, "--no-rate-limit", *extra]
+
+
+def test_fetch_list_and_verify_through_the_emulator(emulator_5m, data_dir):
+    fetched = gauntlet(*fetch_args(emulator_5m))
+    assert fetched.exit_code == 0, fetched.output
+    assert "232 new candles" in fetched.output
+    again = gauntlet(*fetch_args(emulator_5m))
+    assert "0 new candles" in again.output and "holds 232 rows" in again.output
+    listed = gauntlet("data", "list")
+    assert listed.exit_code == 0 and "binance BTC/USDT 5m" in listed.output and "232" in listed.output
+    verified = gauntlet("data", "verify")
+    assert verified.exit_code == 0, verified.output
+    assert "2021-04-25 04:05 UTC" in verified.output and "2021-04-25 08:40 UTC" in verified.output  # the outage
+    assert "1 series checked, 0 with errors" in verified.output
+
+
+def test_fetch_into_another_folder_name(emulator_5m, data_dir):
+    assert gauntlet(*fetch_args(emulator_5m, "--store-as", "binance_replay")).exit_code == 0
+    assert len(load("binance_replay", "BTC/USDT", "5m")) == 232
+
+
+def test_unfixable_requests_print_one_clear_line_and_exit_1(emulator_5m, data_dir):
+    result = gauntlet("data", "fetch", "binance", "DOGE/USDT", "5m", "--since", "2021-04-24", "--api-url",
+                      emulator_5m.base_url, "--no-rate-limit")
+    assert result.exit_code == 1
+    assert "error: binance has no market DOGE/USDT" in result.output and "Traceback" not in result.output
+    result = gauntlet("data", "fetch", "binance", "BTC/USDT", "5m", "--since", "not-a-date")
+    assert result.exit_code == 1 and "cannot read 'not-a-date' as a time" in result.output
+    assert not (data_dir / "ohlcv").exists()
+
+
+def test_verify_exits_1_and_names_the_damaged_file(data_dir):
+    key = SeriesKey("binance", "BTC/USDT", "1h")
+    manifest = Store().write(key, make_candles(30), source={"kind": "test"}, obtained_ms=4_102_444_800_000)
+    damaged = make_candles(30)
+    damaged.iloc[3, damaged.columns.get_loc("high")] = 1.0
+    pq.write_table(to_table(damaged), key.folder(data_dir) / manifest.partitions["2024-01"].file)
+    result = gauntlet("data", "verify", "binance")
+    assert result.exit_code == 1 and "sha256 mismatch" in result.output and "1 with errors" in result.output
+
+
+def test_import_a_binance_dump_and_refuse_a_broken_csv(data_dir, tmp_path):
+    day = shared_candles("binance_BTC-USDT_1m.parquet").iloc[:1440]
+    ts = day.index.as_unit("ms").asi8
+    lines = [f"{t},{o},{h},{lo},{c},{v},{t + 59_999},0,0,0,0,0" for t, (o, h, lo, c, v) in zip(ts, day.to_numpy())]
+    dump = tmp_path / "BTCUSDT-1m-2025-05-20.csv"
+    dump.write_text("\n".join(lines) + "\n")
+    result = gauntlet("data", "import", str(dump))
+    assert result.exit_code == 0, result.output
+    assert "binance BTC/USDT 1m: 1,440 rows" in result.output
+    assert load("binance", "BTC/USDT", "1m").equals(day)
+    broken = tmp_path / "broken.csv"
+    broken.write_text("timestamp,open,high,low,close,volume\n1700000000000,1,2,0.5,1.5,10\n1700000060000,1,x,0.5,1.5,10\n")
+    result = gauntlet("data", "import", str(broken), "--exchange", "kraken", "--symbol", "BTC/USD", "--timeframe", "1m")
+    assert result.exit_code == 1 and "broken.csv" in result.output and "line 3" in result.output
+    assert SeriesKey("kraken", "BTC/USD", "1m") not in Store().series()
+
+
+def test_list_on_an_empty_cache_says_how_to_fill_it(data_dir):
+    result = gauntlet("data", "list")
+    assert result.exit_code == 0 and "empty" in result.output and "make demo" in result.output
+
+
+def test_emulator_serve_answers_the_real_ccxt_client(tmp_path):
+    gauntlet_bin = Path(sys.executable).parent / "gauntlet"
+    server = subprocess.Popen([str(gauntlet_bin), "emulator", "serve", "--candles", str(SHARED_DATA / "binance_BTC-USDT_1d.parquet"),
+                               "--symbol", "BTC/USDT", "--timeframe", "1d"], stdout=subprocess.PIPE, text=True,
+                              env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
+    try:
+        banner = server.stdout.readline()
+        url = banner.split(" on ")[1].split()[0]
+        assert url.startswith("http://127.0.0.1:")
+        rows = make_exchange("binance", api_url=url, rate_limit=False).fetch_ohlcv("BTC/USDT", "1d", since=0, limit=5)
+        assert [r[4] for r in rows] == shared_candles("binance_BTC-USDT_1d.parquet")["close"].iloc[:5].tolist()
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=10)
+        server.stdout.close()
+    assert server.returncode == 0
+
+
+def test_demo_runs_offline_end_to_end(data_dir):
+    result = gauntlet("demo")
+    assert result.exit_code == 0, result.output
+    assert "SYNTHETIC" in result.output and "1 new candle(s)" in result.output
+    for symbol in ("BTC/USDT", "ETH/USDT"):
+        frame = load("synthetic", symbol, "1h")
+        assert len(frame) > 17_000
