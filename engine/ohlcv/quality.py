@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from engine.ohlcv.quality_nb import row_flags_nb
 from engine.ohlcv.schema import VALUE_COLUMNS, ts_ms_of
 from engine.ohlcv.timeframe import alignment_offset_ms, timeframe_ms
 
@@ -112,17 +113,17 @@ def check(
 ) -> QualityReport:
     """Every check on a cache frame in file order; `now_ms` is when the data was obtained."""
     ts = ts_ms_of(frame)
-    step, offset = timeframe_ms(timeframe), alignment_offset_ms(timeframe)
+    step = timeframe_ms(timeframe)
     issues: list[Issue] = []
     if len(ts):
         diffs = np.diff(ts)
         issues += _rows_issue("duplicate", np.flatnonzero(diffs == 0) + 1, ts)
         issues += _rows_issue("out_of_order", np.flatnonzero(diffs < 0) + 1, ts, "open time earlier than the row before")
-        issues += _rows_issue("misaligned", np.flatnonzero((ts - offset) % step != 0), ts,
-                              f"open time not on a {timeframe} boundary")
-        issues += _rows_issue("invalid_ohlc", _invalid_rows(frame), ts,
+        invalid, misaligned = _row_flags(frame, timeframe)
+        issues += _rows_issue("misaligned", np.flatnonzero(misaligned), ts, f"open time not on a {timeframe} boundary")
+        issues += _rows_issue("invalid_ohlc", np.flatnonzero(invalid), ts,
                               "NaN or infinite value, non-positive price, negative volume, or high/low outside open/close")
-        issues += _gaps(ts, step)
+        issues += _gaps(ts, diffs, step)
         issues += _zero_volume_runs(frame["volume"].to_numpy(), ts, min_zero_volume_run)
         if now_ms is not None and ts.max() + step > now_ms:
             last = int(np.argmax(ts))
@@ -137,24 +138,24 @@ def _rows_issue(kind: str, rows: np.ndarray, ts: np.ndarray, detail: str = "") -
     return [Issue(kind, len(rows), int(ts[rows].min()), int(ts[rows].max()), tuple(int(r) for r in rows), detail)]
 
 
-def _invalid_rows(frame: pd.DataFrame) -> np.ndarray:
-    o, h, lo, c, v = (frame[name].to_numpy() for name in VALUE_COLUMNS)
-    with np.errstate(invalid="ignore"):
-        bad = ~(np.isfinite(o) & np.isfinite(h) & np.isfinite(lo) & np.isfinite(c) & np.isfinite(v))
-        bad |= (o <= 0) | (h <= 0) | (lo <= 0) | (c <= 0) | (v < 0)
-        bad |= (h < np.maximum(o, c)) | (lo > np.minimum(o, c))
-    return np.flatnonzero(bad)
+def _row_flags(frame: pd.DataFrame, timeframe: str) -> tuple[np.ndarray, np.ndarray]:
+    """(invalid, misaligned) row masks; see `quality_nb.row_flags_nb`."""
+    columns = (np.ascontiguousarray(frame[name].to_numpy(dtype=np.float64)) for name in VALUE_COLUMNS)
+    return row_flags_nb(np.ascontiguousarray(ts_ms_of(frame)), *columns, timeframe_ms(timeframe),
+                        alignment_offset_ms(timeframe))
 
 
-def _gaps(ts: np.ndarray, step: int) -> list[Issue]:
-    ordered = np.unique(ts)
+def _gaps(ts: np.ndarray, diffs: np.ndarray, step: int) -> list[Issue]:
+    if (diffs > 0).all():  # the usual case: already sorted and unique
+        ordered, position = ts, np.arange(len(ts))
+    else:
+        ordered, position = np.unique(ts, return_index=True)
     jumps = np.flatnonzero(np.diff(ordered) > step)
-    position = {int(t): i for i, t in enumerate(ts)} if len(jumps) else {}
     issues = []
     for j in jumps:
         first_missing, next_present = int(ordered[j]) + step, int(ordered[j + 1])
         missing = (next_present - first_missing) // step
-        issues.append(Issue("gap", missing, first_missing, next_present - step, (position[next_present],),
+        issues.append(Issue("gap", missing, first_missing, next_present - step, (int(position[j + 1]),),
                             f"{missing} candle(s) missing"))
     return issues
 
@@ -177,12 +178,8 @@ def repair(frame: pd.DataFrame, timeframe: str, repairs: Iterable[str], *, now_m
     if unknown:
         raise ValueError(f"unknown repair(s) {', '.join(sorted(unknown))}; choose from {', '.join(REPAIRS)}")
     if "drop_invalid" in repairs:
-        ts = ts_ms_of(frame)
-        step, offset = timeframe_ms(timeframe), alignment_offset_ms(timeframe)
-        keep = np.ones(len(frame), dtype=bool)
-        keep[_invalid_rows(frame)] = False
-        keep &= (ts - offset) % step == 0
-        frame = frame[keep]
+        invalid, misaligned = _row_flags(frame, timeframe)
+        frame = frame[~(invalid | misaligned)]
     if "sort" in repairs:
         frame = frame.sort_index(kind="stable")
     if "dedupe" in repairs:

@@ -25,7 +25,7 @@ from engine.ohlcv.files import FileOps
 from engine.ohlcv.layout import SeriesKey, symbol_from_disk
 from engine.ohlcv.manifest import Manifest, Partition
 from engine.ohlcv.merge import merge
-from engine.ohlcv.schema import empty_frame, from_table, to_table, ts_ms_of
+from engine.ohlcv.schema import PARQUET_OPTIONS, from_tables, to_table, ts_ms_of
 from engine.settings import settings
 
 MANIFEST = "manifest.json"
@@ -75,7 +75,7 @@ class Store:
             chosen, tables = self._read_tables(key, start_ms, end_ms)
         except FileNotFoundError:  # a writer swapped the manifest and swept a file between our two reads
             chosen, tables = self._read_tables(key, start_ms, end_ms)
-        frame = from_table(pa.concat_tables(tables)) if tables else empty_frame()
+        frame = from_tables(tables)
         ts = ts_ms_of(frame)
         lo = 0 if start_ms is None else int(np.searchsorted(ts, start_ms, side="left"))
         hi = len(ts) if end_ms is None else int(np.searchsorted(ts, end_ms, side="left"))
@@ -93,7 +93,7 @@ class Store:
         manifest, folder = self.require(key), key.folder(self.root)
         chosen = [p for p in manifest.partitions.values()
                   if (start_ms is None or p.last_ms >= start_ms) and (end_ms is None or p.first_ms < end_ms)]
-        return chosen, [pq.read_table(folder / p.file) for p in chosen]
+        return chosen, [pq.ParquetFile(folder / p.file).read() for p in chosen]
 
     def load(self, key: SeriesKey, start_ms: int | None = None, end_ms: int | None = None,
              repair: Iterable[str] = ()) -> pd.DataFrame:
@@ -169,11 +169,11 @@ class Store:
 
     @staticmethod
     def _read_partition(folder: Path, part: Partition) -> pd.DataFrame:
-        return from_table(pq.read_table(folder / part.file))
+        return from_tables([pq.read_table(folder / part.file)])
 
     def _write_partition(self, folder: Path, month: str, frame: pd.DataFrame) -> Partition:
         buffer = io.BytesIO()
-        pq.write_table(to_table(frame), buffer, compression="zstd")
+        pq.write_table(to_table(frame), buffer, **PARQUET_OPTIONS)
         data = buffer.getvalue()
         digest = hashlib.sha256(data).hexdigest()
         name = f"{month}.{digest[:12]}.parquet"

@@ -3,8 +3,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.ohlcv import quality
+from engine.ohlcv.quality_nb import row_flags_nb
 from engine.ohlcv.schema import frame_from_arrays, ts_ms_of
 from tests.conftest import make_candles, shared_candles
 
@@ -92,3 +95,30 @@ def test_error_message_names_source_rows_and_the_repair_to_ask_for():
     frame = reorder(make_candles(5), [0, 1, 1, 2, 3, 4])
     error = quality.QualityError("my.csv", quality.check(frame, "1h"), lambda r: f"my.csv line {r + 2}")
     assert "my.csv: 1 data error(s)" in str(error) and "my.csv line 4" in str(error) and "dedupe" in str(error)
+
+
+def _reference_flags(ts, o, h, lo, c, v, step, offset):
+    invalid, misaligned = [], []
+    for row in zip(ts, o, h, lo, c, v, strict=True):
+        t, values = row[0], row[1:]
+        bad = not all(np.isfinite(values)) or min(values[:4]) <= 0 or values[4] < 0
+        bad = bad or values[1] < max(values[0], values[3]) or values[2] > min(values[0], values[3])
+        invalid.append(bad)
+        misaligned.append((t - offset) % step != 0)
+    return np.array(invalid, dtype=bool), np.array(misaligned, dtype=bool)
+
+
+values = st.one_of(st.floats(-5, 200), st.sampled_from([np.nan, np.inf, -np.inf, 0.0]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=st.lists(st.tuples(st.integers(0, 10**7), values, values, values, values, values), max_size=40),
+       step=st.sampled_from([60_000, 300_000, 3_600_000]), offset=st.sampled_from([0, 345_600_000]))
+def test_row_flags_kernel_equals_the_pure_python_reference(rows, step, offset):
+    columns = [np.array(col, dtype=np.int64 if i == 0 else np.float64) for i, col in enumerate(zip(*rows))] if rows \
+        else [np.empty(0, np.int64)] + [np.empty(0)] * 5
+    ts = columns[0] * 60_000
+    got = row_flags_nb(ts, *columns[1:], step, offset)
+    want = _reference_flags(ts, *columns[1:], step, offset)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
