@@ -92,6 +92,7 @@ def emulator_serve(
     candles: Annotated[Optional[Path], typer.Option(help="Parquet candles (shared/data format or cache schema)")] = None,
     symbol: Annotated[str, typer.Option(help="symbol to serve the candles as")] = "BTC/USDT",
     timeframe: Annotated[str, typer.Option(help="timeframe of the candles")] = "1h",
+    from_cache: Annotated[Optional[str], typer.Option(help="serve --symbol/--timeframe from this cached exchange")] = None,
     sample: Annotated[bool, typer.Option(help="serve the synthetic sample market (BTC/USDT, ETH/USDT 1h)")] = False,
     port: Annotated[int, typer.Option(help="port on 127.0.0.1 (0 picks a free one)")] = 0,
     now: Annotated[Optional[str], typer.Option(help="the emulator clock (UTC); default: after the last candle")] = None,
@@ -99,7 +100,7 @@ def emulator_serve(
     """Serve candles over the Binance spot REST API on 127.0.0.1 until interrupted."""
     from research.cli_data import serve_command
 
-    _guarded(lambda: serve_command(candles, symbol, timeframe, sample, port, now))
+    _guarded(lambda: serve_command(candles, from_cache, symbol, timeframe, sample, port, now))
 
 
 @app.command("demo")

@@ -106,12 +106,19 @@ def _day_time(ts_ms: int | None) -> str:
     return "-" if ts_ms is None else fmt_ts(ts_ms).removesuffix(" UTC")
 
 
-def serve_command(candles: Path | None, symbol: str, timeframe: str, sample: bool, port: int, now: str | None) -> None:
+def serve_command(candles: Path | None, from_cache: str | None, symbol: str, timeframe: str, sample: bool, port: int,
+                  now: str | None) -> None:
+    from engine.ohlcv import load
     from engine.venues.emulator import BinanceEmulator, Feed
 
-    if sample == (candles is not None):
-        raise ValueError("give either --candles FILE or --sample")
-    feeds = sample_feeds() if sample else [Feed.from_parquet(candles, symbol, timeframe)]
+    if [candles is not None, from_cache is not None, sample].count(True) != 1:
+        raise ValueError("give one source of candles: --candles FILE, --from-cache EXCHANGE or --sample")
+    if sample:
+        feeds = sample_feeds()
+    elif candles is not None:
+        feeds = [Feed.from_parquet(candles, symbol, timeframe)]
+    else:
+        feeds = [Feed.from_frame(symbol, timeframe, load(from_cache, symbol, timeframe))]
     with BinanceEmulator(feeds, now_ms=to_ms(now), port=port) as emulator:
         served = ", ".join(f"{f.symbol} {f.timeframe} ({len(f.ts_ms):,} candles)" for f in feeds)
         console.print(f"Binance emulator on {emulator.base_url} serving {served}"

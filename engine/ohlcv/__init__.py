@@ -11,7 +11,9 @@ import pandas as pd
 
 from engine.ohlcv.layout import SeriesKey
 from engine.ohlcv.quality import QualityError
+from engine.ohlcv.resample import resample
 from engine.ohlcv.store import Store
+from engine.ohlcv.timeframe import ceil_ms
 
 __all__ = ["QualityError", "SeriesKey", "Store", "load", "to_ms"]
 
@@ -40,9 +42,21 @@ def load(
     end: str | int | datetime | pd.Timestamp | None = None,
     *,
     repair: Iterable[str] = (),
+    from_timeframe: str | None = None,
     root: Path | None = None,
 ) -> pd.DataFrame:
     """Candles with open time in [start, end) from the cache, checked: bad data raises `QualityError`
-    naming the file and rows unless one of `quality.REPAIRS` is asked for. Gaps stay gaps."""
-    key = SeriesKey(exchange, symbol, timeframe)
-    return Store(root).load(key, to_ms(start), to_ms(end), repair=repair)
+    naming the file and rows unless one of `quality.REPAIRS` is asked for. Gaps stay gaps.
+
+    `from_timeframe` builds `timeframe` from a finer cached series (e.g. 4h from 1m), emitting only
+    periods whose every finer candle exists.
+    """
+    start_ms, end_ms = to_ms(start), to_ms(end)
+    if from_timeframe is None:
+        return Store(root).load(SeriesKey(exchange, symbol, timeframe), start_ms, end_ms, repair=repair)
+    SeriesKey(exchange, symbol, timeframe)  # validates the target name
+    # whole periods only: one opening before `start` would be cut short; one opening before `end` runs past it
+    finer_start = None if start_ms is None else ceil_ms(start_ms, timeframe)
+    finer_end = None if end_ms is None else ceil_ms(end_ms, timeframe)
+    finer = Store(root).load(SeriesKey(exchange, symbol, from_timeframe), finer_start, finer_end, repair=repair)
+    return resample(finer, from_timeframe, timeframe)

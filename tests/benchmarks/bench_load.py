@@ -44,9 +44,11 @@ def main() -> None:
         assert len(loaded) == len(frame) == len(from_csv())
         cache_best, cache_median = best_of(lambda: load("synthetic", "BTC/USDT", "1m", root=root), 15)
         csv_best, csv_median = best_of(from_csv, 5)
+        raw_best, _ = best_of(lambda: Store(root).read(key), 15)
         quarter_best, _ = best_of(lambda: load("synthetic", "BTC/USDT", "1m", "2023-04-01", "2023-07-01", root=root), 15)
     print(f"load 1y of 1m candles ({len(frame):,} rows, checked): best {cache_best * 1e3:.1f} ms, "
           f"median {cache_median * 1e3:.1f} ms (target <= 50 ms)")
+    print(f"  of which Parquet decode + frame (Store.read, unchecked): best {raw_best * 1e3:.1f} ms")
     print(f"pandas read_csv of the same rows:        best {csv_best * 1e3:.1f} ms, median {csv_median * 1e3:.1f} ms")
     print(f"cache vs CSV: {csv_best / cache_best:.1f}x faster (target >= 10x)")
     print(f"load one quarter (3 of 12 monthly files): best {quarter_best * 1e3:.1f} ms")

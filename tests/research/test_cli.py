@@ -99,22 +99,35 @@ def test_list_on_an_empty_cache_says_how_to_fill_it(data_dir):
     assert result.exit_code == 0 and "empty" in result.output and "make demo" in result.output
 
 
-def test_emulator_serve_answers_the_real_ccxt_client(tmp_path):
+@pytest.mark.parametrize("source", ["file", "cache"])
+def test_emulator_serve_answers_the_real_ccxt_client(tmp_path, source):
+    daily = shared_candles("binance_BTC-USDT_1d.parquet")
+    if source == "file":
+        args = ["--candles", str(SHARED_DATA / "binance_BTC-USDT_1d.parquet")]
+    else:
+        Store(tmp_path).write(SeriesKey("binance", "BTC/USDT", "1d"), daily, source={"kind": "test"},
+                              obtained_ms=4_102_444_800_000)
+        args = ["--from-cache", "binance"]
     gauntlet_bin = Path(sys.executable).parent / "gauntlet"
-    server = subprocess.Popen([str(gauntlet_bin), "emulator", "serve", "--candles", str(SHARED_DATA / "binance_BTC-USDT_1d.parquet"),
-                               "--symbol", "BTC/USDT", "--timeframe", "1d"], stdout=subprocess.PIPE, text=True,
-                              env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
+    server = subprocess.Popen([str(gauntlet_bin), "emulator", "serve", *args, "--symbol", "BTC/USDT", "--timeframe", "1d"],
+                              stdout=subprocess.PIPE, text=True,
+                              env={"COLUMNS": "200", "PATH": "/usr/bin:/bin", "GAUNTLET_DATA_DIR": str(tmp_path)})
     try:
         banner = server.stdout.readline()
         url = banner.split(" on ")[1].split()[0]
         assert url.startswith("http://127.0.0.1:")
         rows = make_exchange("binance", api_url=url, rate_limit=False).fetch_ohlcv("BTC/USDT", "1d", since=0, limit=5)
-        assert [r[4] for r in rows] == shared_candles("binance_BTC-USDT_1d.parquet")["close"].iloc[:5].tolist()
+        assert [r[4] for r in rows] == daily["close"].iloc[:5].tolist()
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=10)
         server.stdout.close()
     assert server.returncode == 0
+
+
+def test_emulator_serve_needs_exactly_one_source(data_dir):
+    result = gauntlet("emulator", "serve", "--sample", "--from-cache", "binance")
+    assert result.exit_code == 1 and "give one source of candles" in result.output
 
 
 def test_demo_runs_offline_end_to_end(data_dir):

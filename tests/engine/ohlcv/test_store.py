@@ -115,3 +115,14 @@ def test_manifest_records_coverage_source_and_fetch_time(tmp_path):
 def test_series_names_are_validated(bad, message):
     with pytest.raises(ValueError, match=message):
         SeriesKey(**{"exchange": "binance", "symbol": "BTC/USDT", "timeframe": "1h", **bad})
+
+
+def test_load_can_build_a_coarser_timeframe_from_a_finer_series(tmp_path):
+    from engine.ohlcv.resample import resample
+
+    frame = make_candles(24 * 10, timeframe="1h")
+    write(Store(tmp_path), frame)
+    four = load("binance", "BTC/USDT", "4h", "2024-01-02T02:00", "2024-01-03T05:00", from_timeframe="1h", root=tmp_path)
+    assert four.index[0] == pd.Timestamp("2024-01-02T04:00", tz="UTC")  # 00:00 would start before `start`
+    assert four.index[-1] == pd.Timestamp("2024-01-03T04:00", tz="UTC")  # opens before `end`, complete in cache
+    pd.testing.assert_frame_equal(four, resample(frame, "1h", "4h").loc["2024-01-02T04:00":"2024-01-03T04:00"])
