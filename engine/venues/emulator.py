@@ -15,6 +15,7 @@ Only 127.0.0.1 is ever bound. Trading endpoints arrive with the engine's venues.
 from __future__ import annotations
 
 import json
+from collections import deque
 import threading
 import time
 from collections.abc import Iterable
@@ -118,7 +119,7 @@ class BinanceEmulator:
         if not self.feeds:
             raise ValueError("the emulator needs at least one feed of candles")
         self.clock = Clock(now_ms if now_ms is not None else max(f.end_ms for f in self.feeds.values()))
-        self.requests: list[str] = []
+        self.requests: deque[str] = deque(maxlen=100_000)  # the recent request log, bounded for long serves
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer((LOOPBACK, port), _handler_for(self))
