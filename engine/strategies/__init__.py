@@ -1,0 +1,5 @@
+"""Built-in strategies; each module meets the contract of `engine.strategy` (Params, GRID, signals).
+
+A module may also declare `SCREEN`, the name of a fast sweep kernel in `research` that computes the
+same orders as its signals (see `research.screen`); strategies without one sweep through vectorbt.
+"""

@@ -1,0 +1,42 @@
+"""Donchian channel breakout: buy when the close breaks above the highest high of the previous
+`entry_window` bars, sell when it breaks below the lowest low of the previous `exit_window` bars."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.bars import Bars
+from engine.indicators_nb import rolling_max_nb, rolling_min_nb
+from engine.signals import Signals
+
+
+@dataclass(frozen=True, slots=True)
+class Params:
+    entry_window: int = 20
+    exit_window: int = 10
+
+    def __post_init__(self) -> None:
+        if self.entry_window < 1 or self.exit_window < 1:
+            raise ValueError(f"donchian_breakout needs windows >= 1, got entry_window={self.entry_window} "
+                             f"exit_window={self.exit_window}")
+
+    @property
+    def warmup(self) -> int:
+        return max(self.entry_window, self.exit_window) + 1  # the channel of the bars before this one
+
+
+GRID = {"entry_window": range(10, 110, 10), "exit_window": range(5, 55, 5)}
+
+
+def _previous(channel: np.ndarray) -> np.ndarray:
+    """The channel as it stood at the previous bar, so a bar never breaks out of itself."""
+    return np.r_[np.nan, channel[:-1]]
+
+
+def signals(bars: Bars, p: Params) -> Signals:
+    upper = _previous(rolling_max_nb(bars.high, p.entry_window))
+    lower = _previous(rolling_min_nb(bars.low, p.exit_window))
+    with np.errstate(invalid="ignore"):
+        return Signals(entries=bars.close > upper, exits=bars.close < lower)
