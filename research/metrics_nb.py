@@ -1,0 +1,92 @@
+"""Performance metrics as streaming accumulators, shared by the fused sweep kernel and the vectorbt path
+so both report the same numbers from the same formulas.
+
+Definitions follow QuantStats with `periods` = bars per 365-day year (tests pin the agreement):
+sharpe = mean / std(ddof=1) * sqrt(periods); sortino = mean / sqrt(sum(r[r<0]^2) / n) * sqrt(periods);
+cagr = (final / initial) ** (periods / n) - 1; max_drawdown from a baseline at the initial value;
+calmar = cagr / |max_drawdown|. Returns are per bar, from the value at each bar's close.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+METRICS = ("total_return", "cagr", "sharpe", "sortino", "calmar", "max_drawdown", "trades", "win_rate", "exposure")
+N_ACC = 10
+# accumulator slots
+_N, _MEAN, _M2, _DOWN_SQ, _PEAK, _MAX_DD, _IN_MARKET, _TRADES, _CLOSED, _WINS = range(N_ACC)
+
+
+@njit(cache=True, nogil=True)
+def acc_start_nb(acc: np.ndarray, init_value: float) -> None:
+    acc[:] = 0.0
+    acc[_PEAK] = init_value
+
+
+@njit(cache=True, nogil=True)
+def acc_bar_nb(acc: np.ndarray, prev_value: float, value: float, in_market: bool) -> None:
+    """One bar: its return (vectorbt's `get_return_nb`), Welford mean/variance, downside, drawdown."""
+    if prev_value == 0:
+        r = 0.0 if value == 0 else np.inf * np.sign(value)
+    else:
+        r = (value - prev_value) / prev_value
+        if prev_value < 0:
+            r = -r
+    acc[_N] += 1
+    delta = r - acc[_MEAN]
+    acc[_MEAN] += delta / acc[_N]
+    acc[_M2] += delta * (r - acc[_MEAN])
+    if r < 0:
+        acc[_DOWN_SQ] += r * r
+    if value > acc[_PEAK]:
+        acc[_PEAK] = value
+    dd = value / acc[_PEAK] - 1.0
+    if dd < acc[_MAX_DD]:
+        acc[_MAX_DD] = dd
+    if in_market:
+        acc[_IN_MARKET] += 1
+
+
+@njit(cache=True, nogil=True)
+def acc_round_trip_nb(acc: np.ndarray, closed: bool, pnl: float) -> None:
+    acc[_TRADES] += 1
+    if closed:
+        acc[_CLOSED] += 1
+        if pnl > 0:
+            acc[_WINS] += 1
+
+
+@njit(cache=True, nogil=True)
+def acc_finish_nb(acc: np.ndarray, init_value: float, final_value: float, periods: float, out: np.ndarray) -> None:
+    """Write the METRICS, in order, into `out`."""
+    n = acc[_N]
+    total = final_value / init_value - 1.0
+    out[0] = total
+    out[1] = (final_value / init_value) ** (periods / n) - 1.0 if n > 0 and final_value >= 0 else np.nan
+    std = np.sqrt(acc[_M2] / (n - 1)) if n > 1 else np.nan
+    out[2] = acc[_MEAN] / std * np.sqrt(periods) if std > 0 else np.nan
+    downside = np.sqrt(acc[_DOWN_SQ] / n) if n > 0 else np.nan
+    out[3] = acc[_MEAN] / downside * np.sqrt(periods) if downside > 0 else np.nan
+    out[5] = acc[_MAX_DD]
+    out[4] = out[1] / abs(out[5]) if out[5] < 0 else np.nan
+    out[6] = acc[_TRADES]
+    out[7] = acc[_WINS] / acc[_CLOSED] if acc[_CLOSED] > 0 else np.nan
+    out[8] = acc[_IN_MARKET] / n if n > 0 else np.nan
+
+
+@njit(cache=True, nogil=True)
+def metrics_from_values_nb(value: np.ndarray, position: np.ndarray, init_value: float, periods: float,
+                           trade_closed: np.ndarray, trade_pnl: np.ndarray) -> np.ndarray:
+    """METRICS for one column of a finished simulation (the vectorbt path)."""
+    acc = np.empty(N_ACC)
+    acc_start_nb(acc, init_value)
+    prev = init_value
+    for i in range(value.shape[0]):
+        acc_bar_nb(acc, prev, value[i], position[i] != 0)
+        prev = value[i]
+    for k in range(trade_pnl.shape[0]):
+        acc_round_trip_nb(acc, trade_closed[k], trade_pnl[k])
+    out = np.empty(len(METRICS))
+    acc_finish_nb(acc, init_value, prev, periods, out)
+    return out

@@ -1,0 +1,62 @@
+"""The edge between gauntlet and vectorbt: Signals in, `Portfolio` and per-column metrics out.
+
+Every sweep column goes through `Portfolio.from_signals` with the execution conventions of
+`engine.execution` (signals shifted by `at_next_open`, filled at the open with slippage, fees on
+notional) and is scored by the same accumulators as the fused kernel (`research.metrics_nb`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import vectorbt as vbt
+
+from engine.bars import Bars
+from engine.execution import Costs, at_next_open
+from engine.signals import Signals
+from research.metrics_nb import METRICS, metrics_from_values_nb
+
+
+def _stack(columns: Sequence[np.ndarray | None], fill: float | bool) -> np.ndarray:
+    n = next(len(c) for c in columns if c is not None)
+    return np.column_stack([c if c is not None else np.full(n, fill) for c in columns])
+
+
+def portfolio(bars: Bars, signal_list: Sequence[Signals], costs: Costs, freq: str) -> vbt.Portfolio:
+    """One column per Signals, all over the same bars."""
+    shifted = [at_next_open(s) for s in signal_list]
+    column = {name: getattr(bars, name)[:, None] for name in ("open", "high", "low", "close")}  # broadcast over columns
+    kwargs: dict = dict(close=column["close"], entries=_stack([s.entries for s in shifted], False),
+                        exits=_stack([s.exits for s in shifted], False), price=column["open"], fees=costs.fee_rate,
+                        slippage=costs.slippage_rate, init_cash=costs.init_cash, freq=freq)
+    if any(s.has_shorts for s in shifted):
+        kwargs.update(short_entries=_stack([s.short_entries for s in shifted], False),
+                      short_exits=_stack([s.short_exits for s in shifted], False))
+    if any(s.size is not None for s in shifted):
+        kwargs.update(size=_stack([s.size for s in shifted], 1.0), size_type="percent")
+    if any(s.has_stops for s in shifted):
+        kwargs.update(open=column["open"], high=column["high"], low=column["low"], stop_entry_price="fillprice",
+                      sl_stop=_stack([s.sl_stop for s in shifted], np.nan),
+                      tp_stop=_stack([s.tp_stop for s in shifted], np.nan))
+    return vbt.Portfolio.from_signals(**kwargs)
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    metrics: np.ndarray  # columns x len(METRICS)
+    samples: np.ndarray  # len(sample_idx) x columns: value at the sampled bars
+
+
+def score(pf: vbt.Portfolio, costs: Costs, periods: float, sample_idx: np.ndarray) -> Scored:
+    value = np.asarray(pf.value().to_numpy(), dtype=np.float64).reshape(len(pf.wrapper.index), -1)
+    position = np.asarray(pf.assets().to_numpy(), dtype=np.float64).reshape(value.shape)
+    trades = pf.trades.records_arr
+    metrics = np.empty((value.shape[1], len(METRICS)))
+    for col in range(value.shape[1]):
+        mine = trades[trades["col"] == col]
+        metrics[col] = metrics_from_values_nb(np.ascontiguousarray(value[:, col]), np.ascontiguousarray(position[:, col]),
+                                              costs.init_cash, periods, mine["status"] == 1,
+                                              mine["pnl"].astype(np.float64))
+    return Scored(metrics, value[sample_idx])
