@@ -103,6 +103,54 @@ def emulator_serve(
     _guarded(lambda: serve_command(candles, from_cache, symbol, timeframe, sample, port, now))
 
 
+check_app = typer.Typer(no_args_is_help=True, help="Checks a strategy must pass before it is trusted.")
+app.add_typer(check_app, name="check")
+
+Symbols = Annotated[list[str], typer.Option("--symbol", help="market, e.g. BTC/USDT; repeat for several")]
+Params = Annotated[Optional[list[str]], typer.Option("--param", help="grid override NAME=START:STOP:STEP or NAME=A,B,C")]
+
+
+@app.command("sweep")
+def sweep(
+    strategy: Annotated[str, typer.Argument(help="built-in name (sma_cross), dotted module, or path/to/file.py")],
+    symbol: Symbols,
+    exchange: Annotated[str, typer.Option(help="cache folder of the candles")] = "binance",
+    timeframe: Annotated[str, typer.Option(help="candle length, e.g. 1h")] = "1h",
+    start: Annotated[Optional[str], typer.Option(help="first bar (UTC), e.g. 2024-01-01")] = None,
+    end: Annotated[Optional[str], typer.Option(help="stop before this bar (UTC)")] = None,
+    param: Params = None,
+    fee_rate: Annotated[float, typer.Option(help="fee on notional per fill, e.g. 0.001")] = 0.001,
+    slippage_rate: Annotated[float, typer.Option(help="adverse price move per fill, e.g. 0.0005")] = 0.0005,
+    init_cash: Annotated[float, typer.Option(help="starting cash in quote currency")] = 10_000.0,
+    objective: Annotated[str, typer.Option(help="metric that ranks combinations")] = "sharpe",
+    engine: Annotated[str, typer.Option(help="auto (fused kernel when the strategy has one) or vectorbt")] = "auto",
+    top: Annotated[int, typer.Option(help="rows to print")] = 10,
+    notebook: Annotated[bool, typer.Option(help="also execute notebooks/sweep.ipynb into the run folder")] = False,
+) -> None:
+    """Sweep a parameter grid over cached candles; writes reports/<run-id>/ and prints the best rows."""
+    from research.cli_research import sweep_command
+
+    _guarded(lambda: sweep_command(strategy, symbol, exchange, timeframe, start, end, param or [], fee_rate,
+                                   slippage_rate, init_cash, objective, engine, top, notebook))
+
+
+@check_app.command("causality")
+def check_causality(
+    strategy: Annotated[str, typer.Argument(help="built-in name, dotted module, or path/to/file.py")],
+    params: Annotated[Optional[str], typer.Option(help="NAME=VALUE,... (default: the strategy's defaults)")] = None,
+    exchange: Annotated[Optional[str], typer.Option(help="cached candles to test on (default: the synthetic sample)")] = None,
+    symbol: Annotated[str, typer.Option(help="market of the cached candles")] = "BTC/USDT",
+    timeframe: Annotated[str, typer.Option(help="timeframe of the cached candles")] = "1h",
+    cuts: Annotated[int, typer.Option(min=1, help="cut points to sample")] = 50,
+) -> None:
+    """Look-ahead and warm-up check: exits 1 naming the first violating bar and column."""
+    from research.cli_research import causality_command
+
+    ok = _guarded(lambda: causality_command(strategy, params, exchange, symbol, timeframe, cuts))
+    if not ok:
+        raise typer.Exit(1)
+
+
 @app.command("demo")
 def demo() -> None:
     """The offline tour on the synthetic sample market: emulator -> ccxt -> cache -> verify."""

@@ -182,9 +182,8 @@ class _Blocks:
 
     metric: str
     block_len: int
-    s1: np.ndarray  # (S, N) sum of x - shift (sharpe), x (mean) or log1p(x) (total_return)
-    s2: np.ndarray  # (S, N) sum of (x - shift)^2; sharpe only
-    shift: np.ndarray  # (N,) column mean over the used rows; centring keeps s2 - s1^2/n accurate
+    level: np.ndarray  # (S, N) block sum of x (mean), of log1p(x) (total_return), or block mean (sharpe)
+    m2: np.ndarray  # (S, N) sum of squared deviations from the block mean; sharpe only
     lo: np.ndarray  # (S, N) block minimum; sharpe only, detects zero std exactly
     hi: np.ndarray  # (S, N) block maximum
 
@@ -196,12 +195,12 @@ def _block_stats(x: np.ndarray, n_splits: int, metric: str) -> _Blocks:
     empty = np.empty((0, 0))
     if metric == "total_return":
         with np.errstate(divide="ignore"):  # a -100% period is log1p(-1) = -inf: a total wipe-out, kept
-            return _Blocks(metric, block_len, np.log1p(cube).sum(axis=1), empty, empty, empty, empty)
+            return _Blocks(metric, block_len, np.log1p(cube).sum(axis=1), empty, empty, empty)
     if metric == "mean":
-        return _Blocks(metric, block_len, cube.sum(axis=1), empty, empty, empty, empty)
-    shift = cube.reshape(-1, x.shape[1]).mean(axis=0)
-    y = cube - shift
-    return _Blocks(metric, block_len, y.sum(axis=1), (y * y).sum(axis=1), shift, cube.min(axis=1), cube.max(axis=1))
+        return _Blocks(metric, block_len, cube.sum(axis=1), empty, empty, empty)
+    means = cube.mean(axis=1)
+    m2 = ((cube - means[:, None, :]) ** 2).sum(axis=1)
+    return _Blocks(metric, block_len, means, m2, cube.min(axis=1), cube.max(axis=1))
 
 
 def _constant_on(blocks: _Blocks, idx: np.ndarray) -> np.ndarray:
@@ -209,7 +208,7 @@ def _constant_on(blocks: _Blocks, idx: np.ndarray) -> np.ndarray:
 
     Tested on min/max rather than on the summed variance, which round-off can leave at +1e-35.
     """
-    out = np.zeros((idx.shape[0], blocks.s1.shape[1]), dtype=bool)
+    out = np.zeros((idx.shape[0], blocks.level.shape[1]), dtype=bool)
     cols = np.flatnonzero((blocks.lo == blocks.hi).any(axis=0))  # only these can be constant on a union
     if cols.size:
         out[:, cols] = blocks.hi[:, cols][idx].max(axis=1) == blocks.lo[:, cols][idx].min(axis=1)
@@ -217,21 +216,26 @@ def _constant_on(blocks: _Blocks, idx: np.ndarray) -> np.ndarray:
 
 
 def _set_metric(blocks: _Blocks, idx: np.ndarray) -> np.ndarray:
-    """(c, N) metric of every column on the union of the blocks listed in each row of `idx` (c, S/2)."""
-    s1 = blocks.s1[idx].sum(axis=1)
+    """(c, N) metric of every column on the union of the blocks listed in each row of `idx` (c, S/2).
+
+    The Sharpe variance pools per-block moments (Chan et al.'s parallel formula): stable, and a function
+    of the chosen blocks' data only, so columns equal on those blocks tie exactly, as a direct computation would.
+    """
     n = idx.shape[1] * blocks.block_len
     if blocks.metric == "mean":
-        return s1 / n
+        return blocks.level[idx].sum(axis=1) / n
     if blocks.metric == "total_return":
-        return np.expm1(s1)
-    var = (blocks.s2[idx].sum(axis=1) - s1 * s1 / n) / (n - 1)
-    flat = (var <= 0.0) | _constant_on(blocks, idx)
-    return np.where(flat, np.nan, (blocks.shift + s1 / n) / np.sqrt(np.where(flat, 1.0, var)))
+        return np.expm1(blocks.level[idx].sum(axis=1))
+    means = blocks.level[idx]
+    mean = means.mean(axis=1)  # blocks have equal length
+    m2 = blocks.m2[idx].sum(axis=1) + blocks.block_len * ((means - mean[:, None, :]) ** 2).sum(axis=1)
+    flat = (m2 <= 0.0) | _constant_on(blocks, idx)
+    return np.where(flat, np.nan, mean / np.sqrt(np.where(flat, 1.0, m2 / (n - 1))))
 
 
 def _rank_of(values: np.ndarray, col: np.ndarray) -> np.ndarray:
     """Average rank (1 = lowest, as scipy.stats.rankdata) of values[i, col[i]] within row i; NaN lowest."""
-    v = np.where(np.isnan(values), -np.inf, values)
+    v = np.where(np.isnan(values), np.inf, values)
     chosen = v[np.arange(v.shape[0]), col][:, None]
     return (v < chosen).sum(axis=1) + ((v == chosen).sum(axis=1) + 1) / 2.0
 

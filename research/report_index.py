@@ -1,0 +1,37 @@
+"""`reports/index.html`: every run, newest first, with links to what it produced."""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+_LINKED = (".html", ".csv", ".ipynb", ".parquet", ".json")
+_STYLE = ("body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse}"
+          "td,th{padding:4px 10px;border-bottom:1px solid #ddd;text-align:left}code{font-size:90%}")
+
+
+def _row(folder: Path) -> str:
+    record = json.loads((folder / "run.json").read_text())
+    config = record.get("config", {})
+    data = ", ".join(d.get("series", "") for d in record.get("data", []))
+    headline = record.get("headline", "")
+    files = " ".join(f'<a href="{html.escape(folder.name)}/{html.escape(p.name)}">{html.escape(p.name)}</a>'
+                     for p in sorted(folder.iterdir()) if p.suffix in _LINKED)
+    return (f"<tr><td><code>{html.escape(folder.name)}</code></td><td>{html.escape(record.get('kind', ''))}</td>"
+            f"<td>{html.escape(str(config.get('strategy', '')))}</td><td>{html.escape(data)}</td>"
+            f"<td>{html.escape(str(headline))}</td><td>{files}</td></tr>")
+
+
+def write_index(reports_dir: Path) -> Path:
+    runs = sorted((p for p in reports_dir.iterdir() if (p / "run.json").is_file() and not p.name.startswith(".")),
+                  key=lambda p: p.name, reverse=True)  # ids start with the UTC time
+    rows = "\n".join(_row(folder) for folder in runs)
+    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>gauntlet runs</title><style>{_STYLE}</style>"
+            f"</head><body><h1>gauntlet runs</h1><p>{len(runs)} run(s), newest first.</p><table><tr><th>run</th>"
+            f"<th>kind</th><th>strategy</th><th>data</th><th>result</th><th>files</th></tr>{rows}</table></body></html>")
+    path = reports_dir / "index.html"
+    tmp = path.with_suffix(".html.tmp")
+    tmp.write_text(page)
+    tmp.replace(path)
+    return path

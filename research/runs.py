@@ -1,0 +1,120 @@
+"""Run records: the id, the folder, and `run.json` (DESIGN.md, Records).
+
+A run is written into a hidden staging folder and renamed into `reports/<run-id>/` only when complete,
+so `reports/` never shows half a run, and a run that fails validation leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import asdict, is_dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from engine.ohlcv import SeriesKey, Store
+from engine.settings import settings
+
+PACKAGES = ("gauntlet", "vectorbt", "vectorbt-rust", "numpy", "pandas", "numba", "pyarrow", "ccxt", "quantstats",
+            "papermill", "plotly", "scipy")
+_CHECKOUT = Path(__file__).resolve().parents[1]
+
+
+def _plain(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, indent=1, sort_keys=True, default=_plain, allow_nan=True)
+
+
+def make_run_id(strategy: str, config: dict, now: datetime | None = None) -> str:
+    """`<UTC yyyymmddThhmmssZ>-<strategy>-<short hash of the config>`."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    digest = hashlib.sha256(to_json(config).encode()).hexdigest()[:7]
+    return f"{stamp}-{strategy}-{digest}"
+
+
+def data_fingerprint(store: Store, key: SeriesKey, start_ms: int | None, end_ms: int | None) -> dict:
+    """Which cache files a run read, over which range, and one hash of their contents."""
+    manifest = store.require(key)
+    used = [p for p in manifest.partitions.values()
+            if (start_ms is None or p.last_ms >= start_ms) and (end_ms is None or p.first_ms < end_ms)]
+    digest = hashlib.sha256("".join(p.sha256 for p in used).encode() + f"{start_ms}:{end_ms}".encode()).hexdigest()
+    return {"series": str(key), "exchange": key.exchange, "symbol": key.symbol, "timeframe": key.timeframe,
+            "start_ms": start_ms, "end_ms": end_ms, "files": [p.file for p in used], "sha256": digest}
+
+
+def package_versions() -> dict[str, str | None]:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    versions["python"] = sys.version.split()[0]
+    return versions
+
+
+def git_commit() -> str | None:
+    """HEAD of the checkout, with `-dirty` when tracked files differ from it."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=_CHECKOUT, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=_CHECKOUT,
+                               capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
+class RunFolder:
+    """Files of one run, staged until `publish`."""
+
+    def __init__(self, run_id: str, reports_dir: Path | None = None) -> None:
+        self.run_id = run_id
+        self.reports_dir = Path(reports_dir) if reports_dir is not None else settings().reports_dir
+        self.final = self.reports_dir / run_id
+        if self.final.exists():
+            raise FileExistsError(f"run {run_id} already exists at {self.final}")
+        self.staging = self.reports_dir / f".staging-{run_id}"
+        self.staging.mkdir(parents=True)
+
+    def path(self, name: str) -> Path:
+        return self.staging / name
+
+    def publish(self, record: dict) -> Path:
+        """Write run.json, move the folder into place, and refresh reports/index.html."""
+        from research.report_index import write_index
+
+        self.path("run.json").write_text(to_json(record))
+        self.staging.rename(self.final)
+        write_index(self.reports_dir)
+        return self.final
+
+    def discard(self) -> None:
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+
+def base_record(kind: str, run_id: str, command: list[str], config: dict, data: list[dict]) -> dict:
+    return {"kind": kind, "run_id": run_id, "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "command": command, "config": config, "data": data, "packages": package_versions(),
+            "git_commit": git_commit()}
+
+
+def load_record(run_id: str, reports_dir: Path | None = None) -> dict:
+    folder = (Path(reports_dir) if reports_dir is not None else settings().reports_dir) / run_id
+    path = folder / "run.json"
+    if not path.is_file():
+        raise LookupError(f"no run {run_id} under {folder.parent} (see reports/index.html for the runs there)")
+    return json.loads(path.read_text())

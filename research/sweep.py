@@ -1,0 +1,166 @@
+"""Parameter sweeps: every grid combination over one or more cached symbols, scored with the execution
+conventions of `engine.execution`, in bounded memory.
+
+Two paths give the same numbers. Strategies that declare a `SCREEN` kernel (the moving-average
+crossings) run through the fused numba kernel of `research.screen_nb`; vectorbt then re-runs the top
+combinations and the sweep refuses to report if the two disagree. Every other strategy runs through
+`Portfolio.from_signals` in batches of columns sized to a memory budget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from engine.bars import Bars
+from engine.execution import Costs
+from engine.indicators_nb import ma_nb
+from engine.ohlcv import SeriesKey, Store, to_ms
+from engine.ohlcv.timeframe import timeframe_ms
+from engine.strategy import Strategy, load_strategy
+from research.grid import parse_grid
+from research.metrics_nb import METRICS
+from research.runs import data_fingerprint
+from research.screen_nb import ma_cross_screen_nb
+
+YEAR_MS = 365 * 86_400_000
+MEMORY_BUDGET_BYTES = 1_000_000_000  # for vectorbt batches: ~40 bytes per bar per column (measured)
+_BYTES_PER_BAR_COLUMN = 40
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class SweepSpec:
+    strategy: str
+    exchange: str
+    symbols: tuple[str, ...]
+    timeframe: str
+    start: str | None = None
+    end: str | None = None
+    params: tuple[str, ...] = ()  # NAME=VALUES overrides of the strategy's GRID
+    costs: Costs = field(default_factory=Costs)
+    engine: str = "auto"  # auto (fused kernel where the strategy has one) | vectorbt
+    objective: str = "sharpe"
+
+
+@dataclass(frozen=True, slots=True)
+class Market:
+    """One symbol's bars for a run, and the fingerprint of the cache files they came from."""
+
+    symbol: str
+    bars: Bars
+    fingerprint: dict
+
+
+@dataclass(frozen=True, slots=True)
+class Scores:
+    metrics: np.ndarray  # combos x METRICS
+    daily_values: np.ndarray  # days x combos: value at the last bar of each UTC day
+
+
+def periods_per_year(timeframe: str) -> float:
+    return YEAR_MS / timeframe_ms(timeframe)
+
+
+def day_ends(ts_ms: np.ndarray) -> np.ndarray:
+    """Position of the last bar of each UTC day."""
+    day = ts_ms // 86_400_000
+    return np.flatnonzero(np.r_[day[1:] != day[:-1], True])
+
+
+def load_markets(spec: SweepSpec, store: Store, min_bars: int) -> list[Market]:
+    """The bars of every symbol, or a one-line error saying what to change."""
+    start_ms, end_ms = to_ms(spec.start), to_ms(spec.end)
+    if start_ms is not None and end_ms is not None and start_ms >= end_ms:
+        raise ValueError(f"empty date range: --start {spec.start} is not before --end {spec.end}")
+    markets = []
+    for symbol in spec.symbols:
+        key = SeriesKey(spec.exchange, symbol, spec.timeframe)
+        frame = store.load(key, start_ms, end_ms)
+        if len(frame) < min_bars:
+            raise ValueError(f"{key}: {len(frame)} bars between {spec.start or 'the start'} and "
+                             f"{spec.end or 'the end'}; the sweep needs at least {min_bars} (the longest warm-up "
+                             f"plus two); widen the range or shrink the slow windows")
+        markets.append(Market(symbol, Bars.from_frame(frame), data_fingerprint(store, key, start_ms, end_ms)))
+    return markets
+
+
+def grid_of(spec: SweepSpec) -> tuple[Strategy, dict[str, list[Any]], list[Any]]:
+    strategy = load_strategy(spec.strategy)
+    grid = parse_grid(strategy, spec.params)
+    combos = list(strategy.grid_params(grid))
+    if not combos:
+        raise ValueError(f"the grid {grid} has no valid combination for {strategy.name} (e.g. fast must be < slow)")
+    if spec.objective not in METRICS:
+        raise ValueError(f"unknown objective {spec.objective!r}; choose from {', '.join(METRICS)}")
+    return strategy, grid, combos
+
+
+def screenable(strategy: Strategy, engine: str) -> bool:
+    if engine not in ("auto", "vectorbt"):
+        raise ValueError(f"unknown engine {engine!r}: auto or vectorbt")
+    return engine == "auto" and getattr(strategy.module, "SCREEN", {}).get("kernel") == "ma_cross"
+
+
+def score_combos(strategy: Strategy, bars: Bars, combos: Sequence[Any], costs: Costs, timeframe: str,
+                 engine: str = "auto", progress: Progress | None = None) -> Scores:
+    """Metrics and daily values for every combination on one symbol."""
+    sample_idx = day_ends(bars.ts_ms)
+    periods = periods_per_year(timeframe)
+    if screenable(strategy, engine):
+        return _screen(strategy, bars, combos, costs, periods, sample_idx, progress)
+    return _vectorbt(strategy, bars, combos, costs, timeframe, periods, sample_idx, progress)
+
+
+def _batches(total: int, size: int) -> list[slice]:
+    return [slice(lo, min(lo + size, total)) for lo in range(0, total, size)]
+
+
+def _screen(strategy: Strategy, bars: Bars, combos: Sequence[Any], costs: Costs, periods: float,
+            sample_idx: np.ndarray, progress: Progress | None) -> Scores:
+    ewm = bool(strategy.module.SCREEN["ewm"])
+    windows = sorted({p.fast for p in combos} | {p.slow for p in combos})
+    row = {w: i for i, w in enumerate(windows)}
+    mas = np.stack([ma_nb(bars.close, w, ewm) for w in windows])  # each window once, shared by all pairs
+    fast = np.array([row[p.fast] for p in combos])
+    slow = np.array([row[p.slow] for p in combos])
+    knobs = np.array([costs.fee_rate, costs.slippage_rate, costs.init_cash, periods])
+    metrics, samples = np.empty((len(combos), len(METRICS))), np.empty((len(sample_idx), len(combos)))
+    for part in _batches(len(combos), max(16, len(combos) // 20)):
+        metrics[part], samples[:, part] = ma_cross_screen_nb(bars.open, bars.close, mas, fast[part], slow[part],
+                                                             knobs, sample_idx)
+        if progress:
+            progress(part.stop, len(combos))
+    return Scores(metrics, samples)
+
+
+def _vectorbt(strategy: Strategy, bars: Bars, combos: Sequence[Any], costs: Costs, timeframe: str, periods: float,
+              sample_idx: np.ndarray, progress: Progress | None) -> Scores:
+    from research.vbt_adapter import portfolio, score
+
+    batch = int(np.clip(MEMORY_BUDGET_BYTES // (len(bars) * _BYTES_PER_BAR_COLUMN), 1, 256))
+    metrics, samples = np.empty((len(combos), len(METRICS))), np.empty((len(sample_idx), len(combos)))
+    for part in _batches(len(combos), batch):
+        pf = portfolio(bars, [strategy.signals(bars, p) for p in combos[part]], costs, vbt_freq(timeframe))
+        scored = score(pf, costs, periods, sample_idx)
+        metrics[part], samples[:, part] = scored.metrics, scored.samples
+        if progress:
+            progress(part.stop, len(combos))
+    return Scores(metrics, samples)
+
+
+def vbt_freq(timeframe: str) -> str:
+    return f"{timeframe_ms(timeframe) // 1000}s"
+
+
+def results_frame(strategy: Strategy, combos: Sequence[Any], symbol: str, scores: Scores) -> pd.DataFrame:
+    """One row per combination: symbol, one column per parameter, one per metric."""
+    frame = pd.DataFrame([{"symbol": symbol, **{n: getattr(p, n) for n in strategy.param_types}} for p in combos])
+    for i, name in enumerate(METRICS):
+        frame[name] = scores.metrics[:, i]
+    frame["trades"] = frame["trades"].astype(np.int64)
+    return frame
