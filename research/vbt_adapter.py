@@ -19,9 +19,10 @@ from engine.signals import Signals
 from research.metrics_nb import METRICS, metrics_from_values_nb
 
 
-def _stack(columns: Sequence[np.ndarray | None], fill: float | bool) -> np.ndarray:
-    n = next(len(c) for c in columns if c is not None)
-    return np.column_stack([c if c is not None else np.full(n, fill) for c in columns])
+def _stack(columns: Sequence[np.ndarray | None], fill: float | bool) -> np.ndarray | None:
+    """Columns side by side, missing ones filled; None when no column has any."""
+    n = next((len(c) for c in columns if c is not None), None)
+    return None if n is None else np.column_stack([c if c is not None else np.full(n, fill) for c in columns])
 
 
 def portfolio(bars: Bars, signal_list: Sequence[Signals], costs: Costs, freq: str) -> vbt.Portfolio:
@@ -37,9 +38,10 @@ def portfolio(bars: Bars, signal_list: Sequence[Signals], costs: Costs, freq: st
     if any(s.size is not None for s in shifted):
         kwargs.update(size=_stack([s.size for s in shifted], 1.0), size_type="percent")
     if any(s.has_stops for s in shifted):
-        kwargs.update(open=column["open"], high=column["high"], low=column["low"], stop_entry_price="fillprice",
-                      sl_stop=_stack([s.sl_stop for s in shifted], np.nan),
-                      tp_stop=_stack([s.tp_stop for s in shifted], np.nan))
+        kwargs.update(open=column["open"], high=column["high"], low=column["low"], stop_entry_price="fillprice")
+        for name in ("sl_stop", "tp_stop"):
+            if (stops := _stack([getattr(s, name) for s in shifted], np.nan)) is not None:
+                kwargs[name] = stops
     return vbt.Portfolio.from_signals(**kwargs)
 
 
