@@ -47,11 +47,12 @@ def _cross_step_nb(x: float, y: float, was_below: bool, crossed_ago: int) -> tup
 
 @njit(cache=True, nogil=True)
 def ma_cross_one_nb(open_: np.ndarray, close: np.ndarray, fast: np.ndarray, slow: np.ndarray, fee: float,
-                    slippage: float, init_cash: float, periods: float, sample_idx: np.ndarray,
+                    slippage: float, init_cash: float, periods: float, trade_from: int, sample_idx: np.ndarray,
                     metrics_out: np.ndarray, samples_out: np.ndarray, orders_out: np.ndarray) -> int:
-    """Simulate one (fast, slow) pair: metrics into `metrics_out`, values at `sample_idx` into `samples_out`,
-    and the first fills as (bar, side +1/-1, qty, px, fee) rows into `orders_out` (pass a (0, 5) array to
-    skip them). Returns the number of fills."""
+    """Simulate one (fast, slow) pair from bar `trade_from` on (earlier bars only warm the indicators and
+    the crossing state; a decision made before it is not acted on): metrics into `metrics_out`, values at
+    `sample_idx` (all >= trade_from) into `samples_out`, and the first fills as (bar, side +1/-1, qty, px,
+    fee) rows into `orders_out` (pass a (0, 5) array to skip them). Returns the number of fills."""
     acc = np.empty(N_ACC)
     acc_start_nb(acc, init_cash)
     cash, pos, prev_value = init_cash, 0.0, init_cash
@@ -60,6 +61,12 @@ def ma_cross_one_nb(open_: np.ndarray, close: np.ndarray, fast: np.ndarray, slow
     want_entry, want_exit = False, False
     k, n_orders = 0, 0
     for i in range(close.shape[0]):
+        if i < trade_from:
+            want_entry, up_below, up_ago = _cross_step_nb(fast[i], slow[i], up_below, up_ago)
+            want_exit, dn_below, dn_ago = _cross_step_nb(slow[i], fast[i], dn_below, dn_ago)
+            continue
+        if i == trade_from:
+            want_entry, want_exit = False, False
         if want_entry and pos == 0.0:
             entry_px = open_[i] * (1.0 + slippage)
             max_req_cash = cash / (1.0 + fee)
@@ -98,7 +105,8 @@ def _record_nb(orders_out: np.ndarray, n: int, bar: int, side: float, qty: float
 
 @njit(cache=True, nogil=True, parallel=True)
 def ma_cross_screen_nb(open_: np.ndarray, close: np.ndarray, mas: np.ndarray, fast_idx: np.ndarray,
-                       slow_idx: np.ndarray, costs: np.ndarray, sample_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                       slow_idx: np.ndarray, costs: np.ndarray, trade_from: int,
+                       sample_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """All pairs: `mas[w]` is the moving average of window w's row; `costs` = (fee, slippage, init_cash, periods).
 
     Returns (metrics: combos x len(METRICS), samples: len(sample_idx) x combos)."""
@@ -109,6 +117,6 @@ def ma_cross_screen_nb(open_: np.ndarray, close: np.ndarray, mas: np.ndarray, fa
     for j in prange(m):
         column = np.empty(sample_idx.shape[0])
         ma_cross_one_nb(open_, close, mas[fast_idx[j]], mas[slow_idx[j]], costs[0], costs[1], costs[2], costs[3],
-                        sample_idx, metrics[j], column, no_orders)
+                        trade_from, sample_idx, metrics[j], column, no_orders)
         samples[:, j] = column
     return metrics, samples

@@ -10,7 +10,7 @@ combinations and the sweep refuses to report if the two disagree. Every other st
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -21,6 +21,7 @@ from engine.execution import Costs
 from engine.indicators_nb import ma_nb
 from engine.ohlcv import SeriesKey, Store, to_ms
 from engine.ohlcv.timeframe import timeframe_ms
+from engine.signals import Signals
 from engine.strategy import Strategy, load_strategy
 from research.grid import parse_grid
 from research.metrics_nb import METRICS
@@ -107,20 +108,25 @@ def screenable(strategy: Strategy, engine: str) -> bool:
 
 
 def score_combos(strategy: Strategy, bars: Bars, combos: Sequence[Any], costs: Costs, timeframe: str,
-                 engine: str = "auto", progress: Progress | None = None) -> Scores:
-    """Metrics and daily values for every combination on one symbol."""
-    sample_idx = day_ends(bars.ts_ms)
-    periods = periods_per_year(timeframe)
-    if screenable(strategy, engine):
-        return _screen(strategy, bars, combos, costs, periods, sample_idx, progress)
-    return _vectorbt(strategy, bars, combos, costs, timeframe, periods, sample_idx, progress)
+                 engine: str = "auto", progress: Progress | None = None, window: tuple[int, int] | None = None,
+                 every_bar: bool = False) -> Scores:
+    """Metrics and values (at each UTC day's last bar, or at `every_bar`) for every combination, trading
+    only inside `window` = [lo, hi) bar positions (default: all bars). Up to the longest warm-up of history
+    before `lo` feeds the indicators, never the trading or the scores."""
+    lo, hi = window if window is not None else (0, len(bars))
+    lead = min(lo, max(p.warmup for p in combos))
+    view = bars[lo - lead: hi]
+    span = view.ts_ms[lead:]
+    sample_idx = lead + (np.arange(len(span)) if every_bar else day_ends(span))
+    run = _screen if screenable(strategy, engine) else _vectorbt
+    return run(strategy, view, combos, costs, timeframe, lead, sample_idx, progress)
 
 
 def _batches(total: int, size: int) -> list[slice]:
     return [slice(lo, min(lo + size, total)) for lo in range(0, total, size)]
 
 
-def _screen(strategy: Strategy, bars: Bars, combos: Sequence[Any], costs: Costs, periods: float,
+def _screen(strategy: Strategy, bars: Bars, combos: Sequence[Any], costs: Costs, timeframe: str, trade_from: int,
             sample_idx: np.ndarray, progress: Progress | None) -> Scores:
     ewm = bool(strategy.module.SCREEN["ewm"])
     windows = sorted({p.fast for p in combos} | {p.slow for p in combos})
@@ -128,29 +134,36 @@ def _screen(strategy: Strategy, bars: Bars, combos: Sequence[Any], costs: Costs,
     mas = np.stack([ma_nb(bars.close, w, ewm) for w in windows])  # each window once, shared by all pairs
     fast = np.array([row[p.fast] for p in combos])
     slow = np.array([row[p.slow] for p in combos])
-    knobs = np.array([costs.fee_rate, costs.slippage_rate, costs.init_cash, periods])
+    knobs = np.array([costs.fee_rate, costs.slippage_rate, costs.init_cash, periods_per_year(timeframe)])
     metrics, samples = np.empty((len(combos), len(METRICS))), np.empty((len(sample_idx), len(combos)))
     for part in _batches(len(combos), max(16, len(combos) // 20)):
         metrics[part], samples[:, part] = ma_cross_screen_nb(bars.open, bars.close, mas, fast[part], slow[part],
-                                                             knobs, sample_idx)
+                                                             knobs, trade_from, sample_idx)
         if progress:
             progress(part.stop, len(combos))
     return Scores(metrics, samples)
 
 
-def _vectorbt(strategy: Strategy, bars: Bars, combos: Sequence[Any], costs: Costs, timeframe: str, periods: float,
+def _vectorbt(strategy: Strategy, bars: Bars, combos: Sequence[Any], costs: Costs, timeframe: str, trade_from: int,
               sample_idx: np.ndarray, progress: Progress | None) -> Scores:
     from research.vbt_adapter import portfolio, score
 
-    batch = int(np.clip(MEMORY_BUDGET_BYTES // (len(bars) * _BYTES_PER_BAR_COLUMN), 1, 256))
+    traded = bars[trade_from:]
+    batch = int(np.clip(MEMORY_BUDGET_BYTES // (len(traded) * _BYTES_PER_BAR_COLUMN), 1, 256))
     metrics, samples = np.empty((len(combos), len(METRICS))), np.empty((len(sample_idx), len(combos)))
     for part in _batches(len(combos), batch):
-        pf = portfolio(bars, [strategy.signals(bars, p) for p in combos[part]], costs, vbt_freq(timeframe))
-        scored = score(pf, costs, periods, sample_idx)
+        signals = [trimmed(strategy.signals(bars, p), trade_from) for p in combos[part]]
+        pf = portfolio(traded, signals, costs, vbt_freq(timeframe))
+        scored = score(pf, costs, periods_per_year(timeframe), sample_idx - trade_from)
         metrics[part], samples[:, part] = scored.metrics, scored.samples
         if progress:
             progress(part.stop, len(combos))
     return Scores(metrics, samples)
+
+
+def trimmed(signals: Signals, start: int) -> Signals:
+    """Signals from bar `start` on (the bars before only warmed the indicators)."""
+    return replace(signals, **{name: column[start:] for name, column in signals.columns.items()})
 
 
 def vbt_freq(timeframe: str) -> str:

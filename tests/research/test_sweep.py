@@ -28,7 +28,7 @@ def kernel_run(bars: Bars, fast: int, slow: int, ewm: bool, costs: Costs = COSTS
     n = len(bars)
     metrics, values, orders = np.empty(len(METRICS)), np.empty(n), np.empty((20_000, 5))
     count = ma_cross_one_nb(bars.open, bars.close, ma_nb(bars.close, fast, ewm), ma_nb(bars.close, slow, ewm),
-                            costs.fee_rate, costs.slippage_rate, costs.init_cash, 8760.0, np.arange(n), metrics,
+                            costs.fee_rate, costs.slippage_rate, costs.init_cash, 8760.0, 0, np.arange(n), metrics,
                             values, orders)
     return metrics, values, orders[:count]
 
@@ -79,10 +79,12 @@ def test_both_paths_give_the_same_table(name):
     bars = Bars.from_frame(shared_candles("binance_ETH-USDT_1h.parquet"))
     strategy = load_strategy(name)
     combos = list(strategy.grid_params({"fast": [5, 10, 20], "slow": [30, 60, 120]}))
-    fused = score_combos(strategy, bars, combos, COSTS, "1h", "auto")
-    vectorbt = score_combos(strategy, bars, combos, COSTS, "1h", "vectorbt")
-    np.testing.assert_allclose(fused.metrics, vectorbt.metrics, rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(fused.daily_values, vectorbt.daily_values, rtol=1e-9)
+    for window in (None, (800, 3000)):  # a window trades only inside it, warmed by the bars before
+        fused = score_combos(strategy, bars, combos, COSTS, "1h", "auto", window=window)
+        vectorbt = score_combos(strategy, bars, combos, COSTS, "1h", "vectorbt", window=window)
+        np.testing.assert_allclose(fused.metrics, vectorbt.metrics, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(fused.daily_values, vectorbt.daily_values, rtol=1e-9)
+    assert fused.daily_values.shape[0] == len(np.unique(bars.ts_ms[800:3000] // 86_400_000))
 
 
 def test_vectorbt_batches_do_not_change_results(monkeypatch):
