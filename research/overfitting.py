@@ -49,7 +49,9 @@ def evidence(daily_values: np.ndarray, init_value: float, chosen: int) -> dict:
     if n_trials < 2 or splits < 4:
         out["pbo"], out["pbo_note"] = None, f"needs >= 2 combinations and >= 8 days; have {n_trials} and {n_days}"
         return out
-    result = probability_of_backtest_overfitting(np.nan_to_num(returns, nan=0.0), n_splits=splits)
+    # after a wipe-out the value stays at zero and 0/0 returns are NaN: the account earns nothing
+    flat = np.where(np.isfinite(returns), returns, 0.0)
+    result = probability_of_backtest_overfitting(flat, n_splits=splits)
     out.update(pbo=result.pbo, pbo_splits=splits, pbo_combinations=result.n_combinations,
                logit_median=float(np.median(result.logits)) if len(result.logits) else math.nan)
     return out
