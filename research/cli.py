@@ -134,6 +134,38 @@ def sweep(
                                    slippage_rate, init_cash, objective, engine, top, notebook))
 
 
+@app.command("walkforward")
+def walkforward(
+    strategy: Annotated[str, typer.Argument(help="built-in name (sma_cross), dotted module, or path/to/file.py")],
+    symbol: Symbols,
+    exchange: Annotated[str, typer.Option(help="cache folder of the candles")] = "binance",
+    timeframe: Annotated[str, typer.Option(help="candle length, e.g. 1h")] = "1h",
+    start: Annotated[Optional[str], typer.Option(help="first bar (UTC)")] = None,
+    end: Annotated[Optional[str], typer.Option(help="stop before this bar (UTC)")] = None,
+    param: Params = None,
+    folds: Annotated[Optional[int], typer.Option(help="number of folds")] = None,
+    mode: Annotated[str, typer.Option(help="rolling (fixed in-sample length) or anchored (from the first bar)")] = "rolling",
+    is_size: Annotated[Optional[str], typer.Option(help="in-sample size: bars (2000) or time (180D)")] = None,
+    oos_size: Annotated[Optional[str], typer.Option(help="out-of-sample size: bars or time (30D)")] = None,
+    purge: Annotated[str, typer.Option(help="gap between in-sample and out-of-sample: bars or time")] = "0",
+    embargo: Annotated[str, typer.Option(help="bars or time after an OOS window no later IS may start in")] = "0",
+    objective: Annotated[str, typer.Option(help="metric that picks the in-sample winner")] = "sharpe",
+    min_trades: Annotated[int, typer.Option(help="in-sample round trips a combination needs to be picked")] = 0,
+    fee_rate: Annotated[float, typer.Option(help="fee on notional per fill")] = 0.001,
+    slippage_rate: Annotated[float, typer.Option(help="adverse price move per fill")] = 0.0005,
+    init_cash: Annotated[float, typer.Option(help="starting cash in quote currency")] = 10_000.0,
+    engine: Annotated[str, typer.Option(help="auto or vectorbt")] = "auto",
+    notebook: Annotated[bool, typer.Option(help="also execute notebooks/walkforward.ipynb into the run folder")] = False,
+) -> None:
+    """Walk-forward validation: sweep in-sample, trade the pick out-of-sample, fold after fold."""
+    from research.cli_research import WalkForwardArgs, walkforward_command
+
+    args = WalkForwardArgs(strategy, symbol, exchange, timeframe, start, end, param or [], folds, mode, is_size,
+                           oos_size, purge, embargo, objective, min_trades, fee_rate, slippage_rate, init_cash, engine,
+                           notebook)
+    _guarded(lambda: walkforward_command(args))
+
+
 @check_app.command("causality")
 def check_causality(
     strategy: Annotated[str, typer.Argument(help="built-in name, dotted module, or path/to/file.py")],

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 
+import pandas as pd
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
@@ -15,8 +17,8 @@ from research.metrics_nb import METRICS
 console = Console(width=None if sys.stdout.isatty() else 140)
 
 
-def progress_bar() -> Progress:
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("combinations"),
+def progress_bar(unit: str = "combinations") -> Progress:
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn(unit),
                     TimeElapsedColumn(), TimeRemainingColumn(), console=console)
 
 
@@ -34,15 +36,91 @@ def sweep_command(strategy: str, symbols: Sequence[str], exchange: str, timefram
             return lambda done, total: bar.update(task, completed=done, total=total)
 
         outcome = run_sweep(spec, progress=tracker)
-    folder = write_sweep(outcome, sys.argv)
-    if notebook:
-        from research.notebooks import run_notebook
-
-        run_notebook("sweep", folder, {"run_id": folder.name})
+    folder = write_sweep(outcome, sys.argv, extra=notebook_step("sweep") if notebook else None)
     console.print(f"run [bold]{folder.name}[/]  ->  {folder}", highlight=False)
     console.print(results_table(outcome.results, list(outcome.strategy.param_types), top))
     for symbol, found in outcome.evidence.items():
         console.print(f"{symbol}: best {found['best']}  " + evidence_line(found), highlight=False)
+
+
+@dataclass(frozen=True)
+class WalkForwardArgs:
+    strategy: str
+    symbols: Sequence[str]
+    exchange: str
+    timeframe: str
+    start: str | None
+    end: str | None
+    params: Sequence[str]
+    folds: int | None
+    mode: str
+    is_size: str | None
+    oos_size: str | None
+    purge: str
+    embargo: str
+    objective: str
+    min_trades: int
+    fee_rate: float
+    slippage_rate: float
+    init_cash: float
+    engine: str
+    notebook: bool
+
+
+def size_of(text: str | None) -> int | str | None:
+    """`2000` counts bars, `180D` is a duration."""
+    return int(text) if text is not None and text.strip().isdigit() else text
+
+
+def walkforward_command(a: WalkForwardArgs) -> None:
+    from research.splits import SplitSpec
+    from research.sweep import SweepSpec
+    from research.walkforward import WalkForwardSpec, fold_table, run_walkforward
+    from research.walkforward_run import plan_frame, write_walkforward
+
+    sweep = SweepSpec(a.strategy, a.exchange, tuple(a.symbols), a.timeframe, a.start, a.end, tuple(a.params),
+                      Costs(a.fee_rate, a.slippage_rate, a.init_cash), a.engine, a.objective)
+    splits = SplitSpec(n_folds=a.folds, mode=a.mode, is_size=size_of(a.is_size), oos_size=size_of(a.oos_size),
+                       purge=size_of(a.purge) or 0, embargo=size_of(a.embargo) or 0)
+    with progress_bar("folds") as bar:
+        def tracker(symbol: str):
+            task = bar.add_task(f"walk-forward {symbol}", total=None)
+            return lambda done, total: bar.update(task, completed=done, total=total)
+
+        outcome = run_walkforward(WalkForwardSpec(sweep, splits, a.min_trades), progress=tracker)
+    console.print(frame_table(plan_frame(outcome), "split plan"))
+    extra = notebook_step("walkforward") if a.notebook else None
+    folder = write_walkforward(outcome, sys.argv, extra=extra)
+    console.print(f"run [bold]{folder.name}[/]  ->  {folder}", highlight=False)
+    names = list(outcome.strategy.param_types)
+    shown = fold_table(outcome.folds, names)[["symbol", "fold", *names, "is_sharpe", "oos_sharpe", "oos_total_return",
+                                              "oos_max_drawdown", "oos_trades"]]
+    console.print(frame_table(shown, "folds"))
+    for symbol, summary in outcome.summary.items():
+        eff, oos = summary["efficiency"], summary["stitched_oos"]
+        console.print(f"{symbol}: promote {summary['recommendation']}; stitched OOS sharpe {oos['sharpe']:.3f}, "
+                      f"return {oos['total_return']:.2%}, max drawdown {oos['max_drawdown']:.2%}; WFE {eff['wfe_return']:.2f} "
+                      f"(sharpe {eff['wfe_sharpe']:.2f}); " + evidence_line(summary["evidence"]), highlight=False)
+
+
+def notebook_step(name: str):
+    """Execute a notebook template into the (staging) run folder, where it reads the run's files."""
+    from research.notebooks import run_notebook
+
+    return lambda folder: run_notebook(name, folder, {"run_dir": str(folder)})
+
+
+def frame_table(frame, title: str) -> Table:
+    table = Table(*map(str, frame.columns), title=title, title_justify="left")
+    for row in frame.itertuples(index=False):
+        table.add_row(*(_cell(v) for v in row))
+    return table
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%d %H:%M")
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def evidence_line(found: dict) -> str:

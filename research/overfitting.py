@@ -17,41 +17,49 @@ MAX_SPLITS = 16
 
 
 def daily_returns(daily_values: np.ndarray, init_value: float) -> np.ndarray:
-    """Days x combos returns from days x combos values, the first day measured from the initial value."""
+    """Days x combos returns from days x combos values, the first day measured from the initial value.
+    After a wipe-out the value stays at zero; those 0/0 days count as flat."""
     values = np.vstack([np.full((1, daily_values.shape[1]), init_value), daily_values])
     with np.errstate(divide="ignore", invalid="ignore"):
-        return values[1:] / values[:-1] - 1.0
+        returns = values[1:] / values[:-1] - 1.0
+    return np.where(np.isfinite(returns), returns, 0.0)
 
 
-def _per_period_sharpes(returns: np.ndarray) -> np.ndarray:
+def trial_sr_variance(returns: np.ndarray) -> float:
+    """Variance across trials of the per-period (daily) Sharpe ratio, the V of the DSR."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        return returns.mean(axis=0) / returns.std(axis=0, ddof=1)
+        sharpes = returns.mean(axis=0) / returns.std(axis=0, ddof=1)
+    finite = sharpes[np.isfinite(sharpes)]
+    return float(np.var(finite, ddof=1)) if len(finite) > 1 else 0.0
+
+
+def dsr_evidence(returns: np.ndarray, n_trials: int, sr_variance: float) -> dict:
+    """DSR of one daily returns series found among `n_trials` trials whose Sharpe ratios vary by `sr_variance`."""
+    try:
+        moments = sharpe_moments(returns)
+    except ValueError as exc:
+        return {"dsr": None, "dsr_note": str(exc)}
+    if n_trials < 2 or sr_variance <= 0:
+        return {"sharpe_daily": moments.sr, "dsr": None, "dsr_note": "needs two or more trials that differ"}
+    dsr = deflated_sharpe_ratio(moments.sr, moments.n_obs, moments.skew, moments.kurtosis, n_trials, sr_variance)
+    return {"sharpe_daily": moments.sr, "dsr": dsr, "sr_variance": sr_variance}
+
+
+def pbo_evidence(returns: np.ndarray) -> dict:
+    """PBO (CSCV) of picking the best column of a days x trials matrix, with as many blocks as fit."""
+    n_days, n_trials = returns.shape
+    splits = min(MAX_SPLITS, 2 * (n_days // 4))  # at least two days per block
+    if n_trials < 2 or splits < 4:
+        return {"pbo": None, "pbo_note": f"needs >= 2 combinations and >= 8 days; have {n_trials} and {n_days}"}
+    result = probability_of_backtest_overfitting(returns, n_splits=splits)
+    return {"pbo": result.pbo, "pbo_splits": splits, "pbo_combinations": result.n_combinations,
+            "logit_median": float(np.median(result.logits)) if len(result.logits) else math.nan}
 
 
 def evidence(daily_values: np.ndarray, init_value: float, chosen: int) -> dict:
-    """DSR of column `chosen` among all columns, and PBO of picking the best in-sample; each is reported
-    with what it was computed from, or with the reason it could not be."""
+    """DSR of column `chosen` among all columns, and PBO of picking the best in-sample."""
     returns = daily_returns(daily_values, init_value)
-    n_days, n_trials = returns.shape
-    out: dict = {"days": int(n_days), "trials": int(n_trials)}
-    sharpes = _per_period_sharpes(returns)
-    finite = np.isfinite(sharpes)
-    try:
-        moments = sharpe_moments(returns[:, chosen])
-        sr_variance = float(np.var(sharpes[finite], ddof=1)) if finite.sum() > 1 else 0.0
-        out["sharpe_daily"] = moments.sr
-        out["dsr"] = (deflated_sharpe_ratio(moments.sr, moments.n_obs, moments.skew, moments.kurtosis, n_trials,
-                                            sr_variance) if n_trials > 1 and sr_variance > 0 else None)
-        out["sr_variance"] = sr_variance
-    except ValueError as exc:
-        out["dsr"], out["dsr_note"] = None, str(exc)
-    splits = min(MAX_SPLITS, 2 * (n_days // 4))  # at least two days per block
-    if n_trials < 2 or splits < 4:
-        out["pbo"], out["pbo_note"] = None, f"needs >= 2 combinations and >= 8 days; have {n_trials} and {n_days}"
-        return out
-    # after a wipe-out the value stays at zero and 0/0 returns are NaN: the account earns nothing
-    flat = np.where(np.isfinite(returns), returns, 0.0)
-    result = probability_of_backtest_overfitting(flat, n_splits=splits)
-    out.update(pbo=result.pbo, pbo_splits=splits, pbo_combinations=result.n_combinations,
-               logit_median=float(np.median(result.logits)) if len(result.logits) else math.nan)
+    out: dict = {"days": int(returns.shape[0]), "trials": int(returns.shape[1])}
+    out.update(dsr_evidence(returns[:, chosen], returns.shape[1], trial_sr_variance(returns)))
+    out.update(pbo_evidence(returns))
     return out

@@ -205,9 +205,12 @@ def _open_times(index: pd.DatetimeIndex) -> tuple[pd.DatetimeIndex, np.ndarray]:
 
 
 def _step_back(plan: _Plan, edge: _Edge, span: _Span) -> _Edge:
-    """The edge `span` before `edge`: that many bars earlier, or that much time earlier (first bar at/after it)."""
+    """The edge `span` before `edge`: that many bars earlier, or that much time earlier (first bar at/after it).
+
+    An edge already before the data stays where it is: it can only move further out, and it never fits.
+    """
     if not plan.inside(edge):
-        return _Edge(edge.pos - (0 if span.by_time else span.amount), edge.at - (span.amount if span.by_time else 0))
+        return edge
     if not span.by_time:
         pos = edge.pos - span.amount
         return _Edge(pos, int(plan.ts[pos]) if pos >= 0 else edge.at - 1)

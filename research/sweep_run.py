@@ -17,8 +17,8 @@ from research.heatmap import default_axes, write_heatmap
 from research.metrics_nb import METRICS
 from research.overfitting import evidence
 from research.runs import RunFolder, base_record, make_run_id
-from research.sweep import Market, Scores, SweepSpec, grid_of, load_markets, results_frame, score_combos, screenable
-from research.sweep import vbt_freq, periods_per_year, day_ends
+from research.sweep import (Market, Scores, SweepSpec, day_ends, grid_of, load_markets, periods_per_year, results_frame,
+                            score_combos, screenable, vbt_freq)
 
 CONFIRM_TOP = 3
 _RTOL, _ATOL = 1e-9, 1e-12
@@ -79,7 +79,9 @@ def _text(value: Any) -> Any:
     return value if isinstance(value, (int, float, str, bool)) or value is None else str(value)
 
 
-def write_sweep(outcome: SweepOutcome, command: list[str], reports_dir: Path | None = None) -> Path:
+def write_sweep(outcome: SweepOutcome, command: list[str], reports_dir: Path | None = None,
+                extra: Callable[[Path], None] | None = None) -> Path:
+    """Everything into a staging folder (and `extra(folder)`, e.g. a notebook), then published at once."""
     spec = outcome.spec
     config = {"strategy": outcome.strategy.name, **asdict(spec), "grid": outcome.grid, "combinations":
               int(len(outcome.results) / max(1, len(outcome.markets)))}
@@ -93,6 +95,8 @@ def write_sweep(outcome: SweepOutcome, command: list[str], reports_dir: Path | N
             rows = outcome.results[outcome.results["symbol"] == market.symbol]
             write_heatmap(rows, folder.path(f"heatmap_{market.symbol.replace('/', '-')}.html"), *axes, spec.objective,
                           title=f"{outcome.strategy.name} {market.symbol} {spec.timeframe}: {spec.objective}")
+        if extra is not None:
+            extra(folder.staging)
         record = base_record("sweep", run_id, command, config, [m.fingerprint for m in outcome.markets])
         record["results"] = {"top": outcome.results.groupby("symbol", sort=False).head(5).to_dict("records"),
                              "evidence": outcome.evidence, "confirmed_by_vectorbt": outcome.confirmed}

@@ -1,0 +1,194 @@
+"""Walk-forward validation: for each fold, sweep in-sample, pick by the objective, trade the pick blind
+out-of-sample; then stitch the out-of-sample equity, measure efficiency and parameter stability, and
+recommend the parameters a user would promote, with the evidence behind them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from engine.ohlcv import Store
+from engine.strategy import Strategy
+from research.metrics_nb import METRICS, metrics_from_values_nb
+from research.overfitting import daily_returns, dsr_evidence, pbo_evidence, trial_sr_variance
+from research.splits import Fold, SplitSpec, plan_folds
+from research.sweep import Market, SweepSpec, day_ends, grid_of, load_markets, periods_per_year, score_combos
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class WalkForwardSpec:
+    sweep: SweepSpec
+    splits: SplitSpec
+    min_trades: int = 0  # in-sample round trips a combination needs to be picked
+
+
+@dataclass(frozen=True, slots=True)
+class FoldResult:
+    symbol: str
+    fold: Fold
+    pick: dict[str, Any] | None  # None: no combination met min_trades; the fold stays flat
+    is_metrics: dict[str, float]
+    oos_metrics: dict[str, float]
+    oos_values: pd.Series  # value at every OOS bar, starting from the initial cash
+
+
+@dataclass
+class WalkForwardOutcome:
+    spec: WalkForwardSpec
+    strategy: Strategy
+    grid: dict[str, list[Any]]
+    markets: list[Market]
+    folds: list[FoldResult]
+    stitched: dict[str, pd.Series] = field(default_factory=dict)  # symbol -> stitched OOS equity
+    summary: dict[str, dict] = field(default_factory=dict)  # symbol -> efficiency, stability, evidence, recommendation
+
+
+def _pick(metrics: np.ndarray, objective: str, min_trades: int) -> int | None:
+    score = np.nan_to_num(metrics[:, METRICS.index(objective)], nan=-np.inf)
+    score[metrics[:, METRICS.index("trades")] < min_trades] = -np.inf
+    return None if not np.isfinite(score).any() else int(np.argmax(score))
+
+
+def run_fold(strategy: Strategy, market: Market, combos: list, fold: Fold, spec: WalkForwardSpec,
+             progress: Progress | None = None) -> FoldResult:
+    sweep = spec.sweep
+    is_scores = score_combos(strategy, market.bars, combos, sweep.costs, sweep.timeframe, sweep.engine, progress,
+                             window=(fold.is_start, fold.is_end))
+    chosen = _pick(is_scores.metrics, sweep.objective, spec.min_trades)
+    index = market.bars.index[fold.oos_start: fold.oos_end]
+    if chosen is None:
+        flat = pd.Series(sweep.costs.init_cash, index=index)
+        return FoldResult(market.symbol, fold, None, {}, {}, flat)
+    oos = score_combos(strategy, market.bars, [combos[chosen]], sweep.costs, sweep.timeframe, sweep.engine,
+                       window=(fold.oos_start, fold.oos_end), every_bar=True)
+    return FoldResult(market.symbol, fold, asdict(combos[chosen]), dict(zip(METRICS, is_scores.metrics[chosen].tolist())),
+                      dict(zip(METRICS, oos.metrics[0].tolist())), pd.Series(oos.daily_values[:, 0], index=index))
+
+
+def stitch(results: list[FoldResult], init_cash: float) -> pd.Series:
+    """One OOS equity curve: each fold's returns, chained in time order from the initial cash."""
+    returns = [np.diff(np.r_[init_cash, r.oos_values.to_numpy()]) / np.r_[init_cash, r.oos_values.to_numpy()[:-1]]
+               for r in results]
+    index = pd.DatetimeIndex(pd.concat([r.oos_values for r in results]).index)
+    return pd.Series(init_cash * np.cumprod(1.0 + np.concatenate(returns)), index=index, name="oos_equity")
+
+
+def stability(results: list[FoldResult], names: list[str]) -> pd.DataFrame:
+    """How the picks move: per parameter, distinct values, the most common one and its share, spread, and
+    the largest jump between consecutive folds relative to the range searched."""
+    picks = pd.DataFrame([r.pick for r in results if r.pick is not None], columns=names)
+    rows = []
+    for name in names:
+        values = picks[name]
+        numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+        span = float(values.max() - values.min()) if numeric and len(values) else 0.0
+        rows.append({"param": name, "distinct": int(values.nunique()), "mode": values.mode().iloc[0] if len(values) else None,
+                     "mode_share": float((values == values.mode().iloc[0]).mean()) if len(values) else np.nan,
+                     "mean": float(values.mean()) if numeric and len(values) else np.nan,
+                     "cv": float(values.std() / values.mean()) if numeric and len(values) > 1 and values.mean() else np.nan,
+                     "max_step": float(values.diff().abs().max()) if numeric and len(values) > 1 else np.nan,
+                     "range": span})
+    return pd.DataFrame(rows)
+
+
+def recommend(results: list[FoldResult]) -> dict[str, Any] | None:
+    """The parameters picked in the most folds; ties go to the most recent pick."""
+    picks = [tuple(sorted(r.pick.items())) for r in results if r.pick is not None]
+    if not picks:
+        return None
+    counts = Counter(picks)
+    best = max(counts.values())
+    latest = next(p for p in reversed(picks) if counts[p] == best)
+    return dict(latest)
+
+
+def efficiency(results: list[FoldResult], periods: float) -> dict[str, float]:
+    """Walk-forward efficiency (Pardo): the picks' annualized out-of-sample return over their annualized
+    in-sample return, as log growth rates (so a short window's compounding cannot blow it up), and the same
+    ratio for the Sharpe ratio."""
+    picked = [r for r in results if r.pick is not None]
+    if not picked:
+        return {"wfe_return": np.nan, "wfe_sharpe": np.nan, "folds_picked": 0, "folds": len(results)}
+
+    def rate(metrics: dict, bars: int) -> float:
+        return float(np.log1p(metrics["total_return"]) * periods / bars)
+
+    is_rate = np.mean([rate(r.is_metrics, r.fold.is_bars) for r in picked])
+    oos_rate = np.mean([rate(r.oos_metrics, r.fold.oos_bars) for r in picked])
+    is_sharpe = np.nanmean([r.is_metrics["sharpe"] for r in picked])
+    oos_sharpe = np.nanmean([r.oos_metrics["sharpe"] for r in picked])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return {"wfe_return": float(oos_rate / is_rate), "wfe_sharpe": float(oos_sharpe / is_sharpe),
+                "is_annual_log_return": float(is_rate), "oos_annual_log_return": float(oos_rate),
+                "folds_picked": len(picked), "folds": len(results)}
+
+
+def stitched_metrics(equity: pd.Series, results: list[FoldResult], init_cash: float, periods: float) -> dict:
+    values = equity.to_numpy()
+    out = dict(zip(METRICS, metrics_from_values_nb(values, np.zeros(len(values)), init_cash, periods,
+                                                     np.zeros(0, bool), np.zeros(0)).tolist()))
+    picked = [r for r in results if r.pick is not None]
+    bars = np.array([r.fold.oos_bars for r in picked], dtype=float)
+    out["trades"] = float(sum(r.oos_metrics["trades"] for r in picked))
+    out["exposure"] = float(np.dot(bars, [r.oos_metrics["exposure"] for r in picked]) / bars.sum()) if picked else np.nan
+    out["win_rate"] = float(np.nanmean([r.oos_metrics["win_rate"] for r in picked])) if picked else np.nan
+    return out
+
+
+def run_walkforward(spec: WalkForwardSpec, store: Store | None = None,
+                    progress: Callable[[str], Progress | None] | None = None) -> WalkForwardOutcome:
+    """Validate the grid, the data and the split plan of every symbol first; nothing runs on bad input."""
+    strategy, grid, combos = grid_of(spec.sweep)
+    warmup = max(p.warmup for p in combos)
+    markets = load_markets(spec.sweep, store or Store(), min_bars=warmup + 2)
+    plans = {m.symbol: plan_folds(m.bars.index, spec.splits, min_is_bars=warmup + 2) for m in markets}
+    outcome = WalkForwardOutcome(spec, strategy, grid, markets, [])
+    for market in markets:
+        tracker = progress(market.symbol) if progress else None
+        results = []
+        for k, fold in enumerate(plans[market.symbol]):
+            results.append(run_fold(strategy, market, combos, fold, spec))
+            if tracker:
+                tracker(k + 1, len(plans[market.symbol]))
+        outcome.folds += results
+        outcome.stitched[market.symbol] = stitch(results, spec.sweep.costs.init_cash)
+        outcome.summary[market.symbol] = summarize(strategy, market, combos, results, outcome.stitched[market.symbol], spec)
+    return outcome
+
+
+def summarize(strategy: Strategy, market: Market, combos: list, results: list[FoldResult], equity: pd.Series,
+              spec: WalkForwardSpec) -> dict:
+    """Efficiency, stability, stitched OOS metrics, the recommendation, and its overfitting evidence: DSR of
+    the stitched OOS returns (trials = the grid) and PBO of the whole-period search."""
+    sweep = spec.sweep
+    whole = score_combos(strategy, market.bars, combos, sweep.costs, sweep.timeframe, sweep.engine)
+    whole_returns = daily_returns(whole.daily_values, sweep.costs.init_cash)
+    stitched_daily = equity.to_numpy()[day_ends(equity.index.as_unit("ms").asi8)]
+    oos_returns = daily_returns(stitched_daily[:, None], sweep.costs.init_cash)[:, 0]
+    return {"efficiency": efficiency(results, periods_per_year(sweep.timeframe)),
+            "stability": stability(results, list(strategy.param_types)).to_dict("records"),
+            "stitched_oos": stitched_metrics(equity, results, sweep.costs.init_cash, periods_per_year(sweep.timeframe)),
+            "recommendation": recommend(results),
+            "evidence": {**dsr_evidence(oos_returns, len(combos), trial_sr_variance(whole_returns)),
+                         **pbo_evidence(whole_returns), "trials": len(combos), "days": int(len(oos_returns))}}
+
+
+def fold_table(results: list[FoldResult], names: list[str]) -> pd.DataFrame:
+    """One row per symbol and fold: the windows, the pick, and its in- and out-of-sample metrics."""
+    rows = []
+    for r in results:
+        row = {"symbol": r.symbol, "fold": r.fold.index, "is_first": r.fold.is_first, "is_last": r.fold.is_last,
+               "oos_first": r.fold.oos_first, "oos_last": r.fold.oos_last}
+        row.update({n: (r.pick or {}).get(n) for n in names})
+        row.update({f"is_{m}": r.is_metrics.get(m, np.nan) for m in ("sharpe", "cagr", "trades")})
+        row.update({f"oos_{m}": r.oos_metrics.get(m, np.nan) for m in METRICS})
+        rows.append(row)
+    return pd.DataFrame(rows)

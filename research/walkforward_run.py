@@ -1,0 +1,64 @@
+"""A walk-forward as a run: the plan, the per-fold table, the stitched out-of-sample equity, stability and
+the recommendation, written to `reports/<run-id>/`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+import pandas as pd
+
+from research.runs import RunFolder, base_record, make_run_id
+from research.splits import plan_table
+from research.walkforward import WalkForwardOutcome, fold_table
+
+
+def plan_frame(outcome: WalkForwardOutcome) -> pd.DataFrame:
+    by_symbol = {}
+    for r in outcome.folds:
+        by_symbol.setdefault(r.symbol, []).append(r.fold)
+    return pd.concat([plan_table(folds).assign(symbol=symbol) for symbol, folds in by_symbol.items()], ignore_index=True)
+
+
+def equity_frame(outcome: WalkForwardOutcome) -> pd.DataFrame:
+    return pd.concat([equity.rename("equity").rename_axis("timestamp").reset_index().assign(symbol=symbol)
+                      for symbol, equity in outcome.stitched.items()], ignore_index=True)
+
+
+def write_walkforward(outcome: WalkForwardOutcome, command: list[str], reports_dir: Path | None = None,
+                      extra: Callable[[Path], None] | None = None) -> Path:
+    """Everything into a staging folder (and `extra(folder)`, e.g. a notebook), then published at once."""
+    spec = outcome.spec
+    config = {"strategy": outcome.strategy.name, **asdict(spec.sweep), "splits": asdict(spec.splits),
+              "min_trades": spec.min_trades, "grid": outcome.grid}
+    data = [m.fingerprint for m in outcome.markets]
+    run_id = make_run_id(outcome.strategy.name, {**config, "kind": "walkforward", "data": data})
+    folder = RunFolder(run_id, reports_dir)
+    try:
+        plan_frame(outcome).to_csv(folder.path("plan.csv"), index=False)
+        table = fold_table(outcome.folds, list(outcome.strategy.param_types))
+        table.to_csv(folder.path("folds.csv"), index=False)
+        table.to_parquet(folder.path("folds.parquet"), index=False)
+        equity_frame(outcome).to_parquet(folder.path("oos_equity.parquet"), index=False)
+        pd.DataFrame([{"symbol": s, **row} for s, summary in outcome.summary.items() for row in summary["stability"]]
+                     ).to_csv(folder.path("stability.csv"), index=False)
+        if extra is not None:
+            extra(folder.staging)
+        record = base_record("walkforward", run_id, command, config, data)
+        record["results"] = outcome.summary
+        record["headline"] = headline(outcome)
+        return folder.publish(record)
+    except BaseException:
+        folder.discard()
+        raise
+
+
+def headline(outcome: WalkForwardOutcome) -> str:
+    parts = []
+    for symbol, summary in outcome.summary.items():
+        rec = summary["recommendation"]
+        params = ",".join(f"{k}={v}" for k, v in rec.items()) if rec else "none"
+        oos = summary["stitched_oos"]
+        parts.append(f"{symbol} promote {params}; OOS sharpe {oos['sharpe']:.2f}, WFE {summary['efficiency']['wfe_return']:.2f}")
+    return "; ".join(parts)
