@@ -104,10 +104,20 @@ def walkforward_command(a: WalkForwardArgs) -> None:
 
 
 def notebook_step(name: str):
-    """Execute a notebook template into the (staging) run folder, where it reads the run's files."""
+    """Execute a notebook template into the (staging) run folder, where it reads the run's files. A notebook
+    that fails keeps the run: the executed copy shows the failing cell."""
+    from papermill import PapermillExecutionError
+
     from research.notebooks import run_notebook
 
-    return lambda folder: run_notebook(name, folder, {"run_dir": str(folder)})
+    def step(folder) -> None:
+        try:
+            run_notebook(name, folder, {"run_dir": "."})  # the kernel runs inside the run folder
+        except PapermillExecutionError as exc:
+            console.print(f"[yellow]warning:[/] {name}.ipynb failed at cell {exc.exec_count}: {exc.ename}: "
+                          f"{exc.evalue}; the run is kept, and {name}.ipynb shows the failing cell", highlight=False)
+
+    return step
 
 
 def frame_table(frame, title: str) -> Table:

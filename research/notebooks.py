@@ -53,7 +53,8 @@ def emit(summary: dict[str, Any]) -> None:
     """Publish a JSON summary as a cell output (read back by `summary_of`)."""
     from IPython.display import display
 
-    display({SUMMARY_MIME: json.loads(json.dumps(summary, default=str))}, raw=True)
+    plain = json.loads(json.dumps(summary, default=str))
+    display({SUMMARY_MIME: plain, "text/plain": json.dumps(plain, indent=1)[:4000]}, raw=True)
 
 
 def summary_of(executed: Path) -> dict[str, Any]:

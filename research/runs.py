@@ -93,11 +93,15 @@ class RunFolder:
     def path(self, name: str) -> Path:
         return self.staging / name
 
-    def publish(self, record: dict) -> Path:
-        """Write run.json, move the folder into place, and refresh reports/index.html."""
+    def write_record(self, record: dict) -> None:
+        self.path("run.json").write_text(to_json(record))
+
+    def publish(self) -> Path:
+        """Move the finished folder into place and refresh reports/index.html."""
         from research.report_index import write_index
 
-        self.path("run.json").write_text(to_json(record))
+        if not self.path("run.json").is_file():
+            raise RuntimeError(f"run {self.run_id} has no run.json; write the record before publishing")
         self.staging.rename(self.final)
         write_index(self.reports_dir)
         return self.final

@@ -95,13 +95,14 @@ def write_sweep(outcome: SweepOutcome, command: list[str], reports_dir: Path | N
             rows = outcome.results[outcome.results["symbol"] == market.symbol]
             write_heatmap(rows, folder.path(f"heatmap_{market.symbol.replace('/', '-')}.html"), *axes, spec.objective,
                           title=f"{outcome.strategy.name} {market.symbol} {spec.timeframe}: {spec.objective}")
-        if extra is not None:
-            extra(folder.staging)
         record = base_record("sweep", run_id, command, config, [m.fingerprint for m in outcome.markets])
         record["results"] = {"top": outcome.results.groupby("symbol", sort=False).head(5).to_dict("records"),
                              "evidence": outcome.evidence, "confirmed_by_vectorbt": outcome.confirmed}
         record["headline"] = headline(outcome)
-        return folder.publish(record)
+        folder.write_record(record)
+        if extra is not None:
+            extra(folder.staging)  # e.g. a notebook that reads the run's files, run.json included
+        return folder.publish()
     except BaseException:
         folder.discard()
         raise

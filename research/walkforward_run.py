@@ -43,12 +43,13 @@ def write_walkforward(outcome: WalkForwardOutcome, command: list[str], reports_d
         equity_frame(outcome).to_parquet(folder.path("oos_equity.parquet"), index=False)
         pd.DataFrame([{"symbol": s, **row} for s, summary in outcome.summary.items() for row in summary["stability"]]
                      ).to_csv(folder.path("stability.csv"), index=False)
-        if extra is not None:
-            extra(folder.staging)
         record = base_record("walkforward", run_id, command, config, data)
         record["results"] = outcome.summary
         record["headline"] = headline(outcome)
-        return folder.publish(record)
+        folder.write_record(record)
+        if extra is not None:
+            extra(folder.staging)  # e.g. a notebook that reads the run's files, run.json included
+        return folder.publish()
     except BaseException:
         folder.discard()
         raise
