@@ -15,7 +15,7 @@ from numba import njit
 METRICS = ("total_return", "cagr", "sharpe", "sortino", "calmar", "max_drawdown", "trades", "win_rate", "exposure")
 N_ACC = 10
 # accumulator slots
-_N, _MEAN, _M2, _DOWN_SQ, _PEAK, _MAX_DD, _IN_MARKET, _TRADES, _CLOSED, _WINS = range(N_ACC)
+_N, _SUM, _SUM_SQ, _DOWN_SQ, _PEAK, _MAX_DD, _IN_MARKET, _TRADES, _CLOSED, _WINS = range(N_ACC)
 
 
 @njit(cache=True, nogil=True)
@@ -26,24 +26,29 @@ def acc_start_nb(acc: np.ndarray, init_value: float) -> None:
 
 @njit(cache=True, nogil=True)
 def acc_bar_nb(acc: np.ndarray, prev_value: float, value: float, in_market: bool) -> None:
-    """One bar: its return (vectorbt's `get_return_nb`), Welford mean/variance, downside, drawdown."""
-    if prev_value == 0:
-        r = 0.0 if value == 0 else np.inf * np.sign(value)
+    """One bar: its return (vectorbt's `get_return_nb`), sums for mean and variance, downside, drawdown.
+
+    Plain sums are exact enough here: per-bar returns have mean^2 far below their variance, so the
+    textbook cancellation of sum-of-squares does not arise (the QuantStats test pins 1e-9). The hot loop
+    avoids divisions where it can: a flat bar's return is exactly zero, and the drawdown is only divided
+    out when the value falls below the worst level seen so far."""
+    if value == prev_value:
+        r = 0.0
+    elif prev_value == 0:
+        r = np.inf * np.sign(value)
     else:
         r = (value - prev_value) / prev_value
         if prev_value < 0:
             r = -r
     acc[_N] += 1
-    delta = r - acc[_MEAN]
-    acc[_MEAN] += delta / acc[_N]
-    acc[_M2] += delta * (r - acc[_MEAN])
+    acc[_SUM] += r
+    acc[_SUM_SQ] += r * r
     if r < 0:
         acc[_DOWN_SQ] += r * r
     if value > acc[_PEAK]:
         acc[_PEAK] = value
-    dd = value / acc[_PEAK] - 1.0
-    if dd < acc[_MAX_DD]:
-        acc[_MAX_DD] = dd
+    elif value < acc[_PEAK] * (1.0 + acc[_MAX_DD]):
+        acc[_MAX_DD] = value / acc[_PEAK] - 1.0
     if in_market:
         acc[_IN_MARKET] += 1
 
@@ -64,10 +69,11 @@ def acc_finish_nb(acc: np.ndarray, init_value: float, final_value: float, period
     total = final_value / init_value - 1.0
     out[0] = total
     out[1] = (final_value / init_value) ** (periods / n) - 1.0 if n > 0 and final_value >= 0 else np.nan
-    std = np.sqrt(acc[_M2] / (n - 1)) if n > 1 else np.nan
-    out[2] = acc[_MEAN] / std * np.sqrt(periods) if std > 0 else np.nan
+    mean = acc[_SUM] / n if n > 0 else np.nan
+    std = np.sqrt(max(acc[_SUM_SQ] - acc[_SUM] * acc[_SUM] / n, 0.0) / (n - 1)) if n > 1 else np.nan
+    out[2] = mean / std * np.sqrt(periods) if std > 0 else np.nan
     downside = np.sqrt(acc[_DOWN_SQ] / n) if n > 0 else np.nan
-    out[3] = acc[_MEAN] / downside * np.sqrt(periods) if downside > 0 else np.nan
+    out[3] = mean / downside * np.sqrt(periods) if downside > 0 else np.nan
     out[5] = acc[_MAX_DD]
     out[4] = out[1] / abs(out[5]) if out[5] < 0 else np.nan
     out[6] = acc[_TRADES]

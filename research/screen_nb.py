@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from engine.indicators_nb import ma_nb
 from research.metrics_nb import METRICS, N_ACC, acc_bar_nb, acc_finish_nb, acc_round_trip_nb, acc_start_nb
 
 _REL_TOL, _ABS_TOL = 1e-9, 1e-12  # vectorbt's float tolerances (utils.math_)
@@ -120,3 +121,12 @@ def ma_cross_screen_nb(open_: np.ndarray, close: np.ndarray, mas: np.ndarray, fa
                         trade_from, sample_idx, metrics[j], column, no_orders)
         samples[:, j] = column
     return metrics, samples
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def ma_matrix_nb(close: np.ndarray, windows: np.ndarray, ewm: bool) -> np.ndarray:
+    """One moving average per window, rows in the order of `windows`, computed in parallel."""
+    out = np.empty((windows.shape[0], close.shape[0]))
+    for k in prange(windows.shape[0]):
+        out[k] = ma_nb(close, windows[k], ewm)
+    return out

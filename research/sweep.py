@@ -18,7 +18,6 @@ import pandas as pd
 
 from engine.bars import Bars
 from engine.execution import Costs
-from engine.indicators_nb import ma_nb
 from engine.ohlcv import SeriesKey, Store, to_ms
 from engine.ohlcv.timeframe import timeframe_ms
 from engine.signals import Signals
@@ -26,7 +25,7 @@ from engine.strategy import Strategy, load_strategy
 from research.grid import parse_grid
 from research.metrics_nb import METRICS
 from research.runs import data_fingerprint
-from research.screen_nb import ma_cross_screen_nb
+from research.screen_nb import ma_cross_screen_nb, ma_matrix_nb
 
 YEAR_MS = 365 * 86_400_000
 MEMORY_BUDGET_BYTES = 1_000_000_000  # for vectorbt batches: ~40 bytes per bar per column (measured)
@@ -131,12 +130,12 @@ def _screen(strategy: Strategy, bars: Bars, combos: Sequence[Any], costs: Costs,
     ewm = bool(strategy.module.SCREEN["ewm"])
     windows = sorted({p.fast for p in combos} | {p.slow for p in combos})
     row = {w: i for i, w in enumerate(windows)}
-    mas = np.stack([ma_nb(bars.close, w, ewm) for w in windows])  # each window once, shared by all pairs
+    mas = ma_matrix_nb(bars.close, np.array(windows, dtype=np.int64), ewm)  # each window once, shared by all pairs
     fast = np.array([row[p.fast] for p in combos])
     slow = np.array([row[p.slow] for p in combos])
     knobs = np.array([costs.fee_rate, costs.slippage_rate, costs.init_cash, periods_per_year(timeframe)])
     metrics, samples = np.empty((len(combos), len(METRICS))), np.empty((len(sample_idx), len(combos)))
-    for part in _batches(len(combos), max(16, len(combos) // 20)):
+    for part in _batches(len(combos), max(64, len(combos) // 4)):  # batches for the progress bar; big keeps both cores busy
         metrics[part], samples[:, part] = ma_cross_screen_nb(bars.open, bars.close, mas, fast[part], slow[part],
                                                              knobs, trade_from, sample_idx)
         if progress:
