@@ -2,11 +2,13 @@
 
 Starts the loopback Binance emulator on the SYNTHETIC sample, fetches two symbols through the real ccxt
 client into a fresh `data/ohlcv/synthetic/` (a 429 and a cut-off body thrown in, to show the retries),
-fetches again to show that only new candles are asked for, then verifies the cache and prints a summary.
+fetches again to show that only new candles are asked for, verifies the cache, then sweeps the SMA
+crossover grid and walks it forward, writing both runs to `reports/`.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 
 from engine.logs import configure_logging
@@ -48,3 +50,23 @@ def run_demo() -> None:
         console.print(f"{health.key} gaps left as gaps: {gaps or 'none'}", highlight=False)
     console.print(f"cache: {store.root / 'ohlcv' / SYNTHETIC_EXCHANGE}  — read it with "
                   f"engine.ohlcv.load('{SYNTHETIC_EXCHANGE}', 'BTC/USDT', '1h')")
+    research_tour(store)
+
+
+def research_tour(store: Store) -> None:
+    """A sweep and a walk-forward on the synthetic BTC/USDT hours, as `gauntlet sweep` / `walkforward` run them."""
+    from research.splits import SplitSpec
+    from research.sweep import SweepSpec
+    from research.sweep_run import run_sweep, write_sweep
+    from research.walkforward import WalkForwardSpec, run_walkforward
+    from research.walkforward_run import write_walkforward
+
+    console.rule("[bold]sweep[/]: sma_cross, 355 combinations, SYNTHETIC BTC/USDT 1h")
+    sweep = SweepSpec("sma_cross", SYNTHETIC_EXCHANGE, ("BTC/USDT",), "1h")
+    folder = write_sweep(run_sweep(sweep, store), ["gauntlet", "demo"])
+    console.print(f"run {folder.name}: {json.loads((folder / 'run.json').read_text())['headline']}", highlight=False)
+    console.rule("[bold]walk-forward[/]: 4 rolling folds, 180-day in-sample, 90-day out-of-sample, 1-day purge")
+    splits = SplitSpec(n_folds=4, mode="rolling", is_size="180D", oos_size="90D", purge="1D")
+    folder = write_walkforward(run_walkforward(WalkForwardSpec(sweep, splits, min_trades=3), store), ["gauntlet", "demo"])
+    console.print(f"run {folder.name}: {json.loads((folder / 'run.json').read_text())['headline']}", highlight=False)
+    console.print(f"reports: {folder.parent / 'index.html'} (add --notebook to gauntlet sweep/walkforward for HTML notebooks)")

@@ -24,6 +24,7 @@ runner = CliRunner()
 @pytest.fixture
 def data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("GAUNTLET_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("GAUNTLET_REPORTS_DIR", str(tmp_path / "reports"))
     settings.cache_clear()
     yield tmp_path / "data"
     settings.cache_clear()
@@ -137,3 +138,34 @@ def test_demo_runs_offline_end_to_end(data_dir):
     for symbol in ("BTC/USDT", "ETH/USDT"):
         frame = load("synthetic", symbol, "1h")
         assert len(frame) > 17_000
+    runs = sorted(p.name for p in (data_dir.parent / "reports").iterdir() if p.is_dir())
+    assert len(runs) == 2 and all("-sma_cross-" in r for r in runs) and "promote" in result.output
+
+
+def test_check_causality_passes_builtins_and_fails_a_peeking_file(data_dir, tmp_path):
+    ok = gauntlet("check", "causality", "sma_cross", "--params", "fast=5,slow=20", "--cuts", "10")
+    assert ok.exit_code == 0 and "causal and warm-up sufficient" in ok.output
+    peeking = tmp_path / "peeking.py"
+    peeking.write_text("from dataclasses import dataclass\nimport numpy as np\nfrom engine.signals import Signals\n\n"
+                       "@dataclass(frozen=True)\nclass Params:\n    warmup: int = 3\n\nGRID = {}\n\n"
+                       "def signals(bars, p):\n    nxt = np.r_[bars.close[1:], bars.close[-1]]\n"
+                       "    return Signals(entries=nxt > bars.close, exits=nxt < bars.close)\n")
+    failed = gauntlet("check", "causality", str(peeking), "--cuts", "10")
+    assert failed.exit_code == 1 and "FAIL" in failed.output and "look-ahead at bar" in failed.output
+
+
+def test_sweep_and_walkforward_commands_on_the_cache(data_dir):
+    Store().write(SeriesKey("binance", "BTC/USDT", "1h"), shared_candles("binance_BTC-USDT_1h_2024-01_2024-09.parquet"),
+                  source={"kind": "test"}, obtained_ms=4_102_444_800_000)
+    grid = ["--param", "fast=5:15:5", "--param", "slow=30:60:30"]
+    swept = gauntlet("sweep", "sma_cross", "--symbol", "BTC/USDT", *grid, "--top", "3")
+    assert swept.exit_code == 0, swept.output
+    assert "run " in swept.output and "DSR" in swept.output and "PBO" in swept.output
+    walked = gauntlet("walkforward", "sma_cross", "--symbol", "BTC/USDT", *grid, "--folds", "3", "--is-size", "60D",
+                      "--oos-size", "30D", "--purge", "24")
+    assert walked.exit_code == 0, walked.output
+    assert "split plan" in walked.output and "promote" in walked.output and "WFE" in walked.output
+    assert len([p for p in (data_dir.parent / "reports").iterdir() if p.is_dir()]) == 2
+    bad = gauntlet("sweep", "sma_cross", "--symbol", "BTC/USDT", "--param", "fast=x")
+    assert bad.exit_code == 1 and "error: parameter fast of sma_cross is int; got 'x'" in bad.output
+    assert len([p for p in (data_dir.parent / "reports").iterdir() if p.is_dir()]) == 2
