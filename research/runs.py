@@ -11,6 +11,7 @@ import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, is_dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -93,21 +94,23 @@ class RunFolder:
     def path(self, name: str) -> Path:
         return self.staging / name
 
-    def write_record(self, record: dict) -> None:
-        self.path("run.json").write_text(to_json(record))
-
-    def publish(self) -> Path:
-        """Move the finished folder into place and refresh reports/index.html."""
+    def complete(self, record: dict, extra: Callable[[Path], None] | None = None) -> Path:
+        """Write run.json, let `extra` add files that read it (a notebook), move the folder into place and
+        refresh reports/index.html."""
         from research.report_index import write_index
 
-        if not self.path("run.json").is_file():
-            raise RuntimeError(f"run {self.run_id} has no run.json; write the record before publishing")
+        self.path("run.json").write_text(to_json(record))
+        if extra is not None:
+            extra(self.staging)
         self.staging.rename(self.final)
         write_index(self.reports_dir)
         return self.final
 
-    def discard(self) -> None:
-        shutil.rmtree(self.staging, ignore_errors=True)
+    def __enter__(self) -> RunFolder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        shutil.rmtree(self.staging, ignore_errors=True)  # nothing left once completed; a failed run leaves nothing
 
 
 def base_record(kind: str, run_id: str, command: list[str], config: dict, data: list[dict]) -> dict:

@@ -86,8 +86,7 @@ def write_sweep(outcome: SweepOutcome, command: list[str], reports_dir: Path | N
     config = {"strategy": outcome.strategy.name, **asdict(spec), "grid": outcome.grid, "combinations":
               int(len(outcome.results) / max(1, len(outcome.markets)))}
     run_id = make_run_id(outcome.strategy.name, {**config, "data": [m.fingerprint for m in outcome.markets]})
-    folder = RunFolder(run_id, reports_dir)
-    try:
+    with RunFolder(run_id, reports_dir) as folder:
         outcome.results.to_parquet(folder.path("results.parquet"), index=False)
         outcome.results.to_csv(folder.path("results.csv"), index=False)
         axes = default_axes(outcome.grid)
@@ -99,13 +98,7 @@ def write_sweep(outcome: SweepOutcome, command: list[str], reports_dir: Path | N
         record["results"] = {"top": outcome.results.groupby("symbol", sort=False).head(5).to_dict("records"),
                              "evidence": outcome.evidence, "confirmed_by_vectorbt": outcome.confirmed}
         record["headline"] = headline(outcome)
-        folder.write_record(record)
-        if extra is not None:
-            extra(folder.staging)  # e.g. a notebook that reads the run's files, run.json included
-        return folder.publish()
-    except BaseException:
-        folder.discard()
-        raise
+        return folder.complete(record, extra)
 
 
 def headline(outcome: SweepOutcome) -> str:

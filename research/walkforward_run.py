@@ -34,8 +34,7 @@ def write_walkforward(outcome: WalkForwardOutcome, command: list[str], reports_d
               "min_trades": spec.min_trades, "grid": outcome.grid}
     data = [m.fingerprint for m in outcome.markets]
     run_id = make_run_id(outcome.strategy.name, {**config, "kind": "walkforward", "data": data})
-    folder = RunFolder(run_id, reports_dir)
-    try:
+    with RunFolder(run_id, reports_dir) as folder:
         plan_frame(outcome).to_csv(folder.path("plan.csv"), index=False)
         table = fold_table(outcome.folds, list(outcome.strategy.param_types))
         table.to_csv(folder.path("folds.csv"), index=False)
@@ -46,13 +45,7 @@ def write_walkforward(outcome: WalkForwardOutcome, command: list[str], reports_d
         record = base_record("walkforward", run_id, command, config, data)
         record["results"] = outcome.summary
         record["headline"] = headline(outcome)
-        folder.write_record(record)
-        if extra is not None:
-            extra(folder.staging)  # e.g. a notebook that reads the run's files, run.json included
-        return folder.publish()
-    except BaseException:
-        folder.discard()
-        raise
+        return folder.complete(record, extra)
 
 
 def headline(outcome: WalkForwardOutcome) -> str:
