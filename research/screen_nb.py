@@ -13,23 +13,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from engine.fills_nb import add_nb
 from engine.indicators_nb import ma_nb
 from research.metrics_nb import METRICS, N_ACC, acc_bar_nb, acc_finish_nb, acc_round_trip_nb, acc_start_nb
-
-_REL_TOL, _ABS_TOL = 1e-9, 1e-12  # vectorbt's float tolerances (utils.math_)
-
-
-@njit(cache=True, nogil=True)
-def _add_nb(a: float, b: float) -> float:
-    """vectorbt's `add_nb`: a sum that is zero within tolerance is exactly zero."""
-    if np.sign(a) != np.sign(b):
-        x, y = abs(a), abs(b)
-        if x == y or abs(x - y) <= max(_REL_TOL * max(x, y), _ABS_TOL):
-            return 0.0
-    elif abs(a + b) <= _ABS_TOL:
-        return 0.0
-    return a + b
-
 
 @njit(cache=True, nogil=True)
 def _cross_step_nb(x: float, y: float, was_below: bool, crossed_ago: int) -> tuple[bool, bool, int]:
@@ -73,13 +59,13 @@ def ma_cross_one_nb(open_: np.ndarray, close: np.ndarray, fast: np.ndarray, slow
             max_req_cash = cash / (1.0 + fee)
             pos = max_req_cash / entry_px
             entry_fees = cash - max_req_cash
-            cash = _add_nb(cash, -cash)
+            cash = add_nb(cash, -cash)
             n_orders = _record_nb(orders_out, n_orders, i, 1.0, pos, entry_px, entry_fees)
         elif want_exit and pos > 0.0:
             exit_px = open_[i] * (1.0 - slippage)
             acq = pos * exit_px
             exit_fees = acq * fee
-            cash = cash + _add_nb(acq, -exit_fees)
+            cash = cash + add_nb(acq, -exit_fees)
             acc_round_trip_nb(acc, True, pos * (exit_px - entry_px) - entry_fees - exit_fees)
             n_orders = _record_nb(orders_out, n_orders, i, -1.0, pos, exit_px, exit_fees)
             pos = 0.0

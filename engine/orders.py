@@ -1,0 +1,99 @@
+"""Orders and their lifecycle: an order is an intent, and its state machine is the one the exchange runs.
+
+    pending -> submitted -> partially_filled -> filled
+       |           |               |
+       +-> rejected, cancelled <---+          (filled, cancelled and rejected are terminal)
+
+Any other move raises `InvalidTransition`: a bug in the loop must stop the run, not corrupt a ledger.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class OrderType(StrEnum):
+    MARKET = "market"
+    LIMIT = "limit"
+    STOP = "stop"  # stop-market: becomes a market order when the stop price trades
+
+
+class TimeInForce(StrEnum):
+    GTC = "gtc"  # good till cancelled: the unfilled rest carries to later bars
+    IOC = "ioc"  # immediate or cancel: what the first bar it is live cannot fill is cancelled
+
+
+class OrderStatus(StrEnum):
+    PENDING = "pending"
+    SUBMITTED = "submitted"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+
+
+TERMINAL = frozenset({OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED})
+TRANSITIONS = {
+    OrderStatus.PENDING: frozenset({OrderStatus.SUBMITTED, OrderStatus.REJECTED, OrderStatus.CANCELLED}),
+    OrderStatus.SUBMITTED: frozenset({OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED, OrderStatus.CANCELLED,
+                                      OrderStatus.REJECTED}),
+    OrderStatus.PARTIALLY_FILLED: frozenset({OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED, OrderStatus.CANCELLED}),
+}
+
+
+class InvalidTransition(RuntimeError):
+    pass
+
+
+@dataclass(slots=True)
+class Order:
+    client_id: str  # idempotency key: the same id is never submitted twice
+    symbol: str
+    side: int  # +1 buy, -1 sell
+    qty: float  # base amount asked for
+    type: OrderType = OrderType.MARKET
+    limit_px: float | None = None
+    stop_px: float | None = None
+    tif: TimeInForce = TimeInForce.GTC
+    decided_bar: int = -1  # the bar whose close decided it
+    live_from_bar: int = -1  # the first bar it can fill on (decided_bar + 1 + latency)
+    status: OrderStatus = OrderStatus.PENDING
+    filled_qty: float = 0.0
+    avg_px: float = 0.0
+    fees: float = 0.0
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        if self.side not in (1, -1):
+            raise ValueError(f"order {self.client_id}: side must be +1 (buy) or -1 (sell), got {self.side}")
+        if not self.qty > 0:
+            raise ValueError(f"order {self.client_id}: quantity must be positive, got {self.qty}")
+        if self.type is OrderType.LIMIT and not (self.limit_px or 0) > 0:
+            raise ValueError(f"order {self.client_id}: a limit order needs a positive limit price")
+        if self.type is OrderType.STOP and not (self.stop_px or 0) > 0:
+            raise ValueError(f"order {self.client_id}: a stop order needs a positive stop price")
+
+    @property
+    def remaining(self) -> float:
+        return self.qty - self.filled_qty
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in TERMINAL
+
+    def move(self, status: OrderStatus, reason: str = "") -> None:
+        if status not in TRANSITIONS.get(self.status, frozenset()):
+            raise InvalidTransition(f"order {self.client_id}: {self.status} -> {status} is not a valid transition")
+        self.status = status
+        if reason:
+            self.reason = reason
+
+    def record_fill(self, qty: float, px: float, fee: float) -> None:
+        """Add a fill; the order becomes partially filled or filled."""
+        if not 0 < qty <= self.remaining * (1 + 1e-12):
+            raise InvalidTransition(f"order {self.client_id}: fill of {qty} exceeds the remaining {self.remaining}")
+        total = self.filled_qty + qty
+        self.avg_px = (self.avg_px * self.filled_qty + px * qty) / total
+        self.filled_qty, self.fees = min(total, self.qty), self.fees + fee
+        self.move(OrderStatus.FILLED if self.remaining <= self.qty * 1e-12 else OrderStatus.PARTIALLY_FILLED)
