@@ -51,8 +51,9 @@ class Order:
     client_id: str  # idempotency key: the same id is never submitted twice
     symbol: str
     side: int  # +1 buy, -1 sell
-    qty: float  # base amount asked for
+    qty: float  # base amount asked for (0 for a quote order)
     type: OrderType = OrderType.MARKET
+    quote_qty: float | None = None  # or: quote to spend, fees included (Binance's quoteOrderQty), qty found at fill
     limit_px: float | None = None
     stop_px: float | None = None
     tif: TimeInForce = TimeInForce.GTC
@@ -60,6 +61,7 @@ class Order:
     live_from_bar: int = -1  # the first bar it can fill on (decided_bar + 1 + latency)
     status: OrderStatus = OrderStatus.PENDING
     filled_qty: float = 0.0
+    spent: float = 0.0  # quote paid or received, fees included
     avg_px: float = 0.0
     fees: float = 0.0
     reason: str = ""
@@ -67,8 +69,11 @@ class Order:
     def __post_init__(self) -> None:
         if self.side not in (1, -1):
             raise ValueError(f"order {self.client_id}: side must be +1 (buy) or -1 (sell), got {self.side}")
-        if not self.qty > 0:
-            raise ValueError(f"order {self.client_id}: quantity must be positive, got {self.qty}")
+        if (self.qty > 0) == (self.quote_qty is not None and self.quote_qty > 0):
+            raise ValueError(f"order {self.client_id}: give a positive base quantity or a positive quote amount, "
+                             f"not both or neither (qty={self.qty}, quote_qty={self.quote_qty})")
+        if self.quote_qty is not None and (self.side != 1 or self.type is not OrderType.MARKET):
+            raise ValueError(f"order {self.client_id}: a quote amount is for market buys only")
         if self.type is OrderType.LIMIT and not (self.limit_px or 0) > 0:
             raise ValueError(f"order {self.client_id}: a limit order needs a positive limit price")
         if self.type is OrderType.STOP and not (self.stop_px or 0) > 0:
@@ -76,7 +81,8 @@ class Order:
 
     @property
     def remaining(self) -> float:
-        return self.qty - self.filled_qty
+        """Base left to fill; for a quote order, quote left to spend."""
+        return self.quote_qty - self.spent if self.quote_qty is not None else self.qty - self.filled_qty
 
     @property
     def is_open(self) -> bool:
@@ -91,9 +97,12 @@ class Order:
 
     def record_fill(self, qty: float, px: float, fee: float) -> None:
         """Add a fill; the order becomes partially filled or filled."""
-        if not 0 < qty <= self.remaining * (1 + 1e-12):
-            raise InvalidTransition(f"order {self.client_id}: fill of {qty} exceeds the remaining {self.remaining}")
+        cost = qty * px + fee if self.side > 0 else qty * px - fee
+        used = cost if self.quote_qty is not None else qty
+        if not (qty > 0 and used <= self.remaining * (1 + 1e-9) + 1e-12):
+            raise InvalidTransition(f"order {self.client_id}: fill of {qty} exceeds what remains ({self.remaining})")
         total = self.filled_qty + qty
         self.avg_px = (self.avg_px * self.filled_qty + px * qty) / total
-        self.filled_qty, self.fees = min(total, self.qty), self.fees + fee
-        self.move(OrderStatus.FILLED if self.remaining <= self.qty * 1e-12 else OrderStatus.PARTIALLY_FILLED)
+        self.filled_qty, self.spent, self.fees = total, self.spent + cost, self.fees + fee
+        size = self.quote_qty if self.quote_qty is not None else self.qty
+        self.move(OrderStatus.FILLED if self.remaining <= size * 1e-9 else OrderStatus.PARTIALLY_FILLED)

@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from engine.execution import Costs
-from research.metrics_nb import METRICS
+from engine.metrics_nb import METRICS
 
 console = Console(width=None if sys.stdout.isatty() else 140)
 

@@ -15,7 +15,7 @@ from numba import njit, prange
 
 from engine.fills_nb import add_nb
 from engine.indicators_nb import ma_nb
-from research.metrics_nb import METRICS, N_ACC, acc_bar_nb, acc_finish_nb, acc_round_trip_nb, acc_start_nb
+from engine.metrics_nb import METRICS, N_ACC, acc_bar_nb, acc_finish_nb, acc_round_trip_nb, acc_start_nb
 
 @njit(cache=True, nogil=True)
 def _cross_step_nb(x: float, y: float, was_below: bool, crossed_ago: int) -> tuple[bool, bool, int]:

@@ -23,7 +23,7 @@ from engine.ohlcv.timeframe import timeframe_ms
 from engine.signals import Signals
 from engine.strategy import Strategy, load_strategy
 from research.grid import parse_grid
-from research.metrics_nb import METRICS
+from engine.metrics_nb import METRICS
 from research.runs import data_fingerprint
 from research.screen_nb import ma_cross_screen_nb, ma_matrix_nb
 

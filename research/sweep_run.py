@@ -14,7 +14,7 @@ import pandas as pd
 from engine.ohlcv import Store
 from engine.strategy import Strategy
 from research.heatmap import default_axes, write_heatmap
-from research.metrics_nb import METRICS
+from engine.metrics_nb import METRICS
 from research.overfitting import evidence
 from research.runs import RunFolder, base_record, make_run_id
 from research.sweep import (Market, Scores, SweepSpec, day_ends, grid_of, load_markets, periods_per_year, results_frame,

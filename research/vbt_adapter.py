@@ -2,7 +2,7 @@
 
 Every sweep column goes through `Portfolio.from_signals` with the execution conventions of
 `engine.execution` (signals shifted by `at_next_open`, filled at the open with slippage, fees on
-notional) and is scored by the same accumulators as the fused kernel (`research.metrics_nb`).
+notional) and is scored by the same accumulators as the fused kernel (`engine.metrics_nb`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import vectorbt as vbt
 from engine.bars import Bars
 from engine.execution import Costs, at_next_open
 from engine.signals import Signals
-from research.metrics_nb import METRICS, metrics_from_values_nb
+from engine.metrics_nb import METRICS, metrics_from_values_nb
 
 
 def _stack(columns: Sequence[np.ndarray | None], fill: float | bool) -> np.ndarray | None:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from engine.ohlcv import Store
 from engine.strategy import Strategy
-from research.metrics_nb import METRICS, metrics_from_values_nb
+from engine.metrics_nb import METRICS, metrics_from_values_nb
 from research.overfitting import daily_returns, dsr_evidence, pbo_evidence, trial_sr_variance
 from research.splits import Fold, SplitSpec, plan_folds
 from research.sweep import Market, SweepSpec, day_ends, grid_of, load_markets, periods_per_year, score_combos

@@ -14,7 +14,7 @@ from engine.execution import Costs
 from engine.indicators_nb import ma_nb
 from engine.ohlcv import SeriesKey, Store
 from engine.strategy import load_strategy
-from research.metrics_nb import METRICS, metrics_from_values_nb
+from engine.metrics_nb import METRICS, metrics_from_values_nb
 from research.screen_nb import ma_cross_one_nb
 from research.sweep import SweepSpec, periods_per_year, score_combos
 from research.sweep_run import run_sweep, write_sweep

@@ -1,0 +1,86 @@
+"""The simulated venue: fills market orders against a bar the way an exchange would, with the realism the
+caller switches on (exchange rules, a participation cap with partial fills, volume impact).
+
+Every price and quantity comes from `engine.fills_nb`, the sweep's formulas: with realism off, a fill here
+is the fill vectorbt computes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.bars import Bars
+from engine.execution import Costs
+from engine.fills_nb import fill_px_nb, spend_all_nb
+from engine.ledger import Fill
+from engine.market_rules import MarketRules
+from engine.orders import Order, OrderType
+
+
+@dataclass(frozen=True, slots=True)
+class Realism:
+    """What replay adds to the sweep's assumptions. `Realism.ideal()` is exactly the sweep."""
+
+    exchange_rules: bool = True  # lot step, tick, min amount, min notional
+    partial_fills: bool = True  # an order takes at most `participation_cap` of a bar's volume; the rest carries
+    participation_cap: float = 0.1
+    impact_rate: float = 0.0  # extra slippage per unit of participation (0.1 of the volume -> 0.1 * impact_rate)
+    latency_bars: int = 0  # bars after the next open before an order is live
+
+    def __post_init__(self) -> None:
+        if not 0 < self.participation_cap <= 1:
+            raise ValueError(f"participation cap must be in (0, 1], got {self.participation_cap}")
+        if self.latency_bars < 0 or self.impact_rate < 0:
+            raise ValueError("latency and impact cannot be negative")
+
+    @classmethod
+    def ideal(cls) -> Realism:
+        return cls(exchange_rules=False, partial_fills=False, impact_rate=0.0, latency_bars=0)
+
+
+class SimulatedVenue:
+    def __init__(self, bars: Bars, costs: Costs, realism: Realism, rules: MarketRules) -> None:
+        self.bars, self.costs, self.realism = bars, costs, realism
+        self.rules = rules if realism.exchange_rules else MarketRules(rules.symbol)
+        self._used_bar, self._used_qty = -1, 0.0  # volume already taken on the current bar
+
+    def _room(self, t: int) -> float:
+        if not self.realism.partial_fills:
+            return math.inf
+        if self._used_bar != t:
+            self._used_bar, self._used_qty = t, 0.0
+        return max(self.realism.participation_cap * float(self.bars.volume[t]) - self._used_qty, 0.0)
+
+    def _px(self, t: int, side: int, qty: float) -> float:
+        volume = float(self.bars.volume[t])
+        impact = self.realism.impact_rate * (qty / volume) if self.realism.impact_rate and volume > 0 else 0.0
+        px = fill_px_nb(float(self.bars.open[t]), side, self.costs.slippage_rate + impact)
+        return self.rules.round_px(px, side)
+
+    def execute(self, order: Order, t: int, held: float) -> tuple[Fill | None, str]:
+        """Fill what bar t allows of a live market order: (fill or None, why not)."""
+        if order.type is not OrderType.MARKET:
+            return None, f"{order.type} orders arrive with the next engine slice"
+        room = self._room(t)
+        if room <= 0:
+            return None, "no volume left on this bar"
+        fee_rate = self.costs.fee_rate
+        if order.quote_qty is not None:
+            qty, fee = spend_all_nb(order.remaining, self._px(t, 1, 0.0), fee_rate)
+            px = self._px(t, 1, min(qty, room))
+            qty, fee = spend_all_nb(order.remaining, px, fee_rate)
+        else:
+            qty = min(order.remaining, held)
+            px = self._px(t, order.side, min(qty, room))
+            fee = qty * px * fee_rate
+        capped = self.rules.round_qty(min(qty, room))
+        if capped != qty:
+            qty, fee = capped, capped * px * fee_rate
+        why = self.rules.violation(qty, px)
+        if why is not None:
+            return None, why
+        self._used_qty += qty
+        return Fill(order.client_id, t, int(self.bars.ts_ms[t]), order.side, qty, px, fee), ""
