@@ -58,3 +58,18 @@ class MarketRules:
 
 def unrestricted(symbol: str) -> MarketRules:
     return MarketRules(symbol)
+
+
+# What a Binance spot */USDT market looked like when no exchange data is at hand (the emulator serves the same).
+DEFAULT_SPOT = {"precision": {"amount": 1e-05, "price": 0.01}, "limits": {"amount": {"min": 1e-05, "max": 9000.0},
+                                                                           "cost": {"min": 5.0}}}
+
+
+def rules_from_sources(symbol: str, sources: tuple[dict, ...]) -> tuple[MarketRules, str]:
+    """The rules the exchange reported when the candles were fetched, else Binance-like defaults; with where
+    they came from."""
+    for source in reversed(sources):
+        market = source.get("market")
+        if market:
+            return MarketRules.from_ccxt({**market, "symbol": symbol}), f"{source.get('exchange')} market data"
+    return MarketRules.from_ccxt({**DEFAULT_SPOT, "symbol": symbol}), "default Binance spot filters (no market data cached)"

@@ -8,7 +8,9 @@ clock, at replay speed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import gc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -45,9 +47,10 @@ class _Loop:
         self.events: list[Event] = []
         self.open: list[Order] = []
         self.on_event = on_event
+        self._ts, self.close = bars.ts_ms.tolist(), bars.close.tolist()
 
     def emit(self, kind: EventKind, t: int, order_id: str = "", detail: str = "") -> None:
-        event = Event(kind, t, int(self.bars.ts_ms[t]), order_id, detail)
+        event = Event(kind, t, self._ts[t], order_id, detail)
         self.events.append(event)
         if self.on_event is not None:
             self.on_event(event)
@@ -95,6 +98,9 @@ class _Loop:
             order.record_fill(fill.qty, fill.px, fill.fee)
             self.ledger.apply(fill)
             self.fills.append(fill)
+            step = self.venue.rules.qty_step
+            if order.quote_qty is not None and order.is_open and order.remaining < step * fill.px * (1 + fill.fee / fill.notional):
+                order.move(OrderStatus.FILLED, "the rest is less than one lot step")
             done = order.status is OrderStatus.FILLED
             self.emit(EventKind.ORDER_FILLED if done else EventKind.ORDER_PARTIALLY_FILLED, t, order.client_id,
                       f"{fill.qty:.8g} @ {fill.px:.8g}")
@@ -102,11 +108,29 @@ class _Loop:
                 self.open.remove(order)
 
 
+@contextmanager
+def _no_gc_pauses() -> Iterator[None]:
+    """The loop allocates many small acyclic records; the cyclic collector only costs time here."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def replay(bars: Bars, signals: Signals, costs: Costs, realism: Realism, rules: MarketRules,
            on_event: Callable[[Event], None] | None = None) -> ReplayResult:
     """Walk `signals` (decided at each bar's close) through the event loop."""
     if len(signals) != len(bars):
         raise ValueError(f"signals have {len(signals)} rows for {len(bars)} bars")
+    with _no_gc_pauses():
+        return _replay(bars, signals, costs, realism, rules, on_event)
+
+
+def _replay(bars: Bars, signals: Signals, costs: Costs, realism: Realism, rules: MarketRules,
+            on_event: Callable[[Event], None] | None) -> ReplayResult:
     n, lag = len(bars), realism.latency_bars
     effective = at_next_open(signals)
     entries, exits = effective.entries, effective.exits
@@ -129,7 +153,7 @@ def replay(bars: Bars, signals: Signals, costs: Costs, realism: Realism, rules: 
             loop.decide(t, bool(entries[d]), bool(exits[d]), d - 1, float(sizes[d]) if np.isfinite(sizes[d]) else 1.0)
             k += 1
         loop.work(t)
-        equity[t], position[t] = loop.ledger.equity(float(bars.close[t])), loop.ledger.qty
+        equity[t], position[t] = loop.ledger.equity(loop.close[t]), loop.ledger.qty
         loop.emit(EventKind.BAR_CLOSED, t, detail=f"equity {equity[t]:.8g}")
         done = t + 1
     equity[done:] = loop.ledger.cash + loop.ledger.qty * bars.close[done:]

@@ -166,6 +166,37 @@ def walkforward(
     _guarded(lambda: walkforward_command(args))
 
 
+@app.command("replay")
+def replay_command(
+    strategy: Annotated[Optional[str], typer.Argument(help="strategy (default: the one of --from-run)")] = None,
+    params: Annotated[Optional[str], typer.Option(help="NAME=VALUE,... e.g. fast=10,slow=30")] = None,
+    from_run: Annotated[Optional[str], typer.Option(help="take the parameters a sweep or walk-forward run chose")] = None,
+    exchange: Annotated[Optional[str], typer.Option(help="cache folder (default: the run's)")] = None,
+    symbol: Annotated[Optional[str], typer.Option(help="market (default: the run's first)")] = None,
+    timeframe: Annotated[Optional[str], typer.Option(help="candle length (default: the run's)")] = None,
+    start: Annotated[Optional[str], typer.Option(help="first bar (UTC)")] = None,
+    end: Annotated[Optional[str], typer.Option(help="stop before this bar (UTC)")] = None,
+    fee_rate: Annotated[float, typer.Option(help="fee on notional per fill")] = 0.001,
+    slippage_rate: Annotated[float, typer.Option(help="adverse price move per fill")] = 0.0005,
+    init_cash: Annotated[float, typer.Option(help="starting cash in quote currency")] = 10_000.0,
+    ideal: Annotated[bool, typer.Option(help="switch every realism feature off: exactly the sweep's assumptions")] = False,
+    exchange_rules: Annotated[bool, typer.Option(help="lot step, tick, min amount and min notional")] = True,
+    partial_fills: Annotated[bool, typer.Option(help="cap each order at a share of the bar's volume")] = True,
+    participation_cap: Annotated[float, typer.Option(help="share of a bar's volume one order may take")] = 0.1,
+    impact_rate: Annotated[float, typer.Option(help="extra slippage per unit of volume participation")] = 0.0,
+    latency_bars: Annotated[int, typer.Option(help="bars after the next open before an order is live")] = 0,
+    parity: Annotated[bool, typer.Option(help="also prove the ideal replay equals the vectorbt sweep")] = False,
+) -> None:
+    """Replay chosen parameters through the event loop; writes orders, fills, round trips, equity, metrics
+    and a QuantStats tearsheet to reports/<run-id>/."""
+    options = dict(locals())  # every option above, by name
+    from research.cli_research import replay_run_command
+
+    ok = _guarded(lambda: replay_run_command(options))
+    if not ok:
+        raise typer.Exit(1)
+
+
 @check_app.command("causality")
 def check_causality(
     strategy: Annotated[str, typer.Argument(help="built-in name, dotted module, or path/to/file.py")],

@@ -171,3 +171,30 @@ def causality_command(strategy: str, params: str | None, exchange: str | None, s
     console.print(f"[green]ok[/] {loaded.name} {p}: causal and warm-up sufficient ({p.warmup} bars) at {cuts} cut "
                   f"points of {len(frame):,} bars of {source}", highlight=False)
     return True
+
+
+def replay_run_command(o: dict) -> bool:
+    from engine.venues.simulated import Realism
+    from research.replay_run import ReplaySpec, run_replay, write_replay
+
+    realism = Realism.ideal() if o["ideal"] else Realism(o["exchange_rules"], o["partial_fills"], o["participation_cap"],
+                                                          o["impact_rate"], o["latency_bars"])
+    spec = ReplaySpec(o["strategy"], o["params"], o["from_run"], o["exchange"], o["symbol"], o["timeframe"], o["start"],
+                      o["end"], Costs(o["fee_rate"], o["slippage_rate"], o["init_cash"]), realism, o["parity"])
+    outcome = run_replay(spec)
+    folder = write_replay(outcome, sys.argv)
+    console.print(f"run [bold]{folder.name}[/]  ->  {folder}", highlight=False)
+    m = outcome.metrics
+    console.print(f"{outcome.key} {outcome.params}: return {m['total_return']:.2%}, CAGR {m['cagr']:.2%}, sharpe "
+                  f"{m['sharpe']:.3f}, max drawdown {m['max_drawdown']:.2%}, {m['round_trips']} round trips, fees "
+                  f"{m['fees_paid']:.2f}, final equity {m['final_equity']:.2f}  (rules: {outcome.rules_source})",
+                  highlight=False)
+    if outcome.parity is None:
+        return True
+    console.print(outcome.parity.describe(), style="green" if outcome.parity.ok else "red", highlight=False)
+    d = outcome.differences
+    console.print(f"realistic vs ideal: equity {d['difference']:+.2f}; fees {d['fees_paid']['realistic']:.2f} vs "
+                  f"{d['fees_paid']['ideal']:.2f}; slippage {d['slippage_cost']['realistic']:.2f} vs "
+                  f"{d['slippage_cost']['ideal']:.2f}; partial fills {d['partial_fills']}; rejected {len(d['rejected'])}; "
+                  f"cancelled {d['cancelled']}", highlight=False)
+    return outcome.parity.ok

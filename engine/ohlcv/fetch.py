@@ -140,7 +140,9 @@ def fetch(
     total, done = sum((b - a) // step for a, b in ranges), 0
     if progress:
         progress(0, total)
-    source = {"kind": "ccxt", "exchange": client.id, "api_url": _api_url(client), "fetched_at_ms": now}
+    market = markets[key.symbol]
+    source = {"kind": "ccxt", "exchange": client.id, "api_url": _api_url(client), "fetched_at_ms": now,
+              "market": {"symbol": key.symbol, "precision": market.get("precision"), "limits": market.get("limits")}}
     for lo, hi in ranges:
         for batch_lo, batch_hi, rows in _pages(call, client, plan, lo, hi, now):
             frame = frame_from_arrays(rows[:, 0].astype(np.int64), rows[:, 1:])

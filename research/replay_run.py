@@ -1,0 +1,169 @@
+"""`gauntlet replay` as a run: resolve the parameters (given, or from a sweep / walk-forward run), replay
+through the event loop, optionally prove parity with the sweep, and write the books and a tearsheet."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from engine.bars import Bars
+from engine.execution import Costs
+from engine.market_rules import rules_from_sources
+from engine.metrics_nb import METRICS, metrics_from_values_nb
+from engine.ohlcv import SeriesKey, Store, to_ms
+from engine.replay import ReplayResult, replay
+from engine.strategy import Strategy, load_strategy
+from engine.venues.simulated import Realism
+from research.grid import parse_params
+from research.parity import ParityReport, check_parity, explain
+from research.runs import RunFolder, base_record, data_fingerprint, load_record, make_run_id
+from research.sweep import periods_per_year, vbt_freq
+
+
+@dataclass(frozen=True, slots=True)
+class ReplaySpec:
+    strategy: str | None = None  # None: the strategy of `from_run`
+    params: str | None = None  # "fast=10,slow=30"
+    from_run: str | None = None
+    exchange: str | None = None
+    symbol: str | None = None
+    timeframe: str | None = None
+    start: str | None = None
+    end: str | None = None
+    costs: Costs = field(default_factory=Costs)
+    realism: Realism = field(default_factory=Realism)
+    parity: bool = False
+
+
+@dataclass
+class ReplayOutcome:
+    spec: ReplaySpec
+    strategy: Strategy
+    params: Any
+    key: SeriesKey
+    result: ReplayResult
+    metrics: dict
+    rules_source: str
+    fingerprint: dict
+    parity: ParityReport | None = None
+    differences: dict | None = None
+
+
+def _from_run(spec: ReplaySpec) -> tuple[str, dict, dict]:
+    """(strategy, params, config) chosen by a sweep (its best) or a walk-forward (its recommendation)."""
+    record = load_record(spec.from_run)
+    config, results = record["config"], record["results"]
+    symbol = spec.symbol or config["symbols"][0]
+    if record["kind"] == "sweep":
+        chosen = results["evidence"].get(symbol, {}).get("best")
+    else:
+        chosen = results.get(symbol, {}).get("recommendation")
+    if not chosen:
+        raise ValueError(f"run {spec.from_run} chose no parameters for {symbol}; pass --params instead")
+    return config["strategy"], chosen, {**config, "symbol": symbol}
+
+
+def resolve(spec: ReplaySpec) -> tuple[Strategy, Any, SeriesKey]:
+    if (spec.params is None) == (spec.from_run is None):
+        raise ValueError("give the parameters: --params NAME=VALUE,... or --from-run RUN_ID (one of them)")
+    if spec.from_run:
+        name, chosen, config = _from_run(spec)
+        strategy = load_strategy(spec.strategy or name)
+        params = strategy.params(chosen)
+        key = SeriesKey(spec.exchange or config["exchange"], config["symbol"], spec.timeframe or config["timeframe"])
+    else:
+        if not (spec.strategy and spec.exchange and spec.symbol and spec.timeframe):
+            raise ValueError("replay needs STRATEGY, --exchange, --symbol and --timeframe (or --from-run RUN_ID)")
+        strategy = load_strategy(spec.strategy)
+        params = parse_params(strategy, spec.params or "")
+        key = SeriesKey(spec.exchange, spec.symbol, spec.timeframe)
+    return strategy, params, key
+
+
+def run_replay(spec: ReplaySpec, store: Store | None = None) -> ReplayOutcome:
+    store = store or Store()
+    strategy, params, key = resolve(spec)
+    start_ms, end_ms = to_ms(spec.start), to_ms(spec.end)
+    if start_ms is not None and end_ms is not None and start_ms >= end_ms:
+        raise ValueError(f"empty date range: --start {spec.start} is not before --end {spec.end}")
+    bars = Bars.from_frame(store.load(key, start_ms, end_ms))
+    if len(bars) < params.warmup + 2:
+        raise ValueError(f"{key}: {len(bars)} bars; {strategy.name} {params} needs at least {params.warmup + 2}")
+    rules, rules_source = rules_from_sources(key.symbol, store.require(key).sources)
+    signals = strategy.signals(bars, params)
+    result = replay(bars, signals, spec.costs, spec.realism, rules)
+    outcome = ReplayOutcome(spec, strategy, params, key, result, books_metrics(result, spec.costs, key.timeframe),
+                            rules_source, data_fingerprint(store, key, start_ms, end_ms))
+    if spec.parity:
+        outcome.parity, ideal = check_parity(bars, signals, spec.costs, vbt_freq(key.timeframe))
+        outcome.differences = explain(result, ideal)
+    return outcome
+
+
+def books_metrics(result: ReplayResult, costs: Costs, timeframe: str) -> dict:
+    trips = result.ledger.round_trips
+    closed = np.ones(len(trips), dtype=bool)
+    pnl = np.array([t.pnl for t in trips], dtype=np.float64)
+    if result.ledger.qty > 0:  # the open position counts as a round trip, as vectorbt counts it
+        closed, pnl = np.r_[closed, False], np.r_[pnl, 0.0]
+    values = metrics_from_values_nb(result.equity, result.position, costs.init_cash, periods_per_year(timeframe),
+                                    closed, pnl)
+    out = dict(zip(METRICS, values.tolist()))
+    out.update(round_trips=len(trips), fees_paid=result.ledger.fees_paid, final_equity=float(result.equity[-1]),
+               orders=len(result.orders), fills=len(result.fills))
+    return out
+
+
+def books(result: ReplayResult) -> dict[str, pd.DataFrame]:
+    """Orders, fills, round trips and equity as tables."""
+    ts = pd.DatetimeIndex(result.bars.ts_ms.astype("datetime64[ms]")).tz_localize("UTC")
+    orders = pd.DataFrame([{**{k: getattr(o, k) for k in ("client_id", "side", "qty", "quote_qty", "filled_qty", "spent",
+                                                          "avg_px", "fees", "decided_bar", "live_from_bar", "reason")},
+                            "type": o.type.value, "tif": o.tif.value, "status": o.status.value,
+                            "decided_at": ts[o.decided_bar] if o.decided_bar >= 0 else pd.NaT} for o in result.orders])
+    fills = pd.DataFrame([asdict(f) for f in result.fills])
+    if len(fills):
+        fills.insert(0, "timestamp", ts[fills["bar"].to_numpy()])
+    trips = pd.DataFrame([asdict(t) for t in result.ledger.round_trips])
+    equity = pd.DataFrame({"timestamp": ts, "equity": result.equity, "position": result.position})
+    return {"orders": orders, "fills": fills, "round_trips": trips, "equity": equity}
+
+
+def write_replay(outcome: ReplayOutcome, command: list[str], reports_dir: Path | None = None) -> Path:
+    from research.tearsheet import write_tearsheet
+
+    spec = outcome.spec
+    config = {"strategy": outcome.strategy.name, "params": asdict(outcome.params), "series": str(outcome.key),
+              **{k: v for k, v in asdict(spec).items() if k not in ("strategy", "params")},
+              "market_rules": outcome.rules_source}
+    run_id = make_run_id(outcome.strategy.name, {**config, "kind": "replay", "data": outcome.fingerprint})
+    with RunFolder(run_id, reports_dir) as folder:
+        tables = books(outcome.result)
+        for name, table in tables.items():
+            table.to_parquet(folder.path(f"{name}.parquet"), index=False)
+        folder.path("metrics.json").write_text(json.dumps(outcome.metrics, indent=1))
+        equity = tables["equity"].set_index("timestamp")["equity"]
+        close = pd.Series(outcome.result.bars.close, index=equity.index)
+        write_tearsheet(equity, close, spec.costs.init_cash, folder.path("tearsheet.html"),
+                        f"{outcome.strategy.name} {outcome.params} on {outcome.key}")
+        record = base_record("replay", run_id, command, config, [outcome.fingerprint])
+        record["results"] = {"metrics": outcome.metrics}
+        if outcome.parity is not None:
+            record["results"]["parity"] = asdict(outcome.parity)
+            record["results"]["differences"] = outcome.differences
+        record["headline"] = headline(outcome)
+        return folder.complete(record)
+
+
+def headline(outcome: ReplayOutcome) -> str:
+    m = outcome.metrics
+    text = (f"{outcome.key} {outcome.params}: return {m['total_return']:.2%}, sharpe {m['sharpe']:.2f}, "
+            f"max drawdown {m['max_drawdown']:.2%}, {m['round_trips']} round trips, fees {m['fees_paid']:.2f}")
+    if outcome.parity is not None:
+        text += "; parity " + ("ok" if outcome.parity.ok else "BROKEN")
+    return text
