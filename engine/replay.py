@@ -61,10 +61,11 @@ class _Loop:
             return  # nothing, or a conflict vectorbt ignores
         self.emit(EventKind.SIGNAL, t, detail=f"{'entry' if entry else 'exit'} decided at bar {decided}")
         buying = any(o.side > 0 for o in self.open)
+        selling = any(o.side < 0 for o in self.open)
         if exit_ and (self.ledger.qty > 0 or buying):
             for order in [o for o in self.open if o.side > 0]:
                 self.cancel(order, t, "exit signal")
-            if self.ledger.qty > 0:
+            if self.ledger.qty > 0 and not selling:  # an open sell already covers the position
                 self.submit(Order(f"x{t}", self.venue.rules.symbol, -1, self.ledger.qty, decided_bar=decided,
                                   live_from_bar=t), t)
         elif entry and self.ledger.qty == 0 and not buying:
@@ -147,8 +148,7 @@ def _replay(bars: Bars, signals: Signals, costs: Costs, realism: Realism, rules:
             break
         equity[done:t] = loop.ledger.cash + loop.ledger.qty * bars.close[done:t]
         position[done:t] = loop.ledger.qty
-        loop.work(t)
-        while k < len(due) and int(due[k]) + lag == t:
+        while k < len(due) and int(due[k]) + lag == t:  # decided before this bar opened: acted on first
             d = int(due[k])
             loop.decide(t, bool(entries[d]), bool(exits[d]), d - 1, float(sizes[d]) if np.isfinite(sizes[d]) else 1.0)
             k += 1

@@ -1,0 +1,141 @@
+"""The event loop, venue and ledger: hand-computed scenarios, invariants over random streams, parity."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine.bars import Bars
+from engine.events import EventKind
+from engine.execution import Costs
+from engine.market_rules import MarketRules, unrestricted
+from engine.orders import TERMINAL, InvalidTransition, Order, OrderStatus
+from engine.replay import replay
+from engine.signals import Signals
+from engine.venues.simulated import Realism
+
+FREE = unrestricted("T/USDT")
+
+
+def bars_of(opens, closes=None, volume=100.0) -> Bars:
+    opens = np.asarray(opens, dtype=float)
+    closes = opens if closes is None else np.asarray(closes, dtype=float)
+    n = len(opens)
+    return Bars(np.arange(n, dtype=np.int64) * 60_000, opens, np.maximum(opens, closes) + 1,
+                np.minimum(opens, closes) - 1, closes, np.full(n, float(volume)))
+
+
+def signals_at(n: int, entries=(), exits=()) -> Signals:
+    e, x = np.zeros(n, bool), np.zeros(n, bool)
+    e[list(entries)], x[list(exits)] = True, True
+    return Signals(entries=e, exits=x)
+
+
+def test_an_all_in_round_trip_by_hand():
+    bars = bars_of([100, 100, 110, 120])
+    result = replay(bars, signals_at(4, entries=[0], exits=[1]), Costs(0.001, 0.01, 1000.0), Realism.ideal(), FREE)
+    buy, sell = result.fills
+    spend = 1000 / 1.001
+    assert (buy.bar, buy.px) == (1, 101.0) and buy.qty == pytest.approx(spend / 101, rel=1e-15)
+    assert buy.fee == pytest.approx(1000 - spend, rel=1e-12)
+    assert (sell.bar, sell.px) == (2, pytest.approx(108.9)) and sell.qty == buy.qty
+    assert sell.fee == pytest.approx(buy.qty * 108.9 * 0.001, rel=1e-12)
+    final = buy.qty * 108.9 * 0.999
+    assert result.equity.tolist() == pytest.approx([1000.0, buy.qty * 100, final, final], rel=1e-12)
+    (trip,) = result.ledger.round_trips
+    assert trip.pnl == pytest.approx(final - 1000, rel=1e-9) and trip.fees == pytest.approx(buy.fee + sell.fee)
+
+
+def test_partial_fills_carry_to_the_next_bars_within_the_participation_cap():
+    bars = bars_of([10.0] * 6, volume=4.0)  # cap 0.25 -> one unit a bar
+    realism = Realism(exchange_rules=False, partial_fills=True, participation_cap=0.25)
+    result = replay(bars, signals_at(6, entries=[0]), Costs(0.0, 0.0, 25.0), realism, FREE)
+    assert [f.bar for f in result.fills] == [1, 2, 3]
+    assert [f.qty for f in result.fills] == pytest.approx([1.0, 1.0, 0.5])
+    kinds = [e.kind for e in result.events if e.kind.startswith("order_")]
+    assert kinds == ["order_submitted", "order_partially_filled", "order_partially_filled", "order_filled"]
+    assert result.orders[0].status is OrderStatus.FILLED and result.ledger.cash == 0.0
+
+
+def test_exchange_rules_truncate_round_and_reject_like_binance():
+    rules = MarketRules("T/USDT", qty_step=0.01, px_tick=0.05, min_qty=0.01, min_notional=5.0)
+    realism = Realism(exchange_rules=True, partial_fills=False)
+    result = replay(bars_of([10.0, 10.02, 10.0]), signals_at(3, entries=[0]), Costs(0.0, 0.0, 100.0), realism, rules)
+    (fill,) = result.fills
+    assert fill.px == 10.05 and fill.qty == 9.95  # price up to the tick, amount truncated to the step
+    assert result.orders[0].status is OrderStatus.FILLED and result.orders[0].reason == "the rest is less than one lot step"
+    poor = replay(bars_of([10.0, 10.0, 10.0]), signals_at(3, entries=[0]), Costs(0.0, 0.0, 3.0), realism, rules)
+    order = poor.orders[0]
+    assert order.status is OrderStatus.REJECTED and "Filter failure: NOTIONAL" in order.reason and not poor.fills
+    assert poor.equity[-1] == 3.0
+
+
+def test_latency_delays_the_fill_and_impact_moves_the_price():
+    bars = bars_of([100.0, 101.0, 102.0, 103.0, 104.0], volume=50.0)
+    late = replay(bars, signals_at(5, entries=[0]), Costs(0.0, 0.0, 1000.0), Realism(False, False, 1.0, 0.0, 2), FREE)
+    assert late.fills[0].bar == 3 and late.fills[0].px == 103.0
+    hit = replay(bars, signals_at(5, entries=[0]), Costs(0.0, 0.001, 1000.0), Realism(False, True, 1.0, 0.5, 0), FREE)
+    fill = hit.fills[0]
+    participation = 1000 / (101.0 * 1.001) / 50.0  # the size at the slipped price sets the impact
+    assert fill.px == pytest.approx(101.0 * (1 + 0.001 + 0.5 * participation), rel=1e-12)
+
+
+def test_an_exit_cancels_the_unfilled_rest_of_an_entry_and_sells_what_is_held():
+    bars = bars_of([10.0] * 6, volume=4.0)
+    realism = Realism(exchange_rules=False, partial_fills=True, participation_cap=0.25)
+    result = replay(bars, signals_at(6, entries=[0], exits=[1]), Costs(0.0, 0.0, 100.0), realism, FREE)
+    buy, sell = result.orders
+    assert buy.status is OrderStatus.CANCELLED and buy.reason == "exit signal" and buy.filled_qty == 1.0
+    assert sell.status is OrderStatus.FILLED and sell.filled_qty == 1.0 and result.ledger.qty == 0.0
+    assert [(f.bar, f.side) for f in result.fills] == [(1, 1), (2, -1)]  # the exit acts before bar 2 trades
+
+
+def test_invalid_order_transitions_raise():
+    order = Order("o1", "T/USDT", 1, 1.0)
+    with pytest.raises(InvalidTransition):
+        order.move(OrderStatus.FILLED)  # pending cannot fill before it is submitted
+    order.move(OrderStatus.SUBMITTED)
+    order.record_fill(1.0, 10.0, 0.01)
+    for status in (OrderStatus.CANCELLED, OrderStatus.SUBMITTED, OrderStatus.PARTIALLY_FILLED):
+        with pytest.raises(InvalidTransition):
+            order.move(status)
+    with pytest.raises(ValueError, match="positive base quantity or a positive quote amount"):
+        Order("o2", "T/USDT", 1, 0.0)
+    with pytest.raises(ValueError, match="side must be"):
+        Order("o3", "T/USDT", 0, 1.0)
+
+
+@st.composite
+def streams(draw):
+    n = draw(st.integers(5, 120))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.02, n)))
+    opens = np.r_[100.0, close[:-1]] * np.exp(rng.normal(0, 0.002, n))
+    bars = Bars(np.arange(n, dtype=np.int64) * 60_000, opens, np.maximum(opens, close) * 1.01,
+                np.minimum(opens, close) * 0.99, close, rng.uniform(0.01, 5.0, n))
+    signals = Signals(entries=rng.random(n) < 0.3, exits=rng.random(n) < 0.3)
+    realism = Realism(exchange_rules=draw(st.booleans()), partial_fills=draw(st.booleans()),
+                      participation_cap=draw(st.sampled_from([0.05, 0.5, 1.0])),
+                      impact_rate=draw(st.sampled_from([0.0, 0.1])), latency_bars=draw(st.integers(0, 2)))
+    rules = MarketRules("T/USDT", qty_step=0.001, px_tick=0.01, min_qty=0.001, min_notional=1.0)
+    return bars, signals, realism, rules
+
+
+@settings(max_examples=150, deadline=None)
+@given(stream=streams(), fee=st.sampled_from([0.0, 0.001]), slip=st.sampled_from([0.0, 0.0005]))
+def test_books_balance_spot_never_goes_negative_and_orders_end_properly(stream, fee, slip):
+    bars, signals, realism, rules = stream
+    result = replay(bars, signals, Costs(fee, slip, 1000.0), realism, rules)
+    bought = sum(f.notional for f in result.fills if f.side > 0)
+    sold = sum(f.notional for f in result.fills if f.side < 0)
+    ledger = result.ledger
+    assert ledger.cash + bought - sold + ledger.fees_paid == pytest.approx(1000.0, rel=1e-9, abs=1e-9)
+    assert ledger.cash >= 0 and (result.position >= 0).all()
+    np.testing.assert_allclose(result.equity[-1], ledger.cash + ledger.qty * bars.close[-1], rtol=1e-12)
+    still_open = [o for o in result.orders if o.status not in TERMINAL]
+    assert len(still_open) <= 1 and all(o is result.orders[-1] for o in still_open)
+    for order in result.orders:
+        assert order.status is not OrderStatus.PENDING
+    assert all(e.kind in EventKind for e in result.events)
