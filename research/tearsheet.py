@@ -8,6 +8,7 @@ UTC benchmark with its own naive index); 365 periods per year.
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -32,5 +33,10 @@ def write_tearsheet(equity: pd.Series, close: pd.Series, init_cash: float, path:
 
     strategy = daily_returns(equity, init_cash).rename("Strategy")
     benchmark = daily_returns(close, float(close.iloc[0])).rename("Buy and hold")
-    qs.reports.html(strategy, benchmark, output=str(path), title=title, periods_per_year=365, download_filename=path.name)
+    with warnings.catch_warnings():  # quantstats/seaborn on matplotlib 3.11: tick-label and deprecation noise
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        qs.reports.html(strategy, benchmark, output=str(path), title=title, periods_per_year=365,
+                        download_filename=path.name)
     return path

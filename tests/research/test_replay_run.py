@@ -1,0 +1,90 @@
+"""Replay against the sweep on real candles, and `gauntlet replay` end to end."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from engine.bars import Bars
+from engine.execution import Costs
+from engine.ohlcv import SeriesKey, Store
+from engine.settings import settings
+from engine.strategy import load_strategy
+from research.cli import app
+from research.parity import check_parity
+from tests.conftest import shared_candles
+
+COSTS = Costs(0.001, 0.0005, 10_000.0)
+
+
+@pytest.mark.parametrize("name, params, file, freq", [
+    ("sma_cross", {"fast": 10, "slow": 30}, "binance_BTC-USDT_1m.parquet", "60s"),
+    ("ema_cross", {"fast": 12, "slow": 26}, "binance_ETH-USDT_5m.parquet", "300s"),
+    ("rsi_reversion", {"window": 14}, "binance_BTC-USDT_1h.parquet", "3600s"),
+    ("donchian_breakout", {"entry_window": 20, "exit_window": 10}, "binance_SOL-USDT_5m.parquet", "300s"),
+])
+def test_the_ideal_replay_equals_the_sweep_trade_for_trade_on_real_candles(name, params, file, freq):
+    bars = Bars.from_frame(shared_candles(file))
+    strategy = load_strategy(name)
+    report, ideal = check_parity(bars, strategy.signals(bars, strategy.params(params)), COSTS, freq)
+    assert report.ok, report.first_difference
+    assert report.orders_replay == report.orders_sweep > 20
+    assert report.final_equity_replay == pytest.approx(report.final_equity_sweep, rel=1e-9)
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("GAUNTLET_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("GAUNTLET_REPORTS_DIR", str(tmp_path / "reports"))
+    settings.cache_clear()
+    Store().write(SeriesKey("binance", "BTC/USDT", "1h"), shared_candles("binance_BTC-USDT_1h_2024-01_2024-09.parquet"),
+                  source={"kind": "test"}, obtained_ms=4_102_444_800_000)
+    yield tmp_path
+    settings.cache_clear()
+
+
+def gauntlet(*args: str):
+    return CliRunner().invoke(app, list(args))
+
+
+def test_replay_writes_the_books_metrics_tearsheet_and_parity(cache):
+    result = gauntlet("replay", "sma_cross", "--params", "fast=10,slow=30", "--exchange", "binance", "--symbol", "BTC/USDT",
+                      "--timeframe", "1h", "--parity")
+    assert result.exit_code == 0, result.output
+    assert "parity ok" in result.output and "realistic vs ideal" in result.output
+    (folder,) = [p for p in (cache / "reports").iterdir() if p.is_dir()]
+    for name in ("orders", "fills", "round_trips", "equity"):
+        assert len(pd.read_parquet(folder / f"{name}.parquet")) > 0
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert {"total_return", "cagr", "sharpe", "sortino", "max_drawdown", "round_trips", "fees_paid"} <= set(metrics)
+    assert (folder / "tearsheet.html").stat().st_size > 50_000
+    record = json.loads((folder / "run.json").read_text())
+    assert record["kind"] == "replay" and record["results"]["parity"]["ok"]
+    assert record["config"]["params"] == {"fast": 10, "slow": 30}
+
+
+def test_replay_takes_the_parameters_a_sweep_chose(cache):
+    swept = gauntlet("sweep", "sma_cross", "--symbol", "BTC/USDT", "--param", "fast=5:15:5", "--param", "slow=30:60:30")
+    assert swept.exit_code == 0, swept.output
+    run_id = next(p.name for p in (cache / "reports").iterdir() if p.is_dir())
+    best = json.loads((cache / "reports" / run_id / "run.json").read_text())["results"]["evidence"]["BTC/USDT"]["best"]
+    replayed = gauntlet("replay", "--from-run", run_id, "--ideal")
+    assert replayed.exit_code == 0, replayed.output
+    assert f"Params(fast={best['fast']}, slow={best['slow']})" in replayed.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["sma_cross", "--exchange", "binance", "--symbol", "BTC/USDT", "--timeframe", "1h"], "give the parameters"),
+    (["sma_cross", "--params", "fast=10,slow=30", "--exchange", "binance", "--symbol", "DOGE/USDT", "--timeframe", "1h"],
+     "binance DOGE/USDT 1h is not in the cache"),
+    (["sma_cross", "--params", "fast=ten", "--exchange", "binance", "--symbol", "BTC/USDT", "--timeframe", "1h"],
+     "parameter fast of sma_cross is int"),
+    (["--from-run", "20990101T000000Z-nope-0000000"], "no run 20990101T000000Z-nope-0000000"),
+])
+def test_bad_replay_input_is_one_line_and_writes_nothing(cache, args, message):
+    result = gauntlet("replay", *args)
+    assert result.exit_code == 1 and message in result.output
+    assert not (cache / "reports").exists() or not [p for p in (cache / "reports").iterdir() if p.is_dir()]
