@@ -24,6 +24,7 @@ test: install
 	$(BIN)/pytest
 
 bench: install
+	$(BIN)/pip install --quiet --constraint requirements.lock --editable ".[notebooks,dev,bench]"
 	$(BIN)/python tests/benchmarks/run_all.py
 
 lab: install
@@ -32,7 +33,7 @@ lab: install
 # Regenerate the lock from the ranges in pyproject.toml (review the diff before committing it).
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv && .lock-venv/bin/pip install --quiet --upgrade pip
-	.lock-venv/bin/pip install --quiet --editable ".[notebooks,dev]"
+	.lock-venv/bin/pip install --quiet --editable ".[notebooks,dev,bench]"
 	.lock-venv/bin/pip freeze --exclude-editable | grep -v '^gauntlet' > requirements.lock
 	rm -rf .lock-venv
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 from engine.fills_nb import add_nb
 
+add = add_nb.py_func  # the same snapping, without numba call overhead on scalars
+
 
 @dataclass(frozen=True, slots=True)
 class Fill:
@@ -55,13 +57,13 @@ class Ledger:
                 raise ValueError(f"fill {fill.order_id} costs {cost:.8f} with {self.cash:.8f} cash: spot cannot borrow")
             self.avg_entry_px = (self.avg_entry_px * self.qty + fill.px * fill.qty) / (self.qty + fill.qty)
             self.entry_bar = fill.bar if self.qty == 0 else self.entry_bar
-            self.cash, self.qty = add_nb(self.cash, -cost), self.qty + fill.qty
+            self.cash, self.qty = add(self.cash, -cost), self.qty + fill.qty
             self.entry_fees += fill.fee
         else:
             if fill.qty > self.qty * (1 + 1e-12):
                 raise ValueError(f"fill {fill.order_id} sells {fill.qty} with {self.qty} held: spot cannot short")
             pnl = fill.qty * (fill.px - self.avg_entry_px) - fill.fee - self.entry_fees * fill.qty / self.qty
-            self.cash += add_nb(fill.qty * fill.px, -fill.fee)
+            self.cash += add(fill.qty * fill.px, -fill.fee)
             self._close(fill, pnl)
         self.fees_paid += fill.fee
 
@@ -71,7 +73,7 @@ class Ledger:
                                           self.entry_fees * share + fill.fee, pnl))
         self.realized_pnl += pnl
         self.entry_fees *= 1 - share
-        self.qty = add_nb(self.qty, -fill.qty)
+        self.qty = add(self.qty, -fill.qty)
         if self.qty == 0:
             self.avg_entry_px, self.entry_fees, self.entry_bar = 0.0, 0.0, -1
 

@@ -47,10 +47,9 @@ class _Loop:
         self.events: list[Event] = []
         self.open: list[Order] = []
         self.on_event = on_event
-        self._ts, self.close = bars.ts_ms.tolist(), bars.close.tolist()
 
     def emit(self, kind: EventKind, t: int, order_id: str = "", detail: str = "") -> None:
-        event = Event(kind, t, self._ts[t], order_id, detail)
+        event = Event(kind, t, int(self.bars.ts_ms[t]), order_id, detail)
         self.events.append(event)
         if self.on_event is not None:
             self.on_event(event)
@@ -153,7 +152,7 @@ def _replay(bars: Bars, signals: Signals, costs: Costs, realism: Realism, rules:
             loop.decide(t, bool(entries[d]), bool(exits[d]), d - 1, float(sizes[d]) if np.isfinite(sizes[d]) else 1.0)
             k += 1
         loop.work(t)
-        equity[t], position[t] = loop.ledger.equity(loop.close[t]), loop.ledger.qty
+        equity[t], position[t] = loop.ledger.equity(float(bars.close[t])), loop.ledger.qty
         loop.emit(EventKind.BAR_CLOSED, t, detail=f"equity {equity[t]:.8g}")
         done = t + 1
     equity[done:] = loop.ledger.cash + loop.ledger.qty * bars.close[done:]
