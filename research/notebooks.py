@@ -13,7 +13,7 @@ from typing import Any
 import nbformat
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
-TEMPLATES = ("explore", "sweep", "walkforward")
+TEMPLATES = ("explore", "sweep", "walkforward", "tearsheet")
 SUMMARY_MIME = "application/json"
 
 

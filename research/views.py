@@ -87,3 +87,73 @@ class WalkForwardView:
                             for symbol, rows in self.folds.groupby("symbol", sort=False) for name in self.params])
         figure.update_layout(title="picked parameters by fold", template="plotly_white", xaxis_title="fold")
         return figure
+
+
+@dataclass
+class ReplayView:
+    """What the tearsheet notebook shows of a replay: QuantStats' metrics against buy-and-hold, equity,
+    drawdown and monthly returns (daily returns, 365-day years, as in `tearsheet.html`)."""
+
+    title: str
+    equity: pd.Series  # value at each bar's close, UTC index
+    close: pd.Series
+    init_cash: float
+    metrics: dict
+
+    @classmethod
+    def from_run(cls, run_dir: str | Path) -> ReplayView:
+        from engine.ohlcv import load
+
+        folder = Path(run_dir)
+        record = json.loads((folder / "run.json").read_text())
+        frame = pd.read_parquet(folder / "equity.parquet").set_index("timestamp")
+        exchange, symbol, timeframe = record["config"]["series"].split(" ")
+        close = load(exchange, symbol, timeframe, frame.index[0], frame.index[-1] + pd.Timedelta(1, "ms"))["close"]
+        return cls(record["headline"], frame["equity"], close, record["config"]["costs"]["init_cash"],
+                   json.loads((folder / "metrics.json").read_text()))
+
+    @classmethod
+    def from_spec(cls, spec) -> ReplayView:
+        from research.replay_run import books, run_replay
+
+        outcome = run_replay(spec)
+        frame = books(outcome.result)["equity"].set_index("timestamp")
+        close = pd.Series(outcome.result.bars.close, index=frame.index)
+        return cls(f"{outcome.key} {outcome.params} (not saved)", frame["equity"], close, spec.costs.init_cash,
+                   outcome.metrics)
+
+    def returns(self) -> tuple[pd.Series, pd.Series]:
+        from research.tearsheet import daily_returns
+
+        return (daily_returns(self.equity, self.init_cash).rename("Strategy"),
+                daily_returns(self.close, float(self.close.iloc[0])).rename("Buy and hold"))
+
+    def metrics_table(self) -> pd.DataFrame:
+        import warnings
+
+        import quantstats as qs
+
+        strategy, benchmark = self.returns()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return qs.reports.metrics(strategy, benchmark, mode="full", display=False, periods_per_year=365)
+
+    def equity_figure(self) -> go.Figure:
+        hold = self.close / float(self.close.iloc[0]) * self.init_cash
+        figure = go.Figure([go.Scatter(x=self.equity.index, y=self.equity, name="strategy"),
+                            go.Scatter(x=hold.index, y=hold, name="buy and hold")])
+        figure.update_layout(title=self.title, template="plotly_white", yaxis_title="value")
+        return figure
+
+    def drawdown_figure(self) -> go.Figure:
+        drawdown = self.equity / self.equity.cummax().clip(lower=self.init_cash) - 1
+        figure = go.Figure(go.Scatter(x=drawdown.index, y=drawdown, fill="tozeroy", name="drawdown"))
+        figure.update_layout(title="drawdown from peak", template="plotly_white", yaxis_tickformat=".0%")
+        return figure
+
+    def monthly_returns(self) -> pd.DataFrame:
+        monthly = self.equity.resample("1ME").last()
+        returns = monthly.pct_change()
+        returns.iloc[0] = monthly.iloc[0] / self.init_cash - 1
+        table = pd.DataFrame({"year": returns.index.year, "month": returns.index.month, "return": returns.to_numpy()})
+        return table.pivot(index="year", columns="month", values="return")

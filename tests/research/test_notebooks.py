@@ -44,6 +44,8 @@ def test_templates_have_one_parameters_cell_and_no_outputs(name):
      lambda s: s["rows"] == 6 and 0 <= s["evidence"]["BTC/USDT"]["pbo"] <= 1),
     ("walkforward", {"exchange": "binance", "params": SMALL_GRID, "folds": 3, "is_size": "60D", "oos_size": "30D"},
      lambda s: s["folds"] == 3 and s["summary"]["BTC/USDT"]["recommendation"] is not None),
+    ("tearsheet", {"exchange": "binance", "params": "fast=10,slow=30"},
+     lambda s: s["days"] > 200 and s["metrics"]["round_trips"] > 10),
 ])
 def test_every_notebook_runs_under_papermill(cache, name, parameters, check):
     html = run_notebook(name, cache, parameters)

@@ -14,6 +14,7 @@ from engine.ohlcv import SeriesKey, Store
 from engine.settings import settings
 from engine.strategy import load_strategy
 from research.cli import app
+from research.notebooks import run_notebook, summary_of
 from research.parity import check_parity
 from tests.conftest import shared_candles
 
@@ -64,6 +65,8 @@ def test_replay_writes_the_books_metrics_tearsheet_and_parity(cache):
     record = json.loads((folder / "run.json").read_text())
     assert record["kind"] == "replay" and record["results"]["parity"]["ok"]
     assert record["config"]["params"] == {"fast": 10, "slow": 30}
+    html = run_notebook("tearsheet", folder, {"run_dir": "."})  # the notebook opens the same run
+    assert summary_of(html.with_suffix(".ipynb"))["metrics"] == pytest.approx(metrics)
 
 
 def test_replay_takes_the_parameters_a_sweep_chose(cache):
