@@ -185,6 +185,16 @@ def replay_command(
     participation_cap: Annotated[float, typer.Option(help="share of a bar's volume one order may take")] = 0.1,
     impact_rate: Annotated[float, typer.Option(help="extra slippage per unit of volume participation")] = 0.0,
     latency_bars: Annotated[int, typer.Option(help="bars after the next open before an order is live")] = 0,
+    risk_rules: Annotated[bool, typer.Option(help="check the risk limits before every entry")] = True,
+    sizing: Annotated[str, typer.Option(help="all, fixed_fraction, atr or half_kelly")] = "all",
+    fraction: Annotated[float, typer.Option(help="equity share for fixed_fraction (and half_kelly's start)")] = 1.0,
+    risk_per_trade: Annotated[float, typer.Option(help="equity share risked over 2 ATRs, for atr sizing")] = 0.01,
+    max_position_pct: Annotated[float, typer.Option(help="largest position as a share of equity")] = 1.0,
+    max_drawdown_pct: Annotated[Optional[float], typer.Option(help="no entries this far below peak equity")] = None,
+    daily_loss_pct: Annotated[Optional[float], typer.Option(help="no entries after losing this much in a UTC day")] = None,
+    loss_streak: Annotated[Optional[int], typer.Option(help="losing round trips in a row that start a cooldown")] = None,
+    cooldown_bars: Annotated[int, typer.Option(help="bars without entries after a losing streak")] = 0,
+    require_stop: Annotated[bool, typer.Option(help="refuse entries that carry no stop-loss")] = False,
     parity: Annotated[bool, typer.Option(help="also prove the ideal replay equals the vectorbt sweep")] = False,
 ) -> None:
     """Replay chosen parameters through the event loop; writes orders, fills, round trips, equity, metrics

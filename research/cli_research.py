@@ -174,13 +174,19 @@ def causality_command(strategy: str, params: str | None, exchange: str | None, s
 
 
 def replay_run_command(o: dict) -> bool:
+    from engine.risk import RiskConfig, RiskLimits, Sizing
     from engine.venues.simulated import Realism
     from research.replay_run import ReplaySpec, run_replay, write_replay
 
     realism = Realism.ideal() if o["ideal"] else Realism(o["exchange_rules"], o["partial_fills"], o["participation_cap"],
                                                           o["impact_rate"], o["latency_bars"])
+    limits = RiskLimits(max_position_pct=o["max_position_pct"], max_drawdown_pct=o["max_drawdown_pct"],
+                        daily_loss_pct=o["daily_loss_pct"], loss_streak=o["loss_streak"],
+                        cooldown_bars=o["cooldown_bars"], require_stop=o["require_stop"])
+    risk = RiskConfig(limits, Sizing(o["sizing"], o["fraction"], o["risk_per_trade"]))
     spec = ReplaySpec(o["strategy"], o["params"], o["from_run"], o["exchange"], o["symbol"], o["timeframe"], o["start"],
-                      o["end"], Costs(o["fee_rate"], o["slippage_rate"], o["init_cash"]), realism, o["parity"])
+                      o["end"], Costs(o["fee_rate"], o["slippage_rate"], o["init_cash"]), realism,
+                      None if o["ideal"] or not o["risk_rules"] else risk, o["parity"])
     outcome = run_replay(spec)
     folder = write_replay(outcome, sys.argv)
     console.print(f"run [bold]{folder.name}[/]  ->  {folder}", highlight=False)
@@ -196,5 +202,5 @@ def replay_run_command(o: dict) -> bool:
     console.print(f"realistic vs ideal: equity {d['difference']:+.2f}; fees {d['fees_paid']['realistic']:.2f} vs "
                   f"{d['fees_paid']['ideal']:.2f}; slippage {d['slippage_cost']['realistic']:.2f} vs "
                   f"{d['slippage_cost']['ideal']:.2f}; partial fills {d['partial_fills']}; rejected {len(d['rejected'])}; "
-                  f"cancelled {d['cancelled']}", highlight=False)
+                  f"cancelled {d['cancelled']}; risk blocks {len(d['risk_blocks'])}", highlight=False)
     return outcome.parity.ok

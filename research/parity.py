@@ -76,6 +76,7 @@ def explain(realistic: ReplayResult, ideal: ReplayResult) -> dict:
         "orders": {"ideal": len(ideal.orders), "realistic": len(realistic.orders)},
         "partial_fills": int(sum(1 for e in realistic.events if e.kind == "order_partially_filled")),
         "rejected": {o.client_id: o.reason for o in realistic.orders if o.status.value == "rejected"},
+        "risk_blocks": [e.detail for e in realistic.events if e.kind == "risk_decision" and not e.detail.startswith("allowed")],
         "cancelled": int(statuses.count("cancelled")),
         "round_trips": {"ideal": len(ideal.ledger.round_trips), "realistic": len(realistic.ledger.round_trips)},
     }

@@ -17,6 +17,7 @@ from engine.market_rules import rules_from_sources
 from engine.metrics_nb import METRICS, metrics_from_values_nb
 from engine.ohlcv import SeriesKey, Store, to_ms
 from engine.replay import ReplayResult, replay
+from engine.risk import RiskConfig
 from engine.strategy import Strategy, load_strategy
 from engine.venues.simulated import Realism
 from research.grid import parse_params
@@ -37,6 +38,7 @@ class ReplaySpec:
     end: str | None = None
     costs: Costs = field(default_factory=Costs)
     realism: Realism = field(default_factory=Realism)
+    risk: RiskConfig | None = field(default_factory=RiskConfig)  # None: no checks, all-in (the sweep's way)
     parity: bool = False
 
 
@@ -96,7 +98,7 @@ def run_replay(spec: ReplaySpec, store: Store | None = None) -> ReplayOutcome:
         raise ValueError(f"{key}: {len(bars)} bars; {strategy.name} {params} needs at least {params.warmup + 2}")
     rules, rules_source = rules_from_sources(key.symbol, store.require(key).sources)
     signals = strategy.signals(bars, params)
-    result = replay(bars, signals, spec.costs, spec.realism, rules)
+    result = replay(bars, signals, spec.costs, spec.realism, rules, spec.risk)
     outcome = ReplayOutcome(spec, strategy, params, key, result, books_metrics(result, spec.costs, key.timeframe),
                             rules_source, data_fingerprint(store, key, start_ms, end_ms))
     if spec.parity:

@@ -1,0 +1,136 @@
+"""Risk rules, checked before every entry (first failure blocks), and position sizing.
+
+Exits are never blocked: reducing risk is always allowed. Every decision, allowed or blocked, becomes a
+`risk_decision` event with its reason, so a replay and a live journal say why a trade did not happen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True, slots=True)
+class RiskLimits:
+    max_position_pct: float = 1.0  # one position's notional as a share of equity
+    max_exposure_pct: float = 1.0  # every position together
+    max_positions: int = 1
+    daily_loss_pct: float | None = None  # no new entries once equity is this far below the UTC day's start
+    max_drawdown_pct: float | None = None  # circuit breaker: no new entries this far below peak equity
+    loss_streak: int | None = None  # after this many losing round trips in a row...
+    cooldown_bars: int = 0  # ...no new entries for this many bars
+    require_stop: bool = False  # refuse entries that carry no stop-loss
+
+    def __post_init__(self) -> None:
+        for name in ("max_position_pct", "max_exposure_pct"):
+            if not 0 < getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be in (0, 1] for spot, got {getattr(self, name)}")
+        for name in ("daily_loss_pct", "max_drawdown_pct"):
+            value = getattr(self, name)
+            if value is not None and not 0 < value < 1:
+                raise ValueError(f"{name} must be in (0, 1), got {value}")
+        if self.max_positions < 1 or self.cooldown_bars < 0 or (self.loss_streak is not None and self.loss_streak < 1):
+            raise ValueError("max_positions >= 1, cooldown_bars >= 0 and loss_streak >= 1 are required")
+
+
+@dataclass(frozen=True, slots=True)
+class Sizing:
+    """How much of the equity an entry commits: `all` (the sweep's all-in), `fixed_fraction`, `atr` (risk
+    `risk_per_trade` of equity over `atr_mult` ATRs) or `half_kelly` (half the Kelly fraction of the last
+    `kelly_lookback` round trips; `fraction` until there are that many)."""
+
+    method: str = "all"
+    fraction: float = 1.0
+    risk_per_trade: float = 0.01
+    atr_mult: float = 2.0
+    kelly_lookback: int = 30
+
+    def __post_init__(self) -> None:
+        if self.method not in ("all", "fixed_fraction", "atr", "half_kelly"):
+            raise ValueError(f"unknown sizing {self.method!r}: all, fixed_fraction, atr or half_kelly")
+        if not 0 < self.fraction <= 1:
+            raise ValueError(f"sizing fraction must be in (0, 1], got {self.fraction}")
+
+
+@dataclass(frozen=True, slots=True)
+class RiskConfig:
+    limits: RiskLimits = field(default_factory=RiskLimits)
+    sizing: Sizing = field(default_factory=Sizing)
+
+
+def half_kelly(pnls: list[float]) -> float | None:
+    """Half of W - (1 - W) / R over closed round trips, floored at 0; None without wins and losses to measure."""
+    wins = [p for p in pnls if p > 0]
+    losses = [-p for p in pnls if p < 0]
+    if not wins or not losses:
+        return None
+    w, r = len(wins) / len(pnls), (sum(wins) / len(wins)) / (sum(losses) / len(losses))
+    return max(0.0, (w - (1 - w) / r) / 2)
+
+
+@dataclass
+class RiskBook:
+    """The state the rules read, kept by the loop: peak equity, the day's opening equity, the loss streak."""
+
+    limits: RiskLimits
+    sizing: Sizing
+    peak: float
+    day: int = -1
+    day_start: float = 0.0
+    streak: int = 0
+    cooldown_until: int = -1
+    pnls: list[float] = field(default_factory=list)
+
+    def observe(self, equity: np.ndarray, ts_ms: np.ndarray) -> None:
+        """Bars that closed since the last call (their values and open times)."""
+        if not len(equity):
+            return
+        self.peak = max(self.peak, float(equity.max()))
+        days = ts_ms // DAY_MS
+        if days[-1] != self.day:
+            changed = np.flatnonzero(days != np.r_[self.day, days[:-1]])
+            last = int(changed[-1])
+            self.day_start = float(equity[last - 1]) if last > 0 else self.day_start
+            self.day = int(days[-1])
+
+    def round_trip(self, pnl: float, bar: int) -> None:
+        self.pnls.append(pnl)
+        self.streak = self.streak + 1 if pnl < 0 else 0
+        if self.limits.loss_streak is not None and self.streak >= self.limits.loss_streak:
+            self.cooldown_until, self.streak = bar + self.limits.cooldown_bars, 0
+
+    def size(self, equity: float, cash: float, px: float, atr: float) -> float:
+        """Quote to spend on an entry, before the limits."""
+        s = self.sizing
+        if s.method == "all":
+            return cash
+        if s.method == "fixed_fraction":
+            return min(cash, equity * s.fraction)
+        if s.method == "atr":
+            qty = equity * s.risk_per_trade / (s.atr_mult * atr) if atr > 0 else 0.0
+            return min(cash, qty * px)
+        kelly = half_kelly(self.pnls[-s.kelly_lookback:]) if len(self.pnls) >= s.kelly_lookback else None
+        return min(cash, equity * (s.fraction if kelly is None else min(kelly, 1.0)))
+
+    def check_entry(self, bar: int, equity: float, quote: float, held_value: float,
+                    has_stop: bool) -> tuple[float, str | None]:
+        """(quote allowed, reason it was blocked or cut): the first failing rule decides."""
+        lim = self.limits
+        if lim.require_stop and not has_stop:
+            return 0.0, "blocked: the strategy must carry a stop-loss on every entry"
+        if bar <= self.cooldown_until:
+            return 0.0, f"blocked: cooling down after {lim.loss_streak} losing round trips, until bar {self.cooldown_until}"
+        if lim.max_drawdown_pct is not None and equity <= self.peak * (1 - lim.max_drawdown_pct):
+            return 0.0, (f"blocked: drawdown circuit breaker, equity {equity:.2f} is {1 - equity / self.peak:.1%} "
+                         f"below the peak {self.peak:.2f}")
+        if lim.daily_loss_pct is not None and self.day_start > 0 and equity <= self.day_start * (1 - lim.daily_loss_pct):
+            return 0.0, f"blocked: daily loss limit, equity {equity:.2f} vs {self.day_start:.2f} at the day's start"
+        if held_value > 0 and lim.max_positions <= 1:
+            return 0.0, "blocked: max concurrent positions reached"
+        cap = min(lim.max_position_pct * equity, lim.max_exposure_pct * equity - held_value)
+        if quote > cap:
+            return max(cap, 0.0), f"cut: {quote:.2f} above the position/exposure limit {max(cap, 0.0):.2f}"
+        return quote, None

@@ -1,0 +1,86 @@
+"""Risk rules block entries with a reason (never exits), and sizing commits what it says."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.events import EventKind
+from engine.execution import Costs
+from engine.market_rules import unrestricted
+from engine.replay import replay
+from engine.risk import RiskConfig, RiskLimits, Sizing, half_kelly
+from engine.signals import Signals
+from engine.venues.simulated import Realism
+from tests.engine.test_replay import bars_of, signals_at
+
+FREE, IDEAL, NO_COSTS = unrestricted("T/USDT"), Realism.ideal(), Costs(0.0, 0.0, 1000.0)
+
+
+def decisions(result) -> list[str]:
+    return [e.detail for e in result.events if e.kind is EventKind.RISK_DECISION]
+
+
+def test_drawdown_circuit_breaker_blocks_entries_but_not_exits():
+    bars = bars_of([100, 100, 60, 60, 60, 60, 60])  # bought at 100, sold at 60: 40% below the peak
+    signals = signals_at(7, entries=[0, 3], exits=[1])
+    result = replay(bars, signals, NO_COSTS, IDEAL, FREE, RiskConfig(RiskLimits(max_drawdown_pct=0.3)))
+    assert [f.side for f in result.fills] == [1, -1]  # the exit went through, the second entry did not
+    assert decisions(result)[0].startswith("allowed") and "drawdown circuit breaker" in decisions(result)[1]
+
+
+def test_daily_loss_limit_uses_the_utc_day_start():
+    opens = [100.0] * 4 + [80.0] * 4
+    bars = bars_of(opens)
+    ts = bars.ts_ms.copy()
+    ts[4:] += 86_400_000  # bars 4.. fall on the next UTC day
+    bars = bars.__class__(ts, bars.open, bars.high, bars.low, bars.close, bars.volume)
+    signals = signals_at(8, entries=[0, 5], exits=[3])
+    loose = replay(bars, signals, NO_COSTS, IDEAL, FREE, RiskConfig(RiskLimits(daily_loss_pct=0.5)))
+    tight = replay(bars, signals, NO_COSTS, IDEAL, FREE, RiskConfig(RiskLimits(daily_loss_pct=0.1)))
+    assert len(loose.fills) == 3 and len(tight.fills) == 2
+    assert any("daily loss limit" in d for d in decisions(tight))
+
+
+def test_a_losing_streak_starts_a_cooldown():
+    bars = bars_of([100, 100, 90, 90, 80, 80, 80, 80, 80, 80])
+    signals = signals_at(10, entries=[0, 2, 4, 7], exits=[1, 3, 5])
+    limits = RiskLimits(loss_streak=2, cooldown_bars=3)
+    result = replay(bars, signals, Costs(0.001, 0.0, 1000.0), IDEAL, FREE, RiskConfig(limits))
+    blocked = [d for d in decisions(result) if d.startswith("blocked")]
+    assert len(blocked) == 1 and "cooling down after 2 losing round trips" in blocked[0]
+    assert [f.bar for f in result.fills if f.side > 0] == [1, 3, 8]  # entry decided at 4 blocked, at 7 allowed
+
+
+def test_a_required_stop_refuses_entries_without_one():
+    bars = bars_of([100.0] * 4)
+    plain = signals_at(4, entries=[0])
+    with_stop = Signals(plain.entries, plain.exits, sl_stop=np.full(4, 0.05))
+    config = RiskConfig(RiskLimits(require_stop=True))
+    assert not replay(bars, plain, NO_COSTS, IDEAL, FREE, config).fills
+    assert len(replay(bars, with_stop, NO_COSTS, IDEAL, FREE, config).fills) == 1
+
+
+@pytest.mark.parametrize("sizing, limits, spent", [
+    (Sizing("fixed_fraction", fraction=0.25), RiskLimits(), 250.0),
+    (Sizing("all"), RiskLimits(max_position_pct=0.4), 400.0),
+    (Sizing("atr", risk_per_trade=0.01, atr_mult=2.0), RiskLimits(), None),
+])
+def test_sizing_and_position_limits_set_the_quote_spent(sizing, limits, spent):
+    bars = bars_of([100.0] * 40)
+    result = replay(bars, signals_at(40, entries=[30]), NO_COSTS, IDEAL, FREE, RiskConfig(limits, sizing))
+    (fill,) = result.fills
+    if spent is None:  # 1% of equity over two ATRs: ATR of these bars is 2 (high-low), so 10 / 4 = 2.5 units
+        assert fill.qty == pytest.approx(2.5, rel=1e-6)
+    else:
+        assert fill.qty * fill.px == pytest.approx(spent)
+
+
+def test_half_kelly_by_hand():
+    # W = 0.6, average win 2, average loss 1 -> Kelly 0.6 - 0.4 / 2 = 0.4, half of it 0.2
+    assert half_kelly([2.0, 2.0, 2.0, -1.0, -1.0]) == pytest.approx(0.2)
+    assert half_kelly([1.0, 1.0]) is None and half_kelly([-1.0, -5.0, 0.5]) == 0.0
+    with pytest.raises(ValueError, match="unknown sizing"):
+        Sizing("martingale")
+    with pytest.raises(ValueError, match="max_drawdown_pct must be in"):
+        RiskLimits(max_drawdown_pct=1.5)
