@@ -21,9 +21,14 @@ class Costs:
     a buy fills at px * (1 + slippage_rate), a sell at px * (1 - slippage_rate), and the fee is
     fee_rate * fill notional."""
 
-    fee_rate: float = 0.001
+    fee_rate: float = 0.001  # taker: market and stop orders
     slippage_rate: float = 0.0005
     init_cash: float = 10_000.0
+    maker_fee_rate: float | None = None  # limit orders that rest and fill; None: the taker rate
+
+    @property
+    def maker_rate(self) -> float:
+        return self.fee_rate if self.maker_fee_rate is None else self.maker_fee_rate
 
     def __post_init__(self) -> None:
         if not 0 <= self.fee_rate < 1:

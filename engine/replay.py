@@ -21,7 +21,7 @@ from engine.execution import Costs, at_next_open
 from engine.ledger import Fill, Ledger
 from engine.market_rules import MarketRules
 from engine.indicators_nb import atr_nb
-from engine.orders import Order, OrderStatus
+from engine.orders import Order, OrderStatus, OrderType, TimeInForce
 from engine.risk import RiskBook, RiskConfig
 from engine.signals import Signals
 from engine.venues.simulated import Realism, SimulatedVenue
@@ -49,6 +49,10 @@ class _Loop:
         self.events: list[Event] = []
         self.open: list[Order] = []
         self.on_event = on_event
+        self.protection: dict[str, tuple[float, float]] = {}  # entry order -> (stop-loss, take-profit) fractions
+        self.oco: dict[str, Order] = {}  # protective order -> its sibling
+        self.wake: dict[str, int] = {}  # resting order -> first bar it can trade on
+        self.placed: list[Order] = []  # orders submitted during the current pass of `work`
         self.book = RiskBook(risk.limits, risk.sizing, peak=costs.init_cash, day_start=costs.init_cash) if risk else None
         needs_atr = risk is not None and risk.sizing.method == "atr"
         self.atr = atr_nb(bars.high, bars.low, bars.close, 14, True) if needs_atr else None
@@ -59,24 +63,27 @@ class _Loop:
         if self.on_event is not None:
             self.on_event(event)
 
-    def decide(self, t: int, entry: bool, exit_: bool, decided: int, size: float, has_stop: bool) -> None:
+    def decide(self, t: int, entry: bool, exit_: bool, decided: int, size: float, stops: tuple[float, float]) -> None:
         """The decision of bar `decided` takes effect at bar t: at most one order, as vectorbt would place."""
         if entry == exit_:
             return  # nothing, or a conflict vectorbt ignores
         self.emit(EventKind.SIGNAL, t, detail=f"{'entry' if entry else 'exit'} decided at bar {decided}")
         buying = any(o.side > 0 for o in self.open)
-        selling = any(o.side < 0 for o in self.open)
+        selling = any(o.side < 0 and o.type is OrderType.MARKET for o in self.open)
         if exit_ and (self.ledger.qty > 0 or buying):
-            for order in [o for o in self.open if o.side > 0]:
+            for order in [o for o in self.open if o.side > 0 or o.client_id in self.oco]:
                 self.cancel(order, t, "exit signal")
-            if self.ledger.qty > 0 and not selling:  # an open sell already covers the position
+            if self.ledger.qty > 0 and not selling:  # an open market sell already covers the position
                 self.submit(Order(f"x{t}", self.venue.rules.symbol, -1, self.ledger.qty, decided_bar=decided,
                                   live_from_bar=t), t)
         elif entry and self.ledger.qty == 0 and not buying:
+            has_stop = np.isfinite(stops[0])
             quote = self.ledger.cash * size if self.book is None else self._risk_checked(t, decided, size, has_stop)
             if quote > 0:
                 self.submit(Order(f"e{t}", self.venue.rules.symbol, 1, 0.0, quote_qty=quote, decided_bar=decided,
                                   live_from_bar=t), t)
+                if np.isfinite(stops).any():
+                    self.protection[f"e{t}"] = stops
 
     def _risk_checked(self, t: int, decided: int, size: float, has_stop: bool) -> float:
         """The quote the risk rules allow for an entry decided at the close of bar `decided`."""
@@ -90,6 +97,7 @@ class _Loop:
 
     def submit(self, order: Order, t: int) -> None:
         self.orders.append(order)
+        self.placed.append(order)
         order.move(OrderStatus.SUBMITTED)
         self.emit(EventKind.ORDER_SUBMITTED, t, order.client_id)
         self.open.append(order)
@@ -97,35 +105,96 @@ class _Loop:
     def cancel(self, order: Order, t: int, why: str) -> None:
         order.move(OrderStatus.CANCELLED, why)
         self.open.remove(order)
+        self.oco.pop(order.client_id, None)
         self.emit(EventKind.ORDER_CANCELLED, t, order.client_id, why)
 
+    def protect(self, entry: Order, t: int) -> None:
+        """Place the entry's stop-loss (a stop) and take-profit (a limit) as one-cancels-other sells, live
+        from the bar the entry filled on: the rest of that bar can already hit them."""
+        sl, tp = self.protection.pop(entry.client_id)
+        rules, made = self.venue.rules, []
+        if np.isfinite(sl):
+            made.append(Order(f"{entry.client_id}-sl", rules.symbol, -1, self.ledger.qty, OrderType.STOP,
+                              stop_px=rules.round_px(entry.avg_px * (1 - sl), -1), decided_bar=entry.decided_bar,
+                              live_from_bar=t))
+        if np.isfinite(tp):
+            made.append(Order(f"{entry.client_id}-tp", rules.symbol, -1, self.ledger.qty, OrderType.LIMIT,
+                              limit_px=rules.round_px(entry.avg_px * (1 + tp), 1), decided_bar=entry.decided_bar,
+                              live_from_bar=t))
+        for order in made:
+            self.submit(order, t)
+            self.wake[order.client_id] = self.venue.first_trigger(order, t)
+        if len(made) == 2:
+            self.oco[made[0].client_id], self.oco[made[1].client_id] = made[1], made[0]
+        elif made:
+            self.oco[made[0].client_id] = made[0]
+
+    def next_bar(self, done: int) -> int:
+        """The first bar from `done` on where an open order can trade."""
+        bars = [max(done, o.live_from_bar) if o.type is OrderType.MARKET else max(done, self.wake[o.client_id])
+                for o in self.open]
+        return min(bars, default=len(self.bars))
+
     def work(self, t: int) -> None:
-        """Let every live open order trade on bar t."""
-        for order in [o for o in self.open if o.live_from_bar <= t]:
-            fill, why = self.venue.execute(order, t, self.ledger.qty)
-            if fill is None:
-                first = order.status is OrderStatus.SUBMITTED
-                if first and why.startswith("Filter failure"):
+        """Let every live open order trade on bar t: market orders, then stops (adverse first), then limits;
+        orders placed on the way (an entry's protection) trade on the same bar."""
+        live = [o for o in self.open if o.live_from_bar <= t]
+        while live:
+            if len(live) > 1:
+                live.sort(key=lambda o: _PRIORITY[o.type])
+            self.placed = []
+            for order in live:
+                if order.is_open and self.wake.get(order.client_id, t) <= t:
+                    self._trade(order, t)
+            live = [o for o in self.placed if o.is_open and o.live_from_bar <= t]
+        if any(o.tif is TimeInForce.IOC for o in self.open):
+            for order in [o for o in self.open if o.tif is TimeInForce.IOC and o.live_from_bar <= t]:
+                self.cancel(order, t, "immediate or cancel: the rest did not fill on its first bar")
+
+    def _trade(self, order: Order, t: int) -> None:
+        fill, why = self.venue.execute(order, t, self.ledger.qty)
+        if fill is None:
+            first = order.status is OrderStatus.SUBMITTED
+            if why.startswith("Filter failure"):
+                if first:
                     order.move(OrderStatus.REJECTED, why)
                     self.open.remove(order)
                     self.emit(EventKind.ORDER_REJECTED, t, order.client_id, why)
-                elif not first and why.startswith("Filter failure"):
+                else:
                     self.cancel(order, t, f"rest below the exchange minimum: {why}")
-                continue
-            order.record_fill(fill.qty, fill.px, fill.fee)
-            trips = len(self.ledger.round_trips)
-            self.ledger.apply(fill)
-            self.fills.append(fill)
-            if self.book is not None and len(self.ledger.round_trips) > trips:
-                self.book.round_trip(self.ledger.round_trips[-1].pnl, t)
-            step = self.venue.rules.qty_step
-            if order.quote_qty is not None and order.is_open and order.remaining < step * fill.px * (1 + fill.fee / fill.notional):
-                order.move(OrderStatus.FILLED, "the rest is less than one lot step")
-            done = order.status is OrderStatus.FILLED
-            self.emit(EventKind.ORDER_FILLED if done else EventKind.ORDER_PARTIALLY_FILLED, t, order.client_id,
-                      f"{fill.qty:.8g} @ {fill.px:.8g}")
-            if done:
-                self.open.remove(order)
+            elif order.client_id in self.wake:
+                self.wake[order.client_id] = self.venue.first_trigger(order, t + 1)
+            return
+        order.record_fill(fill.qty, fill.px, fill.fee)
+        trips = len(self.ledger.round_trips)
+        self.ledger.apply(fill)
+        self.fills.append(fill)
+        if self.book is not None and len(self.ledger.round_trips) > trips:
+            self.book.round_trip(self.ledger.round_trips[-1].pnl, t)
+        step = self.venue.rules.qty_step
+        if order.quote_qty is not None and order.is_open and order.remaining < step * fill.px * (1 + fill.fee / fill.notional):
+            order.move(OrderStatus.FILLED, "the rest is less than one lot step")
+        done = order.status is OrderStatus.FILLED
+        self.emit(EventKind.ORDER_FILLED if done else EventKind.ORDER_PARTIALLY_FILLED, t, order.client_id,
+                  f"{fill.qty:.8g} @ {fill.px:.8g}")
+        if order.client_id in self.wake and not done:
+            self.wake[order.client_id] = self.venue.first_trigger(order, t + 1)
+        if done:
+            self.open.remove(order)
+            self._after_fill(order, t)
+
+    def _after_fill(self, order: Order, t: int) -> None:
+        if order.client_id in self.protection:
+            self.protect(order, t)
+        sibling = self.oco.pop(order.client_id, None)
+        if sibling is not None and sibling is not order and sibling.is_open:
+            self.cancel(sibling, t, f"one-cancels-other: {order.client_id} filled")
+        if self.ledger.qty == 0:  # flat: whatever still protects the old position goes
+            for other in [o for o in self.open if o.client_id in self.oco]:
+                self.cancel(other, t, "position closed")
+
+
+_PRIORITY = {OrderType.MARKET: 0, OrderType.STOP: 1, OrderType.LIMIT: 2}
 
 
 @contextmanager
@@ -158,13 +227,14 @@ def _replay(bars: Bars, signals: Signals, costs: Costs, realism: Realism, rules:
     sizes = effective.size if effective.size is not None else np.ones(n)
     due = np.flatnonzero(entries | exits)
     loop = _Loop(bars, costs, realism, rules, risk, on_event)
-    stops = effective.sl_stop
+    sl = effective.sl_stop if effective.sl_stop is not None else np.full(n, np.nan)
+    tp = effective.tp_stop if effective.tp_stop is not None else np.full(n, np.nan)
     equity, position = np.empty(n), np.empty(n)
     done, k = 0, 0  # bars valued so far; next decision
     while True:
         t = int(due[k]) + lag if k < len(due) else n
         if loop.open:
-            t = min(t, done)  # an open order works on every bar until it is done
+            t = min(t, loop.next_bar(done))  # open orders work on the bars where they can trade
         if t >= n:
             break
         equity[done:t] = loop.ledger.cash + loop.ledger.qty * bars.close[done:t]
@@ -173,9 +243,8 @@ def _replay(bars: Bars, signals: Signals, costs: Costs, realism: Realism, rules:
             loop.book.observe(equity[done:t], bars.ts_ms[done:t])
         while k < len(due) and int(due[k]) + lag == t:  # decided before this bar opened: acted on first
             d = int(due[k])
-            has_stop = stops is not None and bool(np.isfinite(stops[d]))
             loop.decide(t, bool(entries[d]), bool(exits[d]), d - 1, float(sizes[d]) if np.isfinite(sizes[d]) else 1.0,
-                        has_stop)
+                        (float(sl[d]), float(tp[d])))
             k += 1
         loop.work(t)
         equity[t], position[t] = loop.ledger.equity(float(bars.close[t])), loop.ledger.qty

@@ -58,28 +58,67 @@ class SimulatedVenue:
             self._used_bar, self._used_qty = t, 0.0
         return max(self.realism.participation_cap * float(self._volume[t]) - self._used_qty, 0.0)
 
-    def _px(self, t: int, side: int, qty: float) -> float:
+    def _px(self, ref_px: float, t: int, side: int, qty: float) -> float:
+        """A taker fill: the reference price moved against the trader by slippage and volume impact."""
         impact = 0.0
         if self.realism.impact_rate and (volume := float(self._volume[t])) > 0:
             impact = self.realism.impact_rate * (qty / volume)
-        px = fill_px(float(self._open[t]), side, self.costs.slippage_rate + impact)
-        return self.rules.round_px(px, side)
+        return self.rules.round_px(fill_px(ref_px, side, self.costs.slippage_rate + impact), side)
+
+    def reference_px(self, order: Order, t: int) -> float | None:
+        """Where the order trades on bar t along the pessimistic intrabar path, or None if it does not.
+
+        A limit fills only when the bar trades through it (a touch may sit behind the queue), at the open
+        if the bar gapped beyond it; a stop triggers on a touch and fills at the stop, or at the open if the
+        bar gapped through it. Within one bar a stop-loss is assumed to come before a take-profit."""
+        o, h, lo = float(self._open[t]), float(self.bars.high[t]), float(self.bars.low[t])
+        if order.type is OrderType.MARKET:
+            return o
+        if order.type is OrderType.LIMIT:
+            limit = order.limit_px
+            if order.side > 0:
+                return min(o, limit) if lo < limit else None
+            return max(o, limit) if h > limit else None
+        stop = order.stop_px
+        if order.side > 0:
+            return max(o, stop) if h >= stop else None
+        return min(o, stop) if lo <= stop else None
+
+    def first_trigger(self, order: Order, start: int) -> int:
+        """The first bar from `start` on where a resting order can trade (len(bars) if none), scanning in
+        growing chunks so a near trigger costs little."""
+        n, chunk = len(self.bars), 256
+        lo = start
+        while lo < n:
+            hi = min(n, lo + chunk)
+            if order.type is OrderType.LIMIT:
+                hit = self.bars.low[lo:hi] < order.limit_px if order.side > 0 else self.bars.high[lo:hi] > order.limit_px
+            elif order.type is OrderType.STOP:
+                hit = self.bars.high[lo:hi] >= order.stop_px if order.side > 0 else self.bars.low[lo:hi] <= order.stop_px
+            else:
+                return lo
+            if hit.any():
+                return lo + int(hit.argmax())
+            lo, chunk = hi, chunk * 4
+        return n
 
     def execute(self, order: Order, t: int, held: float) -> tuple[Fill | None, str]:
-        """Fill what bar t allows of a live market order: (fill or None, why not)."""
-        if order.type is not OrderType.MARKET:
-            return None, f"{order.type} orders arrive with the next engine slice"
+        """Fill what bar t allows of a live order: (fill or None, why not)."""
+        ref = self.reference_px(order, t)
+        if ref is None:
+            return None, "not triggered on this bar"
         room = self._room(t)
         if room <= 0:
             return None, "no volume left on this bar"
-        fee_rate = self.costs.fee_rate
+        maker = order.type is OrderType.LIMIT
+        fee_rate = self.costs.maker_rate if maker else self.costs.fee_rate
         if order.quote_qty is not None:
-            qty, fee = spend_all(order.remaining, self._px(t, 1, 0.0), fee_rate)
-            px = self._px(t, 1, min(qty, room))
+            qty, fee = spend_all(order.remaining, self._px(ref, t, 1, 0.0), fee_rate)
+            px = self._px(ref, t, 1, min(qty, room))
             qty, fee = spend_all(order.remaining, px, fee_rate)
         else:
-            qty = min(order.remaining, held)
-            px = self._px(t, order.side, min(qty, room))
+            qty = min(order.remaining, held) if order.side < 0 else order.remaining
+            px = self.rules.round_px(ref, order.side) if maker else self._px(ref, t, order.side, min(qty, room))
             fee = qty * px * fee_rate
         capped = self.rules.round_qty(min(qty, room))
         if capped != qty:

@@ -1,0 +1,86 @@
+"""Limit and stop orders against a bar's range on the pessimistic path, and strategy stops as protective
+one-cancels-other orders."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.bars import Bars
+from engine.execution import Costs
+from engine.market_rules import unrestricted
+from engine.orders import Order, OrderStatus, OrderType
+from engine.replay import replay
+from engine.signals import Signals
+from engine.venues.simulated import Realism, SimulatedVenue
+
+FREE, IDEAL = unrestricted("T/USDT"), Realism.ideal()
+
+
+def bar_rows(rows) -> Bars:
+    o, h, lo, c = (np.array(col, dtype=float) for col in zip(*rows, strict=True))
+    return Bars(np.arange(len(o), dtype=np.int64) * 60_000, o, h, lo, c, np.full(len(o), 1e6))
+
+
+BAR = bar_rows([(100, 105, 95, 101)])
+
+
+@pytest.mark.parametrize("kind, side, level, expected", [
+    (OrderType.LIMIT, 1, 96.0, 96.0),    # traded through: fills at the limit
+    (OrderType.LIMIT, 1, 95.0, None),    # only touched: may sit behind the queue
+    (OrderType.LIMIT, 1, 102.0, 100.0),  # already below the limit at the open: fills at the open
+    (OrderType.LIMIT, -1, 104.0, 104.0),
+    (OrderType.STOP, -1, 96.0, 96.0),    # a stop triggers on a touch, fills at the stop
+    (OrderType.STOP, -1, 101.0, 100.0),  # gapped through: fills at the open
+    (OrderType.STOP, -1, 94.0, None),
+    (OrderType.STOP, 1, 105.0, 105.0),
+])
+def test_the_reference_price_of_resting_orders(kind, side, level, expected):
+    venue = SimulatedVenue(BAR, Costs(), IDEAL, FREE)
+    price = {"limit_px": level} if kind is OrderType.LIMIT else {"stop_px": level}
+    assert venue.reference_px(Order("o", "T/USDT", side, 1.0, kind, **price), 0) == expected
+
+
+def stop_signals(n: int, sl: float = np.nan, tp: float = np.nan) -> Signals:
+    entries = np.zeros(n, bool)
+    entries[0] = True
+    return Signals(entries, np.zeros(n, bool), sl_stop=np.full(n, sl), tp_stop=np.full(n, tp))
+
+
+def test_a_stop_loss_exits_at_the_stop_with_slippage_or_at_a_gapped_open():
+    bars = bar_rows([(100, 100, 100, 100), (100, 101, 99, 100), (99, 100, 98, 99), (97, 98, 94, 95), (95, 95, 95, 95)])
+    result = replay(bars, stop_signals(5, sl=0.05), Costs(0.001, 0.001, 1000.0), IDEAL, FREE)
+    buy, sell = result.fills
+    assert buy.px == pytest.approx(100.1) and sell.bar == 3
+    assert sell.px == pytest.approx(100.1 * 0.95 * (1 - 0.001))  # stop at 95.095, sold with slippage
+    gap = bar_rows([(100, 100, 100, 100), (100, 101, 99, 100), (90, 91, 89, 90)])
+    _, gapped = replay(gap, stop_signals(3, sl=0.05), Costs(0.0, 0.0, 1000.0), IDEAL, FREE).fills
+    assert gapped.px == 90.0
+
+
+def test_when_stop_and_target_share_a_bar_the_stop_is_assumed_first():
+    bars = bar_rows([(100, 100, 100, 100), (100, 100, 100, 100), (100, 120, 80, 100)])
+    result = replay(bars, stop_signals(3, sl=0.1, tp=0.1), Costs(0.0, 0.0, 1000.0), IDEAL, FREE)
+    stop, target = (o for o in result.orders if o.client_id.endswith(("-sl", "-tp")))
+    assert stop.status is OrderStatus.FILLED and stop.avg_px == pytest.approx(90.0)
+    assert target.status is OrderStatus.CANCELLED and "one-cancels-other" in target.reason
+
+
+def test_a_take_profit_fills_at_its_limit_with_the_maker_fee():
+    bars = bar_rows([(100, 100, 100, 100), (100, 100, 100, 100), (101, 106, 100, 105), (105, 105, 105, 105)])
+    costs = Costs(fee_rate=0.001, slippage_rate=0.0, init_cash=1000.0, maker_fee_rate=0.0002)
+    result = replay(bars, stop_signals(4, sl=0.2, tp=0.05), costs, IDEAL, FREE)
+    buy, sell = result.fills
+    assert sell.bar == 2 and sell.px == pytest.approx(105.0) and sell.fee == pytest.approx(sell.notional * 0.0002)
+    assert {o.client_id[-2:]: o.status for o in result.orders[1:]} == {"sl": OrderStatus.CANCELLED, "tp": OrderStatus.FILLED}
+    assert result.ledger.qty == 0
+
+
+def test_an_exit_signal_cancels_the_protection():
+    bars = bar_rows([(100, 100, 100, 100)] * 5)
+    signals = stop_signals(5, sl=0.1, tp=0.1)
+    signals.exits[2] = True
+    result = replay(bars, signals, Costs(0.0, 0.0, 1000.0), IDEAL, FREE)
+    assert [o.status for o in result.orders] == [OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.CANCELLED,
+                                                 OrderStatus.FILLED]
+    assert result.fills[-1].bar == 3 and result.ledger.qty == 0
