@@ -110,9 +110,13 @@ class _Loop:
 
     def protect(self, entry: Order, t: int) -> None:
         """Place the entry's stop-loss (a stop) and take-profit (a limit) as one-cancels-other sells, live
-        from the bar the entry filled on: the rest of that bar can already hit them."""
+        from the bar the entry filled on (the rest of that bar can already hit them), or from the next bar
+        under vectorbt's conventions."""
         sl, tp = self.protection.pop(entry.client_id)
         rules, made = self.venue.rules, []
+        t = t + 1 if self.realism.vectorbt_stops else t
+        if t >= len(self.bars):
+            return  # entered on the last bar: no bar left to protect
         if np.isfinite(sl):
             made.append(Order(f"{entry.client_id}-sl", rules.symbol, -1, self.ledger.qty, OrderType.STOP,
                               stop_px=rules.round_px(entry.avg_px * (1 - sl), -1), decided_bar=entry.decided_bar,
@@ -123,7 +127,7 @@ class _Loop:
                               live_from_bar=t))
         for order in made:
             self.submit(order, t)
-            self.wake[order.client_id] = self.venue.first_trigger(order, t)
+            self.wake[order.client_id] = self.venue.first_trigger(order, order.live_from_bar)
         if len(made) == 2:
             self.oco[made[0].client_id], self.oco[made[1].client_id] = made[1], made[0]
         elif made:
@@ -241,7 +245,9 @@ def _replay(bars: Bars, signals: Signals, costs: Costs, realism: Realism, rules:
         position[done:t] = loop.ledger.qty
         if loop.book is not None:
             loop.book.observe(equity[done:t], bars.ts_ms[done:t])
-        while k < len(due) and int(due[k]) + lag == t:  # decided before this bar opened: acted on first
+        if realism.vectorbt_stops:
+            loop.work(t)  # vectorbt's order: resting stops on this bar before the decision
+        while k < len(due) and int(due[k]) + lag == t:  # decided before this bar opened: acted on at its open
             d = int(due[k])
             loop.decide(t, bool(entries[d]), bool(exits[d]), d - 1, float(sizes[d]) if np.isfinite(sizes[d]) else 1.0,
                         (float(sl[d]), float(tp[d])))

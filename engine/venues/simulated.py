@@ -32,6 +32,11 @@ class Realism:
     participation_cap: float = 0.1
     impact_rate: float = 0.0  # extra slippage per unit of participation (0.1 of the volume -> 0.1 * impact_rate)
     latency_bars: int = 0  # bars after the next open before an order is live
+    # vectorbt's stop conventions, which the sweep uses: a stop is watched from the bar after the entry, is
+    # checked before that bar's signal, and fills at the stop (or the open past it) without slippage. Off, a
+    # stop is live from the entry's own bar, an exit signal acts at the open before the bar reaches the stop,
+    # and a triggered stop pays slippage like any market order.
+    vectorbt_stops: bool = False
 
     def __post_init__(self) -> None:
         if not 0 < self.participation_cap <= 1:
@@ -41,7 +46,7 @@ class Realism:
 
     @classmethod
     def ideal(cls) -> Realism:
-        return cls(exchange_rules=False, partial_fills=False, impact_rate=0.0, latency_bars=0)
+        return cls(exchange_rules=False, partial_fills=False, impact_rate=0.0, latency_bars=0, vectorbt_stops=True)
 
 
 class SimulatedVenue:
@@ -111,6 +116,7 @@ class SimulatedVenue:
         if room <= 0:
             return None, "no volume left on this bar"
         maker = order.type is OrderType.LIMIT
+        exact = maker or (order.type is OrderType.STOP and self.realism.vectorbt_stops)
         fee_rate = self.costs.maker_rate if maker else self.costs.fee_rate
         if order.quote_qty is not None:
             qty, fee = spend_all(order.remaining, self._px(ref, t, 1, 0.0), fee_rate)
@@ -118,7 +124,7 @@ class SimulatedVenue:
             qty, fee = spend_all(order.remaining, px, fee_rate)
         else:
             qty = min(order.remaining, held) if order.side < 0 else order.remaining
-            px = self.rules.round_px(ref, order.side) if maker else self._px(ref, t, order.side, min(qty, room))
+            px = self.rules.round_px(ref, order.side) if exact else self._px(ref, t, order.side, min(qty, room))
             fee = qty * px * fee_rate
         capped = self.rules.round_qty(min(qty, room))
         if capped != qty:

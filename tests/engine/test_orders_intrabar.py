@@ -15,6 +15,7 @@ from engine.signals import Signals
 from engine.venues.simulated import Realism, SimulatedVenue
 
 FREE, IDEAL = unrestricted("T/USDT"), Realism.ideal()
+LIVE_STOPS = Realism(exchange_rules=False, partial_fills=False)  # realistic stop conventions, nothing else
 
 
 def bar_rows(rows) -> Bars:
@@ -49,13 +50,23 @@ def stop_signals(n: int, sl: float = np.nan, tp: float = np.nan) -> Signals:
 
 def test_a_stop_loss_exits_at_the_stop_with_slippage_or_at_a_gapped_open():
     bars = bar_rows([(100, 100, 100, 100), (100, 101, 99, 100), (99, 100, 98, 99), (97, 98, 94, 95), (95, 95, 95, 95)])
-    result = replay(bars, stop_signals(5, sl=0.05), Costs(0.001, 0.001, 1000.0), IDEAL, FREE)
+    result = replay(bars, stop_signals(5, sl=0.05), Costs(0.001, 0.001, 1000.0), LIVE_STOPS, FREE)
     buy, sell = result.fills
     assert buy.px == pytest.approx(100.1) and sell.bar == 3
     assert sell.px == pytest.approx(100.1 * 0.95 * (1 - 0.001))  # stop at 95.095, sold with slippage
+    _, swept = replay(bars, stop_signals(5, sl=0.05), Costs(0.001, 0.001, 1000.0), IDEAL, FREE).fills
+    assert swept.px == pytest.approx(100.1 * 0.95)  # vectorbt's convention: at the stop, no slippage
     gap = bar_rows([(100, 100, 100, 100), (100, 101, 99, 100), (90, 91, 89, 90)])
-    _, gapped = replay(gap, stop_signals(3, sl=0.05), Costs(0.0, 0.0, 1000.0), IDEAL, FREE).fills
+    _, gapped = replay(gap, stop_signals(3, sl=0.05), Costs(0.0, 0.0, 1000.0), LIVE_STOPS, FREE).fills
     assert gapped.px == 90.0
+
+
+def test_a_stop_is_live_on_the_entry_bar_unless_vectorbt_conventions_apply():
+    bars = bar_rows([(100, 100, 100, 100), (100, 101, 90, 95), (95, 96, 94, 95)])  # the entry bar dips 10%
+    live = replay(bars, stop_signals(3, sl=0.05), Costs(0.0, 0.0, 1000.0), LIVE_STOPS, FREE)
+    assert [f.bar for f in live.fills] == [1, 1]
+    swept = replay(bars, stop_signals(3, sl=0.05), Costs(0.0, 0.0, 1000.0), IDEAL, FREE)
+    assert [f.bar for f in swept.fills] == [1, 2] and swept.fills[1].px == 95.0  # from the next bar, at the stop
 
 
 def test_when_stop_and_target_share_a_bar_the_stop_is_assumed_first():

@@ -26,6 +26,7 @@ COSTS = Costs(0.001, 0.0005, 10_000.0)
     ("ema_cross", {"fast": 12, "slow": 26}, "binance_ETH-USDT_5m.parquet", "300s"),
     ("rsi_reversion", {"window": 14}, "binance_BTC-USDT_1h.parquet", "3600s"),
     ("donchian_breakout", {"entry_window": 20, "exit_window": 10}, "binance_SOL-USDT_5m.parquet", "300s"),
+    ("atr_trend", {"window": 50, "atr_mult": 2.0}, "binance_BTC-USDT_1h_2024-01_2024-09.parquet", "3600s"),  # stops
 ])
 def test_the_ideal_replay_equals_the_sweep_trade_for_trade_on_real_candles(name, params, file, freq):
     bars = Bars.from_frame(shared_candles(file))
