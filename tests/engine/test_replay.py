@@ -139,3 +139,21 @@ def test_books_balance_spot_never_goes_negative_and_orders_end_properly(stream, 
     for order in result.orders:
         assert order.status is not OrderStatus.PENDING
     assert all(e.kind in EventKind for e in result.events)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda b: b.close.__setitem__(3, np.nan), "close is NaN or infinite at row 3"),
+    (lambda b: b.ts_ms.__setitem__(4, b.ts_ms[2]), "open times must increase; row 4 does not"),
+])
+def test_bad_bars_are_refused_before_anything_trades(change, message):
+    bars = bars_of([100.0] * 6)
+    columns = {name: getattr(bars, name).copy() for name in ("ts_ms", "open", "high", "low", "close", "volume")}
+    broken = Bars(**columns)
+    change(broken)
+    with pytest.raises(ValueError, match=message):
+        Bars(**{name: getattr(broken, name) for name in columns})
+
+
+def test_signals_that_do_not_match_the_bars_are_refused():
+    with pytest.raises(ValueError, match="signals have 3 rows for 5 bars"):
+        replay(bars_of([1.0] * 5), signals_at(3), Costs(), Realism.ideal(), FREE)

@@ -1,0 +1,65 @@
+"""Clocks: the one thing (with the venue) that differs between replay, paper and live.
+
+A clock says what time it is and waits for the next bar to close. Replay uses the bars' own times; paper
+and live wait on the wall clock; an accelerated clock runs wall time faster, for rehearsing a live
+deployment in minutes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+class HistoricalClock:
+    """Time is the close of the last bar replayed; waiting is instant."""
+
+    def __init__(self, start_ms: int = 0) -> None:
+        self._now_ms = start_ms
+
+    def now_ms(self) -> int:
+        return self._now_ms
+
+    def wait_until(self, ts_ms: int) -> None:
+        self._now_ms = max(self._now_ms, ts_ms)
+
+
+@dataclass
+class WallClock:
+    """Real UTC time; waiting sleeps (the sleeper is a seam for tests)."""
+
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.time
+
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    def wait_until(self, ts_ms: int) -> None:
+        remaining = ts_ms - self.now_ms()
+        if remaining > 0:
+            self.sleep(remaining / 1000)
+
+
+@dataclass
+class AcceleratedClock:
+    """Wall time since `start_ms`, run `speed` times faster: an hour of 1m bars in a minute at speed 60."""
+
+    start_ms: int
+    speed: float
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    _origin: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        if not self.speed > 0:
+            raise ValueError(f"clock speed must be positive, got {self.speed}")
+        self._origin = self.clock()
+
+    def now_ms(self) -> int:
+        return self.start_ms + int((self.clock() - self._origin) * 1000 * self.speed)
+
+    def wait_until(self, ts_ms: int) -> None:
+        remaining = ts_ms - self.now_ms()
+        if remaining > 0:
+            self.sleep(remaining / 1000 / self.speed)
