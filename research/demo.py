@@ -3,7 +3,8 @@
 Starts the loopback Binance emulator on the SYNTHETIC sample, fetches two symbols through the real ccxt
 client into a fresh `data/ohlcv/synthetic/` (a 429 and a cut-off body thrown in, to show the retries),
 fetches again to show that only new candles are asked for, verifies the cache, then sweeps the SMA
-crossover grid and walks it forward, writing both runs to `reports/`.
+crossover grid, walks it forward, and replays the recommendation through the event loop with parity
+against the sweep, writing the three runs to `reports/`.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ def run_demo() -> None:
 
 def research_tour(store: Store) -> None:
     """A sweep and a walk-forward on the synthetic BTC/USDT hours, as `gauntlet sweep` / `walkforward` run them."""
+    from research.replay_run import ReplaySpec, run_replay, write_replay
     from research.splits import SplitSpec
     from research.sweep import SweepSpec
     from research.sweep_run import run_sweep, write_sweep
@@ -69,4 +71,9 @@ def research_tour(store: Store) -> None:
     splits = SplitSpec(n_folds=4, mode="rolling", is_size="180D", oos_size="90D", purge="1D")
     folder = write_walkforward(run_walkforward(WalkForwardSpec(sweep, splits, min_trades=3), store), ["gauntlet", "demo"])
     console.print(f"run {folder.name}: {json.loads((folder / 'run.json').read_text())['headline']}", highlight=False)
+    console.rule("[bold]replay[/]: the recommendation through the event loop, with parity against the sweep")
+    outcome = run_replay(ReplaySpec(from_run=folder.name, parity=True), store)
+    folder = write_replay(outcome, ["gauntlet", "demo"])
+    console.print(f"run {folder.name}: {json.loads((folder / 'run.json').read_text())['headline']}", highlight=False)
+    console.print(f"{outcome.parity.describe()}; tearsheet: {folder / 'tearsheet.html'}", highlight=False)
     console.print(f"reports: {folder.parent / 'index.html'} (add --notebook to gauntlet sweep/walkforward for HTML notebooks)")

@@ -139,7 +139,8 @@ def test_demo_runs_offline_end_to_end(data_dir):
         frame = load("synthetic", symbol, "1h")
         assert len(frame) > 17_000
     runs = sorted(p.name for p in (data_dir.parent / "reports").iterdir() if p.is_dir())
-    assert len(runs) == 2 and all("-sma_cross-" in r for r in runs) and "promote" in result.output
+    assert len(runs) == 3 and all("-sma_cross-" in r for r in runs) and "promote" in result.output
+    assert "parity ok" in result.output
 
 
 def test_check_causality_passes_builtins_and_fails_a_peeking_file(data_dir, tmp_path):
