@@ -43,3 +43,19 @@ def emulator_5m() -> Iterator[BinanceEmulator]:
     feed = Feed.from_frame("BTC/USDT", "5m", shared_candles("binance_BTC-USDT_5m.parquet"))
     with BinanceEmulator([feed]) as emulator:
         yield emulator
+
+
+@pytest.fixture
+def env_cache(tmp_path, monkeypatch):
+    """GAUNTLET_DATA_DIR and GAUNTLET_REPORTS_DIR in tmp_path (seen by CLI runs and notebook kernels alike),
+    with the real BTC/USDT 1h candles of 2024-01 -> 2024-09 cached as binance."""
+    from engine.ohlcv import SeriesKey, Store
+    from engine.settings import settings
+
+    monkeypatch.setenv("GAUNTLET_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("GAUNTLET_REPORTS_DIR", str(tmp_path / "reports"))
+    settings.cache_clear()
+    Store().write(SeriesKey("binance", "BTC/USDT", "1h"), shared_candles("binance_BTC-USDT_1h_2024-01_2024-09.parquet"),
+                  source={"kind": "test"}, obtained_ms=4_102_444_800_000)
+    yield tmp_path
+    settings.cache_clear()

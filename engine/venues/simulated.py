@@ -10,8 +10,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
-
 from engine.bars import Bars
 from engine.execution import Costs
 from engine.fills_nb import fill_px_nb, spend_all_nb

@@ -8,25 +8,10 @@ import nbformat
 import pytest
 from typer.testing import CliRunner
 
-from engine.ohlcv import SeriesKey, Store
-from engine.settings import settings
 from research.cli import app
 from research.notebooks import TEMPLATES, run_notebook, summary_of, template
-from tests.conftest import shared_candles
 
 SMALL_GRID = ["fast=5:15:5", "slow=30:60:30"]
-
-
-@pytest.fixture
-def cache(tmp_path, monkeypatch):
-    """A cache the notebook kernels see too (they inherit the environment)."""
-    monkeypatch.setenv("GAUNTLET_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("GAUNTLET_REPORTS_DIR", str(tmp_path / "reports"))
-    settings.cache_clear()
-    Store().write(SeriesKey("binance", "BTC/USDT", "1h"), shared_candles("binance_BTC-USDT_1h_2024-01_2024-09.parquet"),
-                  source={"kind": "test"}, obtained_ms=4_102_444_800_000)
-    yield tmp_path
-    settings.cache_clear()
 
 
 @pytest.mark.parametrize("name", TEMPLATES)
@@ -47,18 +32,18 @@ def test_templates_have_one_parameters_cell_and_no_outputs(name):
     ("tearsheet", {"exchange": "binance", "params": "fast=10,slow=30"},
      lambda s: s["days"] > 200 and s["metrics"]["round_trips"] > 10),
 ])
-def test_every_notebook_runs_under_papermill(cache, name, parameters, check):
-    html = run_notebook(name, cache, parameters)
+def test_every_notebook_runs_under_papermill(env_cache, name, parameters, check):
+    html = run_notebook(name, env_cache, parameters)
     assert html.is_file() and html.stat().st_size > 10_000
     assert check(summary_of(html.with_suffix(".ipynb")))
 
 
-def test_sweep_with_notebook_puts_the_executed_notebook_in_the_run_folder(cache):
+def test_sweep_with_notebook_puts_the_executed_notebook_in_the_run_folder(env_cache):
     result = CliRunner().invoke(app, ["sweep", "sma_cross", "--exchange", "binance", "--symbol", "BTC/USDT",
                                       *sum((["--param", p] for p in SMALL_GRID), []), "--notebook"])
     assert result.exit_code == 0, result.output
-    (folder,) = [p for p in (cache / "reports").iterdir() if p.is_dir()]
+    (folder,) = [p for p in (env_cache / "reports").iterdir() if p.is_dir()]
     assert (folder / "sweep.ipynb").is_file() and (folder / "sweep.html").is_file()
     assert summary_of(folder / "sweep.ipynb")["rows"] == 6
     assert json.loads((folder / "run.json").read_text())["run_id"] == folder.name
-    assert "sweep.html" in (cache / "reports" / "index.html").read_text()
+    assert "sweep.html" in (env_cache / "reports" / "index.html").read_text()

@@ -10,8 +10,6 @@ from typer.testing import CliRunner
 
 from engine.bars import Bars
 from engine.execution import Costs
-from engine.ohlcv import SeriesKey, Store
-from engine.settings import settings
 from engine.strategy import load_strategy
 from research.cli import app
 from research.notebooks import run_notebook, summary_of
@@ -37,27 +35,16 @@ def test_the_ideal_replay_equals_the_sweep_trade_for_trade_on_real_candles(name,
     assert report.final_equity_replay == pytest.approx(report.final_equity_sweep, rel=1e-9)
 
 
-@pytest.fixture
-def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("GAUNTLET_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("GAUNTLET_REPORTS_DIR", str(tmp_path / "reports"))
-    settings.cache_clear()
-    Store().write(SeriesKey("binance", "BTC/USDT", "1h"), shared_candles("binance_BTC-USDT_1h_2024-01_2024-09.parquet"),
-                  source={"kind": "test"}, obtained_ms=4_102_444_800_000)
-    yield tmp_path
-    settings.cache_clear()
-
-
 def gauntlet(*args: str):
     return CliRunner().invoke(app, list(args))
 
 
-def test_replay_writes_the_books_metrics_tearsheet_and_parity(cache):
+def test_replay_writes_the_books_metrics_tearsheet_and_parity(env_cache):
     result = gauntlet("replay", "sma_cross", "--params", "fast=10,slow=30", "--exchange", "binance", "--symbol", "BTC/USDT",
                       "--timeframe", "1h", "--parity")
     assert result.exit_code == 0, result.output
     assert "parity ok" in result.output and "realistic vs ideal" in result.output
-    (folder,) = [p for p in (cache / "reports").iterdir() if p.is_dir()]
+    (folder,) = [p for p in (env_cache / "reports").iterdir() if p.is_dir()]
     for name in ("orders", "fills", "round_trips", "equity"):
         assert len(pd.read_parquet(folder / f"{name}.parquet")) > 0
     metrics = json.loads((folder / "metrics.json").read_text())
@@ -70,11 +57,11 @@ def test_replay_writes_the_books_metrics_tearsheet_and_parity(cache):
     assert summary_of(html.with_suffix(".ipynb"))["metrics"] == pytest.approx(metrics)
 
 
-def test_replay_takes_the_parameters_a_sweep_chose(cache):
+def test_replay_takes_the_parameters_a_sweep_chose(env_cache):
     swept = gauntlet("sweep", "sma_cross", "--symbol", "BTC/USDT", "--param", "fast=5:15:5", "--param", "slow=30:60:30")
     assert swept.exit_code == 0, swept.output
-    run_id = next(p.name for p in (cache / "reports").iterdir() if p.is_dir())
-    best = json.loads((cache / "reports" / run_id / "run.json").read_text())["results"]["evidence"]["BTC/USDT"]["best"]
+    run_id = next(p.name for p in (env_cache / "reports").iterdir() if p.is_dir())
+    best = json.loads((env_cache / "reports" / run_id / "run.json").read_text())["results"]["evidence"]["BTC/USDT"]["best"]
     replayed = gauntlet("replay", "--from-run", run_id, "--ideal")
     assert replayed.exit_code == 0, replayed.output
     assert f"Params(fast={best['fast']}, slow={best['slow']})" in replayed.output
@@ -88,7 +75,7 @@ def test_replay_takes_the_parameters_a_sweep_chose(cache):
      "parameter fast of sma_cross is int"),
     (["--from-run", "20990101T000000Z-nope-0000000"], "no run 20990101T000000Z-nope-0000000"),
 ])
-def test_bad_replay_input_is_one_line_and_writes_nothing(cache, args, message):
+def test_bad_replay_input_is_one_line_and_writes_nothing(env_cache, args, message):
     result = gauntlet("replay", *args)
     assert result.exit_code == 1 and message in result.output
-    assert not (cache / "reports").exists() or not [p for p in (cache / "reports").iterdir() if p.is_dir()]
+    assert not (env_cache / "reports").exists() or not [p for p in (env_cache / "reports").iterdir() if p.is_dir()]
