@@ -114,17 +114,17 @@ class _Loop:
         under vectorbt's conventions."""
         sl, tp = self.protection.pop(entry.client_id)
         rules, made = self.venue.rules, []
-        t = t + 1 if self.realism.vectorbt_stops else t
-        if t >= len(self.bars):
+        live = t + 1 if self.realism.vectorbt_stops else t
+        if live >= len(self.bars):
             return  # entered on the last bar: no bar left to protect
         if np.isfinite(sl):
             made.append(Order(f"{entry.client_id}-sl", rules.symbol, -1, self.ledger.qty, OrderType.STOP,
                               stop_px=rules.round_px(entry.avg_px * (1 - sl), -1), decided_bar=entry.decided_bar,
-                              live_from_bar=t))
+                              live_from_bar=live))
         if np.isfinite(tp):
             made.append(Order(f"{entry.client_id}-tp", rules.symbol, -1, self.ledger.qty, OrderType.LIMIT,
                               limit_px=rules.round_px(entry.avg_px * (1 + tp), 1), decided_bar=entry.decided_bar,
-                              live_from_bar=t))
+                              live_from_bar=live))
         for order in made:
             self.submit(order, t)
             self.wake[order.client_id] = self.venue.first_trigger(order, order.live_from_bar)

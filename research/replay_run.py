@@ -4,7 +4,7 @@ through the event loop, optionally prove parity with the sweep, and write the bo
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +98,10 @@ def run_replay(spec: ReplaySpec, store: Store | None = None) -> ReplayOutcome:
         raise ValueError(f"{key}: {len(bars)} bars; {strategy.name} {params} needs at least {params.warmup + 2}")
     rules, rules_source = rules_from_sources(key.symbol, store.require(key).sources)
     signals = strategy.signals(bars, params)
-    result = replay(bars, signals, spec.costs, spec.realism, rules, spec.risk)
+    risk = spec.risk
+    if risk is not None and getattr(strategy.module, "DECLARES_STOP", False):  # a declared stop is mandatory
+        risk = replace(risk, limits=replace(risk.limits, require_stop=True))
+    result = replay(bars, signals, spec.costs, spec.realism, rules, risk)
     outcome = ReplayOutcome(spec, strategy, params, key, result, books_metrics(result, spec.costs, key.timeframe),
                             rules_source, data_fingerprint(store, key, start_ms, end_ms))
     if spec.parity:

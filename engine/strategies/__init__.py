@@ -1,5 +1,6 @@
 """Built-in strategies; each module meets the contract of `engine.strategy` (Params, GRID, signals).
 
 A module may also declare `SCREEN`, the name of a fast sweep kernel in `research` that computes the
-same orders as its signals (see `research.screen`); strategies without one sweep through vectorbt.
+same orders as its signals (see `research.screen`); strategies without one sweep through vectorbt. `DECLARES_STOP = True` makes a stop-loss on every
+entry mandatory in replay, paper and live (the risk rules refuse an entry without one).
 """

@@ -13,6 +13,8 @@ from engine.bars import Bars
 from engine.indicators_nb import atr_nb, crossed_above_nb, sma_nb
 from engine.signals import Signals
 
+DECLARES_STOP = True  # every entry carries a stop-loss; the risk rules refuse one that does not
+
 
 @dataclass(frozen=True, slots=True)
 class Params:
