@@ -254,7 +254,7 @@ def _replay(bars: Bars, signals: Signals, costs: Costs, realism: Realism, rules:
             k += 1
         loop.work(t)
         equity[t], position[t] = loop.ledger.equity(float(bars.close[t])), loop.ledger.qty
-        loop.emit(EventKind.BAR_CLOSED, t, detail=f"equity {equity[t]:.8g}")
+        loop.emit(EventKind.BAR_CLOSED, t)  # its equity is equity[t]
         done = t + 1
     equity[done:] = loop.ledger.cash + loop.ledger.qty * bars.close[done:]
     position[done:] = loop.ledger.qty

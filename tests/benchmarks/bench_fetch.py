@@ -38,9 +38,14 @@ def main() -> None:
             started = time.perf_counter()
             result = fetch(client, Store(Path(tmp) / "cache"), plan)
             elapsed = time.perf_counter() - started
+            client.session.close()  # let the server's keep-alive handler go
         finally:
             server.send_signal(signal.SIGINT)
-            server.wait(timeout=10)
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
             server.stdout.close()
     print(f"fetch {result.candles:,} 1m candles in {result.requests} requests: {elapsed:.2f} s, "
           f"{result.candles / elapsed:,.0f} candles/s end to end (target >= 50,000)")

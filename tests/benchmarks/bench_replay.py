@@ -6,6 +6,8 @@ they did the same work. Target >= 1,000,000 bars/s. Printed, never asserted."""
 from __future__ import annotations
 
 import os
+
+os.environ["TQDM_DISABLE"] = "1"  # backtesting.py's progress bar would interleave with the figures; read at import
 import resource
 import time
 import warnings
@@ -46,7 +48,6 @@ def theirs(frame, fee: float) -> tuple[float, int, float]:
             elif crossover(self.slow, self.fast):
                 self.position.close()
 
-    os.environ["TQDM_DISABLE"] = "1"  # its progress bar would interleave with our figures
     data = frame.rename(columns=str.capitalize).tz_convert(None)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
