@@ -5,15 +5,15 @@ ideal replay ends on the sweep's equity."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from engine.fills_nb import add_nb
 
 add = add_nb.py_func  # the same snapping, without numba call overhead on scalars
 
 
-@dataclass(frozen=True, slots=True)
-class Fill:
-    """A fact: `qty` base changed hands at `px`, costing `fee` quote."""
+class Fill(NamedTuple):
+    """A fact: `qty` base changed hands at `px`, costing `fee` quote (a tuple: immutable and cheap to build)."""
 
     order_id: str
     bar: int
@@ -28,8 +28,7 @@ class Fill:
         return self.qty * self.px
 
 
-@dataclass(frozen=True, slots=True)
-class RoundTrip:
+class RoundTrip(NamedTuple):
     entry_bar: int
     exit_bar: int
     qty: float

@@ -245,7 +245,7 @@ def _replay(bars: Bars, signals: Signals, costs: Costs, realism: Realism, rules:
         position[done:t] = loop.ledger.qty
         if loop.book is not None:
             loop.book.observe(equity[done:t], bars.ts_ms[done:t])
-        if realism.vectorbt_stops:
+        if realism.vectorbt_stops and loop.open:
             loop.work(t)  # vectorbt's order: resting stops on this bar before the decision
         while k < len(due) and int(due[k]) + lag == t:  # decided before this bar opened: acted on at its open
             d = int(due[k])

@@ -131,10 +131,10 @@ def books(result: ReplayResult) -> dict[str, pd.DataFrame]:
                                                           "avg_px", "fees", "decided_bar", "live_from_bar", "reason")},
                             "type": o.type.value, "tif": o.tif.value, "status": o.status.value,
                             "decided_at": ts[o.decided_bar] if o.decided_bar >= 0 else pd.NaT} for o in result.orders])
-    fills = pd.DataFrame([asdict(f) for f in result.fills])
+    fills = pd.DataFrame([f._asdict() for f in result.fills])
     if len(fills):
         fills.insert(0, "timestamp", ts[fills["bar"].to_numpy()])
-    trips = pd.DataFrame([asdict(t) for t in result.ledger.round_trips])
+    trips = pd.DataFrame([t._asdict() for t in result.ledger.round_trips])
     equity = pd.DataFrame({"timestamp": ts, "equity": result.equity, "position": result.position})
     return {"orders": orders, "fills": fills, "round_trips": trips, "equity": equity}
 
