@@ -100,6 +100,7 @@ class _Loop:
         self.placed.append(order)
         order.move(OrderStatus.SUBMITTED)
         self.emit(EventKind.ORDER_SUBMITTED, t, order.client_id)
+        self.emit(EventKind.ORDER_ACCEPTED, t, order.client_id)  # the simulated venue acknowledges at once
         self.open.append(order)
 
     def cancel(self, order: Order, t: int, why: str) -> None:

@@ -55,7 +55,8 @@ def test_partial_fills_carry_to_the_next_bars_within_the_participation_cap():
     assert [f.bar for f in result.fills] == [1, 2, 3]
     assert [f.qty for f in result.fills] == pytest.approx([1.0, 1.0, 0.5])
     kinds = [e.kind for e in result.events if e.kind.startswith("order_")]
-    assert kinds == ["order_submitted", "order_partially_filled", "order_partially_filled", "order_filled"]
+    assert kinds == ["order_submitted", "order_accepted", "order_partially_filled", "order_partially_filled",
+                     "order_filled"]
     assert result.orders[0].status is OrderStatus.FILLED and result.ledger.cash == 0.0
 
 
