@@ -196,6 +196,7 @@ def replay_command(
     cooldown_bars: Annotated[int, typer.Option(help="bars without entries after a losing streak")] = 0,
     require_stop: Annotated[bool, typer.Option(help="refuse entries that carry no stop-loss")] = False,
     parity: Annotated[bool, typer.Option(help="also prove the ideal replay equals the vectorbt sweep")] = False,
+    notebook: Annotated[bool, typer.Option(help="also execute notebooks/tearsheet.ipynb into the run folder")] = False,
 ) -> None:
     """Replay chosen parameters through the event loop; writes orders, fills, round trips, equity, metrics
     and a QuantStats tearsheet to reports/<run-id>/."""

@@ -188,7 +188,7 @@ def replay_run_command(o: dict) -> bool:
                       o["end"], Costs(o["fee_rate"], o["slippage_rate"], o["init_cash"]), realism,
                       None if o["ideal"] or not o["risk_rules"] else risk, o["parity"])
     outcome = run_replay(spec)
-    folder = write_replay(outcome, sys.argv)
+    folder = write_replay(outcome, sys.argv, extra=notebook_step("tearsheet") if o["notebook"] else None)
     console.print(f"run [bold]{folder.name}[/]  ->  {folder}", highlight=False)
     m = outcome.metrics
     console.print(f"{outcome.key} {outcome.params}: return {m['total_return']:.2%}, CAGR {m['cagr']:.2%}, sharpe "

@@ -4,6 +4,7 @@ through the event loop, optionally prove parity with the sweep, and write the bo
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from engine.strategy import Strategy, load_strategy
 from engine.venues.simulated import Realism
 from research.grid import parse_params
 from research.parity import ParityReport, check_parity, explain
-from research.runs import RunFolder, base_record, data_fingerprint, load_record, make_run_id
+from research.runs import RunFolder, base_record, data_fingerprint, load_record
 from research.sweep import periods_per_year, vbt_freq
 
 
@@ -139,15 +140,19 @@ def books(result: ReplayResult) -> dict[str, pd.DataFrame]:
     return {"orders": orders, "fills": fills, "round_trips": trips, "equity": equity}
 
 
-def write_replay(outcome: ReplayOutcome, command: list[str], reports_dir: Path | None = None) -> Path:
+def write_replay(outcome: ReplayOutcome, command: list[str], reports_dir: Path | None = None,
+                 extra: Callable[[Path], None] | None = None) -> Path:
+    """The books, metrics and tearsheet into a staging folder (and `extra(folder)`, e.g. a notebook), then
+    published at once."""
     from research.tearsheet import write_tearsheet
 
     spec = outcome.spec
     config = {"strategy": outcome.strategy.name, "params": asdict(outcome.params), "series": str(outcome.key),
               **{k: v for k, v in asdict(spec).items() if k not in ("strategy", "params")},
               "market_rules": outcome.rules_source}
-    run_id = make_run_id(outcome.strategy.name, {**config, "kind": "replay", "data": outcome.fingerprint})
-    with RunFolder(run_id, reports_dir) as folder:
+    identity = {**config, "kind": "replay", "data": outcome.fingerprint}
+    with RunFolder.new(outcome.strategy.name, identity, reports_dir) as folder:
+        run_id = folder.run_id
         tables = books(outcome.result)
         for name, table in tables.items():
             table.to_parquet(folder.path(f"{name}.parquet"), index=False)
@@ -162,7 +167,7 @@ def write_replay(outcome: ReplayOutcome, command: list[str], reports_dir: Path |
             record["results"]["parity"] = asdict(outcome.parity)
             record["results"]["differences"] = outcome.differences
         record["headline"] = headline(outcome)
-        return folder.complete(record)
+        return folder.complete(record, extra)
 
 
 def headline(outcome: ReplayOutcome) -> str:

@@ -11,6 +11,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import asdict, is_dataclass
 from datetime import UTC, datetime
@@ -80,7 +81,16 @@ def git_commit() -> str | None:
 
 
 class RunFolder:
-    """Files of one run, staged until `publish`."""
+    """Files of one run, staged until `complete`."""
+
+    @classmethod
+    def new(cls, strategy: str, config: dict, reports_dir: Path | None = None) -> RunFolder:
+        """A folder for a fresh run id; two identical runs in the same second get consecutive seconds."""
+        while True:
+            try:
+                return cls(make_run_id(strategy, config), reports_dir)
+            except FileExistsError:
+                time.sleep(1.0 - time.time() % 1.0 + 0.001)
 
     def __init__(self, run_id: str, reports_dir: Path | None = None) -> None:
         self.run_id = run_id
@@ -89,7 +99,10 @@ class RunFolder:
         if self.final.exists():
             raise FileExistsError(f"run {run_id} already exists at {self.final}")
         self.staging = self.reports_dir / f".staging-{run_id}"
-        self.staging.mkdir(parents=True)
+        try:
+            self.staging.mkdir(parents=True)
+        except FileExistsError:
+            raise FileExistsError(f"run {run_id} is being written already") from None
 
     def path(self, name: str) -> Path:
         return self.staging / name

@@ -16,7 +16,7 @@ from engine.strategy import Strategy
 from research.heatmap import default_axes, write_heatmap
 from engine.metrics_nb import METRICS
 from research.overfitting import evidence
-from research.runs import RunFolder, base_record, make_run_id
+from research.runs import RunFolder, base_record
 from research.sweep import (Market, Scores, SweepSpec, day_ends, grid_of, load_markets, periods_per_year, results_frame,
                             score_combos, screenable, vbt_freq)
 
@@ -85,8 +85,9 @@ def write_sweep(outcome: SweepOutcome, command: list[str], reports_dir: Path | N
     spec = outcome.spec
     config = {"strategy": outcome.strategy.name, **asdict(spec), "grid": outcome.grid, "combinations":
               int(len(outcome.results) / max(1, len(outcome.markets)))}
-    run_id = make_run_id(outcome.strategy.name, {**config, "data": [m.fingerprint for m in outcome.markets]})
-    with RunFolder(run_id, reports_dir) as folder:
+    identity = {**config, "data": [m.fingerprint for m in outcome.markets]}
+    with RunFolder.new(outcome.strategy.name, identity, reports_dir) as folder:
+        run_id = folder.run_id
         outcome.results.to_parquet(folder.path("results.parquet"), index=False)
         outcome.results.to_csv(folder.path("results.csv"), index=False)
         axes = default_axes(outcome.grid)

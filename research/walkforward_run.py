@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from research.runs import RunFolder, base_record, make_run_id
+from research.runs import RunFolder, base_record
 from research.splits import plan_table
 from research.walkforward import WalkForwardOutcome, fold_table
 
@@ -33,8 +33,9 @@ def write_walkforward(outcome: WalkForwardOutcome, command: list[str], reports_d
     config = {"strategy": outcome.strategy.name, **asdict(spec.sweep), "splits": asdict(spec.splits),
               "min_trades": spec.min_trades, "grid": outcome.grid}
     data = [m.fingerprint for m in outcome.markets]
-    run_id = make_run_id(outcome.strategy.name, {**config, "kind": "walkforward", "data": data})
-    with RunFolder(run_id, reports_dir) as folder:
+    identity = {**config, "kind": "walkforward", "data": data}
+    with RunFolder.new(outcome.strategy.name, identity, reports_dir) as folder:
+        run_id = folder.run_id
         plan_frame(outcome).to_csv(folder.path("plan.csv"), index=False)
         table = fold_table(outcome.folds, list(outcome.strategy.param_types))
         table.to_csv(folder.path("folds.csv"), index=False)

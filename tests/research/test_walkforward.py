@@ -112,3 +112,10 @@ def test_too_many_folds_is_one_clear_error_and_writes_nothing(cache, tmp_path):
     with pytest.raises(ValueError, match="fold|bars"):
         run_walkforward(spec_for("sma_cross", n_folds=40), store=cache)
     assert not (tmp_path / "reports").exists()
+
+
+def test_identical_runs_in_the_same_second_get_distinct_ids(tmp_path):
+    from research.runs import RunFolder
+
+    with RunFolder.new("sma_cross", {"a": 1}, tmp_path) as first, RunFolder.new("sma_cross", {"a": 1}, tmp_path) as second:
+        assert first.run_id != second.run_id and first.run_id.split("-")[1:] == second.run_id.split("-")[1:]
