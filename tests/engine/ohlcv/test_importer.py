@@ -21,8 +21,8 @@ from engine.ohlcv.importer import CandleFileError, import_files, read_candle_fil
 from engine.ohlcv.layout import SeriesKey
 from engine.ohlcv.schema import VALUE_COLUMNS, frame_from_arrays
 from engine.ohlcv.store import Store
+from tests.conftest import SHARED_DATA
 
-SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "data"
 BTC_1M = SeriesKey("binance", "BTC/USDT", "1m")
 DAY_MS = 86_400_000
 JUNE_1_MS = 1_748_736_000_000  # 2025-06-01 00:00 UTC
@@ -32,7 +32,7 @@ JUNE_1_MS = 1_748_736_000_000  # 2025-06-01 00:00 UTC
 def day() -> pd.DataFrame:
     """One day (1,440 rows) of real BTC/USDT 1m candles, columns timestamp (ms) + open..volume."""
     filters = [("timestamp", ">=", JUNE_1_MS), ("timestamp", "<", JUNE_1_MS + DAY_MS)]
-    rows = pq.read_table(SHARED / "binance_BTC-USDT_1m.parquet", filters=filters).to_pandas()
+    rows = pq.read_table(SHARED_DATA / "binance_BTC-USDT_1m.parquet", filters=filters).to_pandas()
     assert len(rows) == 1440
     return rows
 
@@ -157,7 +157,7 @@ def test_options_override_names_from_the_file_name(tmp_path, day):
 
 
 def test_real_5m_parquet_reports_gaps_and_zero_volume(tmp_path):
-    source = SHARED / "binance_BTC-USDT_5m.parquet"
+    source = SHARED_DATA / "binance_BTC-USDT_5m.parquet"
     [imported] = import_files(Store(tmp_path), [source])
     assert imported.key == SeriesKey("binance", "BTC/USDT", "5m") and imported.format == "parquet"
     report = imported.report
@@ -169,7 +169,7 @@ def test_real_5m_parquet_reports_gaps_and_zero_volume(tmp_path):
 
 
 def test_parquet_name_with_a_period_suffix():
-    imported = read_candle_file(SHARED / "binance_BTC-USDT_1h_2024-01_2024-09.parquet")
+    imported = read_candle_file(SHARED_DATA / "binance_BTC-USDT_1h_2024-01_2024-09.parquet")
     assert imported.key == SeriesKey("binance", "BTC/USDT", "1h") and len(imported.frame) == 5980
 
 

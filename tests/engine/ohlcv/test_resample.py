@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,20 +13,11 @@ from hypothesis import strategies as st
 
 from engine.ohlcv.resample import resample
 from engine.ohlcv.schema import VALUE_COLUMNS, frame_from_arrays, ts_ms_of
+from tests.conftest import shared_candles
 
-DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
 MINUTE = 60_000
 BASE_MS = 1_704_067_200_000  # 2024-01-01 00:00 UTC, a Monday
 PRICES = ["open", "high", "low", "close"]
-
-
-def read_shared(name: str) -> pd.DataFrame:
-    """A shared candle file (int64 ms `timestamp` + ohlcv columns) as a cache frame, read in place."""
-    path = DATA / name
-    if not path.is_file():
-        pytest.skip(f"shared data file {path} is not available")
-    table = pd.read_parquet(path)
-    return frame_from_arrays(table["timestamp"].to_numpy(), {c: table[c].to_numpy() for c in VALUE_COLUMNS})
 
 
 def assert_matches_exchange(ours: pd.DataFrame, theirs: pd.DataFrame, skip_volume: tuple[str, ...] = ()) -> None:
@@ -48,8 +38,8 @@ def assert_matches_exchange(ours: pd.DataFrame, theirs: pd.DataFrame, skip_volum
     ("1d", "binance_BTC-USDT_1d.parquet"),
 ])
 def test_5m_reproduces_binance_higher_timeframes_2024(target: str, name: str) -> None:
-    five = read_shared("binance_BTC-USDT_5m_2024-01_2024-09.parquet")
-    ours, theirs = resample(five, "5m", target), read_shared(name)
+    five = shared_candles("binance_BTC-USDT_5m_2024-01_2024-09.parquet")
+    ours, theirs = resample(five, "5m", target), shared_candles(name)
     assert_matches_exchange(ours, theirs)
     # The bundle has no gaps: we emit every exchange candle, plus at most the last one, which the 5m
     # file (downloaded a little later) completes while the coarser file had dropped it as in progress.
@@ -59,8 +49,8 @@ def test_5m_reproduces_binance_higher_timeframes_2024(target: str, name: str) ->
 
 
 def test_5m_to_1h_with_outages_drops_the_partial_hours_binance_keeps() -> None:
-    five = read_shared("binance_BTC-USDT_5m.parquet")
-    ours, theirs = resample(five, "5m", "1h"), read_shared("binance_BTC-USDT_1h_2020-12_2021-07.parquet")
+    five = shared_candles("binance_BTC-USDT_5m.parquet")
+    ours, theirs = resample(five, "5m", "1h"), shared_candles("binance_BTC-USDT_1h_2020-12_2021-07.parquet")
     partial = pd.DatetimeIndex(["2020-12-21 14:00", "2021-02-11 03:00", "2021-03-06 03:00",
                                 "2021-04-20 04:00", "2021-04-25 04:00", "2021-04-25 08:00"], tz="UTC").as_unit("ms")
     assert ours.index.difference(theirs.index).empty  # every hour we emit is a real exchange hour
@@ -72,7 +62,7 @@ def test_5m_to_1h_with_outages_drops_the_partial_hours_binance_keeps() -> None:
 
 
 def test_daily_to_weekly_buckets_start_on_monday() -> None:
-    daily = read_shared("binance_BTC-USDT_1d.parquet")  # 2024-01-01 (a Monday) -> 2024-09-05 (a Thursday)
+    daily = shared_candles("binance_BTC-USDT_1d.parquet")  # 2024-01-01 (a Monday) -> 2024-09-05 (a Thursday)
     weekly = resample(daily, "1d", "1w")
     assert (weekly.index.dayofweek == 0).all()
     assert weekly.index[0] == pd.Timestamp("2024-01-01", tz="UTC")
