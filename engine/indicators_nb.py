@@ -113,10 +113,8 @@ def rolling_max_nb(a: np.ndarray, window: int) -> np.ndarray:
 
 @njit(cache=True, nogil=True)
 def rolling_min_nb(a: np.ndarray, window: int) -> np.ndarray:
-    out = np.full(a.shape[0], np.nan)
-    for i in range(window - 1, a.shape[0]):
-        out[i] = a[i - window + 1: i + 1].min()
-    return out
+    """Minimum of the last `window` values: the maximum of the negated values, negated (exact)."""
+    return -rolling_max_nb(-a, window)
 
 
 @njit(cache=True, nogil=True)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -17,8 +15,8 @@ from engine.ohlcv.fetch import FetchPlan, FetchResult, RetryPolicy, fetch
 from engine.ohlcv.inventory import SeriesHealth, inspect, select
 from engine.ohlcv.quality import fmt_ts
 from engine.venues.ccxt_client import make_exchange
+from research.console import console
 
-console = Console(width=None if sys.stdout.isatty() else 120)  # logs and CI get whole tables
 
 
 def fetch_series(client: object, store: Store, plan: FetchPlan, policy: RetryPolicy) -> FetchResult:

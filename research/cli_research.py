@@ -7,14 +7,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pandas as pd
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from engine.execution import Costs
 from engine.metrics_nb import METRICS
+from research.console import console
 
-console = Console(width=None if sys.stdout.isatty() else 140)
 
 
 def progress_bar(unit: str = "combinations") -> Progress:

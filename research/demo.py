@@ -20,7 +20,8 @@ from engine.ohlcv.quality import fmt_ts
 from engine.ohlcv.sample import SYNTHETIC_EXCHANGE
 from engine.venues.ccxt_client import make_exchange
 from engine.venues.emulator import BinanceEmulator, Fault
-from research.cli_data import console, fetch_series, sample_feeds, summary_table
+from research.cli_data import fetch_series, sample_feeds, summary_table
+from research.console import console
 
 
 def run_demo() -> None:

@@ -18,7 +18,6 @@ from engine.ohlcv.schema import VALUE_COLUMNS, ts_ms_of
 from engine.ohlcv.timeframe import alignment_offset_ms, timeframe_ms
 
 ERROR_KINDS = ("duplicate", "out_of_order", "misaligned", "invalid_ohlc", "incomplete_last")
-WARNING_KINDS = ("gap", "zero_volume_run")
 REPAIRS = {
     "sort": "sort rows by open time",
     "dedupe": "keep the last row of each repeated open time",
@@ -49,7 +48,7 @@ class Issue:
 
     @property
     def severity(self) -> str:
-        return "error" if self.kind in ERROR_KINDS else "warning"
+        return "error" if self.kind in ERROR_KINDS else "warning"  # gaps and zero-volume runs
 
     def describe(self, locate: Callable[[int], str] | None = None) -> str:
         where = ""

@@ -38,6 +38,7 @@ class Loaded:
 
     frame: pd.DataFrame
     locate: Callable[[int], str]
+    manifest: Manifest  # the one the rows were read through
 
 
 def month_keys(ts_ms: np.ndarray) -> np.ndarray:
@@ -72,9 +73,9 @@ class Store:
         """Rows with open time in [start_ms, end_ms), unchecked; see `load` for the checked reader."""
         folder = key.folder(self.root)
         try:
-            chosen, tables = self._read_tables(key, start_ms, end_ms)
+            manifest, chosen, tables = self._read_tables(key, start_ms, end_ms)
         except FileNotFoundError:  # a writer swapped the manifest and swept a file between our two reads
-            chosen, tables = self._read_tables(key, start_ms, end_ms)
+            manifest, chosen, tables = self._read_tables(key, start_ms, end_ms)
         frame = from_tables(tables)
         ts = ts_ms_of(frame)
         lo = 0 if start_ms is None else int(np.searchsorted(ts, start_ms, side="left"))
@@ -87,20 +88,20 @@ class Store:
             stamp = quality.fmt_ts(int(ts[row]))
             return f"{folder / chosen[part].file} row {row - offsets[part]} ({stamp})"
 
-        return Loaded(frame.iloc[lo:hi], locate)
+        return Loaded(frame.iloc[lo:hi], locate, manifest)
 
-    def _read_tables(self, key: SeriesKey, start_ms: int | None, end_ms: int | None) -> tuple[list[Partition], list[pa.Table]]:
+    def _read_tables(self, key: SeriesKey, start_ms: int | None,
+                     end_ms: int | None) -> tuple[Manifest, list[Partition], list[pa.Table]]:
         manifest, folder = self.require(key), key.folder(self.root)
         chosen = [p for p in manifest.partitions.values()
                   if (start_ms is None or p.last_ms >= start_ms) and (end_ms is None or p.first_ms < end_ms)]
-        return chosen, [pq.ParquetFile(folder / p.file).read() for p in chosen]
+        return manifest, chosen, [pq.ParquetFile(folder / p.file).read() for p in chosen]
 
     def load(self, key: SeriesKey, start_ms: int | None = None, end_ms: int | None = None,
              repair: Iterable[str] = ()) -> pd.DataFrame:
         """Checked rows for [start_ms, end_ms): errors raise `QualityError` unless a repair is asked for."""
-        manifest = self.require(key)
         loaded = self.read(key, start_ms, end_ms)
-        repairs = set(repair)
+        manifest, repairs = loaded.manifest, set(repair)
         frame = quality.repair(loaded.frame, key.timeframe, repairs, now_ms=manifest.obtained_ms) if repairs else loaded.frame
         report = quality.check(frame, key.timeframe, now_ms=manifest.obtained_ms)
         if not report.ok:

@@ -12,8 +12,6 @@ import numpy as np
 
 from engine.ohlcv.timeframe import timeframe_ms
 
-# Binance's interval names; ccxt sends them unchanged.
-INTERVALS = ("1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w")
 DEFAULT_KLINES_LIMIT, MAX_KLINES_LIMIT = 500, 1000
 
 ERRORS = {

@@ -134,6 +134,8 @@ def test_books_balance_spot_never_goes_negative_and_orders_end_properly(stream, 
     ledger = result.ledger
     assert ledger.cash + bought - sold + ledger.fees_paid == pytest.approx(1000.0, rel=1e-9, abs=1e-9)
     assert ledger.cash >= 0 and (result.position >= 0).all()
+    pnl = ledger.realized_pnl + ledger.unrealized_pnl(float(bars.close[-1]))
+    assert pnl == pytest.approx(result.equity[-1] - 1000.0, rel=1e-9, abs=1e-7)  # every quote of PnL accounted for
     np.testing.assert_allclose(result.equity[-1], ledger.cash + ledger.qty * bars.close[-1], rtol=1e-12)
     still_open = [o for o in result.orders if o.status not in TERMINAL]
     assert len(still_open) <= 1 and all(o is result.orders[-1] for o in still_open)

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from engine.bars import Bars
 from engine.causality import check_causality
+from engine.signals import Signals
 from engine.strategy import BUILTINS, load_strategy
 from tests.conftest import make_candles
 
@@ -118,3 +119,9 @@ def test_parameters_are_typed_and_validated():
     with pytest.raises(ValueError, match="sma_cross: sma_cross needs 0 < fast < slow"):
         strategy.params({"fast": 30, "slow": 10})
     assert len(list(strategy.grid_params())) == 355  # 400 pairs, fast < slow kept
+
+
+def test_signals_from_a_target_enter_on_the_turn_to_long_and_exit_on_the_turn_to_flat():
+    signals = Signals.from_target(np.array([False, True, True, False, True]))
+    assert signals.entries.tolist() == [False, True, False, False, True]
+    assert signals.exits.tolist() == [False, False, False, True, False]
