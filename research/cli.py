@@ -106,22 +106,31 @@ def emulator_serve(
 check_app = typer.Typer(no_args_is_help=True, help="Checks a strategy must pass before it is trusted.")
 app.add_typer(check_app, name="check")
 
+# Options the research commands share, declared once.
+StrategyArg = Annotated[str, typer.Argument(help="built-in name (sma_cross), dotted module, or path/to/file.py")]
 Symbols = Annotated[list[str], typer.Option("--symbol", help="market, e.g. BTC/USDT; repeat for several")]
+Exchange = Annotated[str, typer.Option(help="cache folder of the candles")]
+Timeframe = Annotated[str, typer.Option(help="candle length, e.g. 1h")]
+Start = Annotated[Optional[str], typer.Option(help="first bar (UTC), e.g. 2024-01-01")]
+End = Annotated[Optional[str], typer.Option(help="stop before this bar (UTC)")]
 Params = Annotated[Optional[list[str]], typer.Option("--param", help="grid override NAME=START:STOP:STEP or NAME=A,B,C")]
+FeeRate = Annotated[float, typer.Option(help="fee on notional per fill, e.g. 0.001")]
+SlippageRate = Annotated[float, typer.Option(help="adverse price move per fill, e.g. 0.0005")]
+InitCash = Annotated[float, typer.Option(help="starting cash in quote currency")]
 
 
 @app.command("sweep")
 def sweep(
-    strategy: Annotated[str, typer.Argument(help="built-in name (sma_cross), dotted module, or path/to/file.py")],
+    strategy: StrategyArg,
     symbol: Symbols,
-    exchange: Annotated[str, typer.Option(help="cache folder of the candles")] = "binance",
-    timeframe: Annotated[str, typer.Option(help="candle length, e.g. 1h")] = "1h",
-    start: Annotated[Optional[str], typer.Option(help="first bar (UTC), e.g. 2024-01-01")] = None,
-    end: Annotated[Optional[str], typer.Option(help="stop before this bar (UTC)")] = None,
+    exchange: Exchange = "binance",
+    timeframe: Timeframe = "1h",
+    start: Start = None,
+    end: End = None,
     param: Params = None,
-    fee_rate: Annotated[float, typer.Option(help="fee on notional per fill, e.g. 0.001")] = 0.001,
-    slippage_rate: Annotated[float, typer.Option(help="adverse price move per fill, e.g. 0.0005")] = 0.0005,
-    init_cash: Annotated[float, typer.Option(help="starting cash in quote currency")] = 10_000.0,
+    fee_rate: FeeRate = 0.001,
+    slippage_rate: SlippageRate = 0.0005,
+    init_cash: InitCash = 10_000.0,
     objective: Annotated[str, typer.Option(help="metric that ranks combinations")] = "sharpe",
     engine: Annotated[str, typer.Option(help="auto (fused kernel when the strategy has one) or vectorbt")] = "auto",
     top: Annotated[int, typer.Option(help="rows to print")] = 10,
@@ -136,12 +145,12 @@ def sweep(
 
 @app.command("walkforward")
 def walkforward(
-    strategy: Annotated[str, typer.Argument(help="built-in name (sma_cross), dotted module, or path/to/file.py")],
+    strategy: StrategyArg,
     symbol: Symbols,
-    exchange: Annotated[str, typer.Option(help="cache folder of the candles")] = "binance",
-    timeframe: Annotated[str, typer.Option(help="candle length, e.g. 1h")] = "1h",
-    start: Annotated[Optional[str], typer.Option(help="first bar (UTC)")] = None,
-    end: Annotated[Optional[str], typer.Option(help="stop before this bar (UTC)")] = None,
+    exchange: Exchange = "binance",
+    timeframe: Timeframe = "1h",
+    start: Start = None,
+    end: End = None,
     param: Params = None,
     folds: Annotated[Optional[int], typer.Option(help="number of folds")] = None,
     mode: Annotated[str, typer.Option(help="rolling (fixed in-sample length) or anchored (from the first bar)")] = "rolling",
@@ -151,9 +160,9 @@ def walkforward(
     embargo: Annotated[str, typer.Option(help="bars or time after an OOS window no later IS may start in")] = "0",
     objective: Annotated[str, typer.Option(help="metric that picks the in-sample winner")] = "sharpe",
     min_trades: Annotated[int, typer.Option(help="in-sample round trips a combination needs to be picked")] = 0,
-    fee_rate: Annotated[float, typer.Option(help="fee on notional per fill")] = 0.001,
-    slippage_rate: Annotated[float, typer.Option(help="adverse price move per fill")] = 0.0005,
-    init_cash: Annotated[float, typer.Option(help="starting cash in quote currency")] = 10_000.0,
+    fee_rate: FeeRate = 0.001,
+    slippage_rate: SlippageRate = 0.0005,
+    init_cash: InitCash = 10_000.0,
     engine: Annotated[str, typer.Option(help="auto or vectorbt")] = "auto",
     notebook: Annotated[bool, typer.Option(help="also execute notebooks/walkforward.ipynb into the run folder")] = False,
 ) -> None:
@@ -174,11 +183,11 @@ def replay_command(
     exchange: Annotated[Optional[str], typer.Option(help="cache folder (default: the run's)")] = None,
     symbol: Annotated[Optional[str], typer.Option(help="market (default: the run's first)")] = None,
     timeframe: Annotated[Optional[str], typer.Option(help="candle length (default: the run's)")] = None,
-    start: Annotated[Optional[str], typer.Option(help="first bar (UTC)")] = None,
-    end: Annotated[Optional[str], typer.Option(help="stop before this bar (UTC)")] = None,
-    fee_rate: Annotated[float, typer.Option(help="fee on notional per fill")] = 0.001,
-    slippage_rate: Annotated[float, typer.Option(help="adverse price move per fill")] = 0.0005,
-    init_cash: Annotated[float, typer.Option(help="starting cash in quote currency")] = 10_000.0,
+    start: Start = None,
+    end: End = None,
+    fee_rate: FeeRate = 0.001,
+    slippage_rate: SlippageRate = 0.0005,
+    init_cash: InitCash = 10_000.0,
     ideal: Annotated[bool, typer.Option(help="switch every realism feature off: exactly the sweep's assumptions")] = False,
     exchange_rules: Annotated[bool, typer.Option(help="lot step, tick, min amount and min notional")] = True,
     partial_fills: Annotated[bool, typer.Option(help="cap each order at a share of the bar's volume")] = True,
