@@ -1,6 +1,6 @@
 """The ledger: cash, one position, average entry, realized and unrealized PnL, fees paid, equity.
-("Portfolio" is vectorbt's word.) Spot long only in this version; the arithmetic mirrors vectorbt's so an
-ideal replay ends on the sweep's equity."""
+("Portfolio" is vectorbt's word.) Long, and short where the strategy asks; the arithmetic mirrors
+vectorbt's so an ideal replay ends on the sweep's equity."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ class Fill(NamedTuple):
 class RoundTrip(NamedTuple):
     entry_bar: int
     exit_bar: int
+    direction: int  # +1 long, -1 short
     qty: float
     entry_px: float
     exit_px: float
@@ -40,39 +41,64 @@ class RoundTrip(NamedTuple):
 
 @dataclass(slots=True)
 class Ledger:
+    """Signed books: `qty` > 0 is a long, < 0 a short. A short's sale proceeds sit in `cash` and its debt
+    (what it owes at the entry price) is locked twice, as vectorbt does: the proceeds, plus the same again
+    as collateral out of free cash."""
+
     cash: float
     qty: float = 0.0
     avg_entry_px: float = 0.0
     realized_pnl: float = 0.0
     fees_paid: float = 0.0
-    entry_fees: float = 0.0  # fees of the open position's buys, charged to its round trip
+    entry_fees: float = 0.0  # fees of the open position's entries, charged to its round trips
     entry_bar: int = -1
     round_trips: list[RoundTrip] = field(default_factory=list)
 
+    @property
+    def debt(self) -> float:
+        return -self.qty * self.avg_entry_px if self.qty < 0 else 0.0
+
+    @property
+    def free_cash(self) -> float:
+        """Cash not backing a short: what a new position may commit."""
+        return self.cash - 2 * self.debt
+
     def apply(self, fill: Fill) -> None:
-        if fill.side > 0:
-            cost = fill.qty * fill.px + fill.fee
+        """Book a fill: it closes what it can of the opposite position, and opens the rest on its own side."""
+        side, qty = fill.side, fill.qty
+        closing = min(qty, abs(self.qty)) if self.qty * side < 0 else 0.0
+        opening = add(qty, -closing)
+        close_fee = fill.fee * closing / qty
+        open_fee = fill.fee - close_fee
+        if side > 0:
+            cost = qty * fill.px + fill.fee
             if cost > self.cash * (1 + 1e-12):
-                raise ValueError(f"fill {fill.order_id} costs {cost:.8f} with {self.cash:.8f} cash: spot cannot borrow")
-            self.avg_entry_px = (self.avg_entry_px * self.qty + fill.px * fill.qty) / (self.qty + fill.qty)
-            self.entry_bar = fill.bar if self.qty == 0 else self.entry_bar
-            self.cash, self.qty = add(self.cash, -cost), self.qty + fill.qty
-            self.entry_fees += fill.fee
-        else:
-            if fill.qty > self.qty * (1 + 1e-12):
-                raise ValueError(f"fill {fill.order_id} sells {fill.qty} with {self.qty} held: spot cannot short")
-            pnl = fill.qty * (fill.px - self.avg_entry_px) - fill.fee - self.entry_fees * fill.qty / self.qty
-            self.cash += add(fill.qty * fill.px, -fill.fee)
-            self._close(fill, pnl)
+                raise ValueError(f"fill {fill.order_id} costs {cost:.8f} with {self.cash:.8f} cash: quote cannot be borrowed")
+        elif opening > 0:
+            backing = self.free_cash + closing * fill.px - close_fee  # a reversal's sale frees its own proceeds
+            if opening * fill.px + open_fee > backing * (1 + 1e-12) + 1e-12:
+                raise ValueError(f"fill {fill.order_id} shorts {opening:.8g} @ {fill.px:.8g} with {backing:.8f} "
+                                 "free cash to back it")
+        self.cash = add(self.cash, -(qty * fill.px + fill.fee)) if side > 0 else self.cash + add(qty * fill.px, -fill.fee)
+        if closing > 0:
+            self._close(fill, closing, close_fee)
+        if opening > 0:
+            held = abs(self.qty)
+            self.avg_entry_px = (self.avg_entry_px * held + fill.px * opening) / (held + opening)
+            self.entry_bar = fill.bar if held == 0 else self.entry_bar
+            self.qty = add(self.qty, side * opening)
+            self.entry_fees += open_fee
         self.fees_paid += fill.fee
 
-    def _close(self, fill: Fill, pnl: float) -> None:
-        share = fill.qty / self.qty
-        self.round_trips.append(RoundTrip(self.entry_bar, fill.bar, fill.qty, self.avg_entry_px, fill.px,
-                                          self.entry_fees * share + fill.fee, pnl))
+    def _close(self, fill: Fill, qty: float, fee: float) -> None:
+        direction = 1 if self.qty > 0 else -1
+        share = qty / abs(self.qty)
+        pnl = direction * qty * (fill.px - self.avg_entry_px) - fee - self.entry_fees * share
+        self.round_trips.append(RoundTrip(self.entry_bar, fill.bar, direction, qty, self.avg_entry_px, fill.px,
+                                          self.entry_fees * share + fee, pnl))
         self.realized_pnl += pnl
         self.entry_fees *= 1 - share
-        self.qty = add(self.qty, -fill.qty)
+        self.qty = add(self.qty, direction * -qty)
         if self.qty == 0:
             self.avg_entry_px, self.entry_fees, self.entry_bar = 0.0, 0.0, -1
 

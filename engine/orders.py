@@ -53,15 +53,18 @@ class Order:
     side: int  # +1 buy, -1 sell
     qty: float  # base amount asked for (0 for a quote order)
     type: OrderType = OrderType.MARKET
-    quote_qty: float | None = None  # or: quote to spend, fees included (Binance's quoteOrderQty), qty found at fill
+    # or: quote to commit, fees included, the base amount found at the fill: for a buy the quote it spends
+    # (Binance's quoteOrderQty), for a sell that opens a short the collateral it puts up (vectorbt's all-in short)
+    quote_qty: float | None = None
     limit_px: float | None = None
     stop_px: float | None = None
     tif: TimeInForce = TimeInForce.GTC
+    reduce_only: bool = False  # only closes the position: fills at most what is held, never opens the other side
     decided_bar: int = -1  # the bar whose close decided it
     live_from_bar: int = -1  # the first bar it can fill on (decided_bar + 1 + latency)
     status: OrderStatus = OrderStatus.PENDING
     filled_qty: float = 0.0
-    spent: float = 0.0  # quote paid or received, fees included
+    spent: float = 0.0  # quote paid (buy) or received (sell), fees included; of a quote order, the quote committed
     avg_px: float = 0.0
     fees: float = 0.0
     reason: str = ""
@@ -72,8 +75,8 @@ class Order:
         if (self.qty > 0) == (self.quote_qty is not None and self.quote_qty > 0):
             raise ValueError(f"order {self.client_id}: give a positive base quantity or a positive quote amount, "
                              f"not both or neither (qty={self.qty}, quote_qty={self.quote_qty})")
-        if self.quote_qty is not None and (self.side != 1 or self.type is not OrderType.MARKET):
-            raise ValueError(f"order {self.client_id}: a quote amount is for market buys only")
+        if self.quote_qty is not None and (self.type is not OrderType.MARKET or self.reduce_only):
+            raise ValueError(f"order {self.client_id}: a quote amount is for market orders that open a position")
         if self.type is OrderType.LIMIT and not (self.limit_px or 0) > 0:
             raise ValueError(f"order {self.client_id}: a limit order needs a positive limit price")
         if self.type is OrderType.STOP and not (self.stop_px or 0) > 0:
@@ -97,7 +100,7 @@ class Order:
 
     def record_fill(self, qty: float, px: float, fee: float) -> None:
         """Add a fill; the order becomes partially filled or filled."""
-        cost = qty * px + fee if self.side > 0 else qty * px - fee
+        cost = qty * px + fee if self.side > 0 or self.quote_qty is not None else qty * px - fee
         used = cost if self.quote_qty is not None else qty
         if not (qty > 0 and used <= self.remaining * (1 + 1e-9) + 1e-12):
             raise InvalidTransition(f"order {self.client_id}: fill of {qty} exceeds what remains ({self.remaining})")

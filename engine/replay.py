@@ -24,7 +24,7 @@ from engine.indicators_nb import atr_nb
 from engine.orders import Order, OrderStatus, OrderType, TimeInForce
 from engine.risk import RiskBook, RiskConfig
 from engine.signals import Signals
-from engine.venues.simulated import Realism, SimulatedVenue
+from engine.venues.simulated import REFUSALS, Realism, SimulatedVenue
 
 
 @dataclass
@@ -53,6 +53,7 @@ class _Loop:
         self.oco: dict[str, Order] = {}  # protective order -> its sibling
         self.wake: dict[str, int] = {}  # resting order -> first bar it can trade on
         self.placed: list[Order] = []  # orders submitted during the current pass of `work`
+        self.deferred: tuple[int, int, float, tuple[float, float]] | None = None  # a reversal's entry, once flat
         self.book = RiskBook(risk.limits, risk.sizing, peak=costs.init_cash, day_start=costs.init_cash) if risk else None
         needs_atr = risk is not None and risk.sizing.method == "atr"
         self.atr = atr_nb(bars.high, bars.low, bars.close, 14, True) if needs_atr else None
@@ -63,35 +64,69 @@ class _Loop:
         if self.on_event is not None:
             self.on_event(event)
 
-    def decide(self, t: int, entry: bool, exit_: bool, decided: int, size: float, stops: tuple[float, float]) -> None:
-        """The decision of bar `decided` takes effect at bar t: at most one order, as vectorbt would place."""
-        if entry == exit_:
-            return  # nothing, or a conflict vectorbt ignores
-        self.emit(EventKind.SIGNAL, t, detail=f"{'entry' if entry else 'exit'} decided at bar {decided}")
-        buying = any(o.side > 0 for o in self.open)
-        selling = any(o.side < 0 and o.type is OrderType.MARKET for o in self.open)
-        if exit_ and (self.ledger.qty > 0 or buying):
-            for order in [o for o in self.open if o.side > 0 or o.client_id in self.oco]:
-                self.cancel(order, t, "exit signal")
-            if self.ledger.qty > 0 and not selling:  # an open market sell already covers the position
-                self.submit(Order(f"x{t}", self.venue.rules.symbol, -1, self.ledger.qty, decided_bar=decided,
-                                  live_from_bar=t), t)
-        elif entry and self.ledger.qty == 0 and not buying:
-            has_stop = np.isfinite(stops[0])
-            quote = self.ledger.cash * size if self.book is None else self._risk_checked(t, decided, size, has_stop)
-            if quote > 0:
-                self.submit(Order(f"e{t}", self.venue.rules.symbol, 1, 0.0, quote_qty=quote, decided_bar=decided,
-                                  live_from_bar=t), t)
-                if np.isfinite(stops).any():
-                    self.protection[f"e{t}"] = stops
+    def heading(self) -> int:
+        """The side the books are on or on their way to: the position's, else an open entry's, else 0."""
+        if self.ledger.qty:
+            return 1 if self.ledger.qty > 0 else -1
+        return next((o.side for o in self.open if not o.reduce_only), 0)
 
-    def _risk_checked(self, t: int, decided: int, size: float, has_stop: bool) -> float:
+    def decide(self, t: int, signal: Decision, decided: int, size: float, stops: tuple[float, float]) -> None:
+        """The decision of bar `decided` takes effect at bar t, resolved as vectorbt's `from_signals` does by
+        default: an entry together with its own exit, or a long entry with a short entry, is ignored; an
+        opposite entry reverses the position (close, then open the other side once flat)."""
+        long_entry, long_exit, short_entry, short_exit = signal
+        if long_entry and long_exit:
+            long_entry = long_exit = False
+        if short_entry and short_exit:
+            short_entry = short_exit = False
+        if long_entry and short_entry:
+            long_entry = short_entry = False
+        heading = self.heading()
+        if heading > 0:
+            target = -1 if short_entry else 0 if long_exit else None
+        elif heading < 0:
+            target = 1 if long_entry else 0 if short_exit else None
+        else:
+            target = 1 if long_entry else -1 if short_entry else None
+        if target is None:
+            return
+        self.emit(EventKind.SIGNAL, t, detail=f"{_TARGETS[heading, target]} decided at bar {decided}")
+        self.deferred = None
+        if heading:
+            self.close(t, decided, heading)
+        if target:
+            if self.ledger.qty == 0:
+                self.enter(t, target, decided, size, stops)
+            else:
+                self.deferred = (target, decided, size, stops)  # opens once the close has filled
+
+    def close(self, t: int, decided: int, heading: int) -> None:
+        """Cancel what would add to the position or protects it, and send one reduce-only market order."""
+        for order in [o for o in self.open if (o.side == heading and not o.reduce_only) or o.client_id in self.oco]:
+            self.cancel(order, t, "exit signal")
+        closing = any(o.reduce_only and o.type is OrderType.MARKET for o in self.open)
+        if self.ledger.qty and not closing:  # an open market close already covers the position
+            self.submit(Order(f"x{t}", self.venue.rules.symbol, -heading, abs(self.ledger.qty), reduce_only=True,
+                              decided_bar=decided, live_from_bar=t), t)
+
+    def enter(self, t: int, side: int, decided: int, size: float, stops: tuple[float, float]) -> None:
+        """An all-in (or `size` of it) market entry: a buy spends cash, a short commits free cash."""
+        has_stop = bool(np.isfinite(stops[0]))
+        collateral = self.ledger.free_cash
+        quote = collateral * size if self.book is None else self._risk_checked(t, decided, size, has_stop, collateral)
+        if quote > 0:
+            self.submit(Order(f"e{t}", self.venue.rules.symbol, side, 0.0, quote_qty=quote, decided_bar=decided,
+                              live_from_bar=t), t)
+            if np.isfinite(stops).any():
+                self.protection[f"e{t}"] = stops
+
+    def _risk_checked(self, t: int, decided: int, size: float, has_stop: bool, collateral: float) -> float:
         """The quote the risk rules allow for an entry decided at the close of bar `decided`."""
         px = float(self.bars.close[decided])
         equity = self.ledger.equity(px)
         atr = float(self.atr[decided]) if self.atr is not None else 0.0
-        wanted = self.book.size(equity, self.ledger.cash, px, atr) * size
-        allowed, reason = self.book.check_entry(t, equity, wanted, self.ledger.qty * px, has_stop)
+        wanted = self.book.size(equity, collateral, px, atr) * size
+        allowed, reason = self.book.check_entry(t, equity, wanted, abs(self.ledger.qty) * px, has_stop)
         self.emit(EventKind.RISK_DECISION, t, detail=reason or f"allowed: {allowed:.2f} of {equity:.2f} equity")
         return allowed
 
@@ -114,18 +149,19 @@ class _Loop:
         from the bar the entry filled on (the rest of that bar can already hit them), or from the next bar
         under vectorbt's conventions."""
         sl, tp = self.protection.pop(entry.client_id)
-        rules, made = self.venue.rules, []
+        rules, made, side = self.venue.rules, [], -entry.side  # protection trades against the entry
         live = t + 1 if self.realism.vectorbt_stops else t
         if live >= len(self.bars):
             return  # entered on the last bar: no bar left to protect
+        held = abs(self.ledger.qty)
         if np.isfinite(sl):
-            made.append(Order(f"{entry.client_id}-sl", rules.symbol, -1, self.ledger.qty, OrderType.STOP,
-                              stop_px=rules.round_px(entry.avg_px * (1 - sl), -1), decided_bar=entry.decided_bar,
-                              live_from_bar=live))
+            made.append(Order(f"{entry.client_id}-sl", rules.symbol, side, held, OrderType.STOP, reduce_only=True,
+                              stop_px=rules.round_px(entry.avg_px * (1 + side * sl), side),
+                              decided_bar=entry.decided_bar, live_from_bar=live))
         if np.isfinite(tp):
-            made.append(Order(f"{entry.client_id}-tp", rules.symbol, -1, self.ledger.qty, OrderType.LIMIT,
-                              limit_px=rules.round_px(entry.avg_px * (1 + tp), 1), decided_bar=entry.decided_bar,
-                              live_from_bar=live))
+            made.append(Order(f"{entry.client_id}-tp", rules.symbol, side, held, OrderType.LIMIT, reduce_only=True,
+                              limit_px=rules.round_px(entry.avg_px * (1 - side * tp), -side),
+                              decided_bar=entry.decided_bar, live_from_bar=live))
         for order in made:
             self.submit(order, t)
             self.wake[order.client_id] = self.venue.first_trigger(order, order.live_from_bar)
@@ -157,16 +193,16 @@ class _Loop:
                 self.cancel(order, t, "immediate or cancel: the rest did not fill on its first bar")
 
     def _trade(self, order: Order, t: int) -> None:
-        fill, why = self.venue.execute(order, t, self.ledger.qty)
+        fill, why = self.venue.execute(order, t, self.ledger.qty, self.ledger.cash)
         if fill is None:
             first = order.status is OrderStatus.SUBMITTED
-            if why.startswith("Filter failure"):
+            if why.startswith(REFUSALS):
                 if first:
                     order.move(OrderStatus.REJECTED, why)
                     self.open.remove(order)
                     self.emit(EventKind.ORDER_REJECTED, t, order.client_id, why)
                 else:
-                    self.cancel(order, t, f"rest below the exchange minimum: {why}")
+                    self.cancel(order, t, f"the rest is refused: {why}")
             elif order.client_id in self.wake:
                 self.wake[order.client_id] = self.venue.first_trigger(order, t + 1)
             return
@@ -197,9 +233,16 @@ class _Loop:
         if self.ledger.qty == 0:  # flat: whatever still protects the old position goes
             for other in [o for o in self.open if o.client_id in self.oco]:
                 self.cancel(other, t, "position closed")
+            if self.deferred is not None:  # the reversal's second leg
+                target, decided, size, stops = self.deferred
+                self.deferred = None
+                self.enter(t, target, decided, size, stops)
 
 
 _PRIORITY = {OrderType.MARKET: 0, OrderType.STOP: 1, OrderType.LIMIT: 2}
+Decision = tuple[bool, bool, bool, bool]  # long entry, long exit, short entry, short exit
+_TARGETS = {(0, 1): "long entry", (0, -1): "short entry", (1, 0): "long exit", (-1, 0): "short exit",
+            (1, -1): "reverse to short", (-1, 1): "reverse to long"}
 
 
 @contextmanager
@@ -228,9 +271,12 @@ def _replay(bars: Bars, signals: Signals, costs: Costs, realism: Realism, rules:
             risk: RiskConfig | None, on_event: Callable[[Event], None] | None) -> ReplayResult:
     n, lag = len(bars), realism.latency_bars
     effective = at_next_open(signals)
+    never = np.zeros(n, dtype=bool)
     entries, exits = effective.entries, effective.exits
+    short_entries = effective.short_entries if effective.short_entries is not None else never
+    short_exits = effective.short_exits if effective.short_exits is not None else never
     sizes = effective.size if effective.size is not None else np.ones(n)
-    due = np.flatnonzero(entries | exits)
+    due = np.flatnonzero(entries | exits | short_entries | short_exits)
     loop = _Loop(bars, costs, realism, rules, risk, on_event)
     sl = effective.sl_stop if effective.sl_stop is not None else np.full(n, np.nan)
     tp = effective.tp_stop if effective.tp_stop is not None else np.full(n, np.nan)
@@ -246,12 +292,16 @@ def _replay(bars: Bars, signals: Signals, costs: Costs, realism: Realism, rules:
         position[done:t] = loop.ledger.qty
         if loop.book is not None:
             loop.book.observe(equity[done:t], bars.ts_ms[done:t])
+        stopped = False
         if realism.vectorbt_stops and loop.open:
-            loop.work(t)  # vectorbt's order: resting stops on this bar before the decision
+            filled = len(loop.fills)
+            loop.work(t)  # vectorbt's order: resting stops on this bar before the decision, which a stop replaces
+            stopped = len(loop.fills) > filled
         while k < len(due) and int(due[k]) + lag == t:  # decided before this bar opened: acted on at its open
             d = int(due[k])
-            loop.decide(t, bool(entries[d]), bool(exits[d]), d - 1, float(sizes[d]) if np.isfinite(sizes[d]) else 1.0,
-                        (float(sl[d]), float(tp[d])))
+            if not stopped:
+                loop.decide(t, (bool(entries[d]), bool(exits[d]), bool(short_entries[d]), bool(short_exits[d])), d - 1,
+                            float(sizes[d]) if np.isfinite(sizes[d]) else 1.0, (float(sl[d]), float(tp[d])))
             k += 1
         loop.work(t)
         equity[t], position[t] = loop.ledger.equity(float(bars.close[t])), loop.ledger.qty

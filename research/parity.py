@@ -4,11 +4,13 @@ replay is explained against the ideal one, cost by cost, in quote currency."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from engine.bars import Bars
 from engine.execution import Costs
+from engine.ledger import Fill
 from engine.market_rules import unrestricted
 from engine.replay import ReplayResult, replay
 from engine.signals import Signals
@@ -34,13 +36,34 @@ class ParityReport:
         return f"PARITY BROKEN: {self.first_difference}"
 
 
+class _Trade(NamedTuple):
+    bar: int
+    side: int
+    qty: float
+    px: float
+
+
+def _as_sweep_orders(fills: list[Fill]) -> list[_Trade]:
+    """The replay's fills as vectorbt records them: a reversal is one vectorbt order, where replay closes
+    and then opens (two fills on the same bar, side and price), so those two are added together."""
+    trades: list[_Trade] = []
+    for fill in fills:
+        last = trades[-1] if trades else None
+        if last is not None and (last.bar, last.side, last.px) == (fill.bar, fill.side, fill.px):
+            trades[-1] = last._replace(qty=last.qty + fill.qty)
+        else:
+            trades.append(_Trade(fill.bar, fill.side, fill.qty, fill.px))
+    return trades
+
+
 def check_parity(bars: Bars, signals: Signals, costs: Costs, freq: str) -> tuple[ParityReport, ReplayResult]:
     ideal = replay(bars, signals, costs, Realism.ideal(), unrestricted("ideal"))
+    trades = _as_sweep_orders(ideal.fills)
     pf = portfolio(bars, [signals], costs, freq)
     records = pf.orders.records_arr
     sweep_equity = float(pf.value().to_numpy()[-1, 0])
     first = None
-    for k, fill in enumerate(ideal.fills):
+    for k, fill in enumerate(trades):
         if k >= len(records):
             first = f"order {k}: replay fills at bar {fill.bar}, the sweep has no order {k}"
             break
@@ -53,12 +76,12 @@ def check_parity(bars: Bars, signals: Signals, costs: Costs, freq: str) -> tuple
                      f"{fill.bar}; sweep {'buy' if side > 0 else 'sell'} {row['size']:.10g} @ {row['price']:.10g} at bar "
                      f"{row['idx']}")
             break
-    if first is None and len(records) > len(ideal.fills):
-        first = f"order {len(ideal.fills)}: the sweep fills at bar {records[len(ideal.fills)]['idx']}, replay does not"
+    if first is None and len(records) > len(trades):
+        first = f"order {len(trades)}: the sweep fills at bar {records[len(trades)]['idx']}, replay does not"
     final = float(ideal.equity[-1])
     if first is None and not np.isclose(final, sweep_equity, rtol=RTOL, atol=0):
         first = f"final equity {final:.12g} vs the sweep's {sweep_equity:.12g}"
-    return ParityReport(first is None, len(ideal.fills), len(records), final, sweep_equity, first), ideal
+    return ParityReport(first is None, len(trades), len(records), final, sweep_equity, first), ideal
 
 
 def explain(realistic: ReplayResult, ideal: ReplayResult) -> dict:

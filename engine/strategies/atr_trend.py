@@ -1,5 +1,7 @@
 """Trend following with an ATR stop: buy when the close crosses above its SMA(window), sell when it
-crosses back below, and protect every entry with a stop-loss `atr_mult` ATRs under the entry.
+crosses back below, and protect every entry with a stop-loss `atr_mult` ATRs under the entry. With
+`short`, a cross below also goes short (stopped `atr_mult` ATRs above), so the system is always in the
+market until a stop takes it out.
 
 The stop distance is decided at the signal bar as a fraction of the close (`sl_stop`), which is how
 vectorbt and the engine both read it. ATR is exponential (vbt.ATR's default), so `warmup` covers twenty
@@ -21,6 +23,7 @@ class Params:
     window: int = 50
     atr_window: int = 14
     atr_mult: float = 3.0
+    short: bool = False
 
     def __post_init__(self) -> None:
         if self.window < 2 or self.atr_window < 2:
@@ -39,4 +42,7 @@ GRID = {"window": range(20, 220, 20), "atr_window": (14,), "atr_mult": (1.5, 2.0
 def signals(bars: Bars, p: Params) -> Signals:
     sma = sma_nb(bars.close, p.window)
     stop = p.atr_mult * atr_nb(bars.high, bars.low, bars.close, p.atr_window, True) / bars.close
-    return Signals(entries=crossed_above_nb(bars.close, sma), exits=crossed_above_nb(sma, bars.close), sl_stop=stop)
+    up, down = crossed_above_nb(bars.close, sma), crossed_above_nb(sma, bars.close)
+    if p.short:
+        return Signals(entries=up, exits=down, short_entries=down, short_exits=up, sl_stop=stop)
+    return Signals(entries=up, exits=down, sl_stop=stop)

@@ -1,5 +1,7 @@
 """Donchian channel breakout: buy when the close breaks above the highest high of the previous
-`entry_window` bars, sell when it breaks below the lowest low of the previous `exit_window` bars."""
+`entry_window` bars, sell when it breaks below the lowest low of the previous `exit_window` bars. With
+`short`, the mirror image too: short a break below the `entry_window` low, cover a break above the
+`exit_window` high; a breakout against the position reverses it (the turtle system, both ways)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from engine.signals import Signals
 class Params:
     entry_window: int = 20
     exit_window: int = 10
+    short: bool = False
 
     def __post_init__(self) -> None:
         if self.entry_window < 1 or self.exit_window < 1:
@@ -36,7 +39,13 @@ def _previous(channel: np.ndarray) -> np.ndarray:
 
 
 def signals(bars: Bars, p: Params) -> Signals:
+    close = bars.close
     upper = _previous(rolling_max_nb(bars.high, p.entry_window))
     lower = _previous(rolling_min_nb(bars.low, p.exit_window))
     with np.errstate(invalid="ignore"):
-        return Signals(entries=bars.close > upper, exits=bars.close < lower)
+        if not p.short:
+            return Signals(entries=close > upper, exits=close < lower)
+        floor = _previous(rolling_min_nb(bars.low, p.entry_window))
+        ceiling = _previous(rolling_max_nb(bars.high, p.exit_window))
+        return Signals(entries=close > upper, exits=close < lower, short_entries=close < floor,
+                       short_exits=close > ceiling)

@@ -17,6 +17,9 @@ from engine.ledger import Fill
 from engine.market_rules import MarketRules
 from engine.orders import Order, OrderType
 
+INSUFFICIENT_BALANCE = "Account has insufficient balance for requested action."  # Binance's -2010
+REFUSALS = ("Filter failure", INSUFFICIENT_BALANCE)  # what the exchange refuses, as opposed to "not yet"
+
 # The kernels' own Python bodies: the same formulas, without numba's call overhead on one scalar at a time.
 fill_px, spend_all = fill_px_nb.py_func, spend_all_nb.py_func
 
@@ -53,6 +56,7 @@ class SimulatedVenue:
         self.rules = rules if realism.exchange_rules else MarketRules(rules.symbol)
         self._used_bar, self._used_qty = -1, 0.0  # volume already taken on the current bar
         self._open, self._volume, self._ts = bars.open, bars.volume, bars.ts_ms
+        self._touch = realism.vectorbt_stops  # a limit fills on a touch rather than needing a trade through it
 
     def _room(self, t: int) -> float:
         if not self.realism.partial_fills:
@@ -73,15 +77,16 @@ class SimulatedVenue:
 
         A limit fills only when the bar trades through it (a touch may sit behind the queue), at the open
         if the bar gapped beyond it; a stop triggers on a touch and fills at the stop, or at the open if the
-        bar gapped through it. Within one bar a stop-loss is assumed to come before a take-profit."""
+        bar gapped through it. Within one bar a stop-loss is assumed to come before a take-profit. Under
+        vectorbt's stop conventions a take-profit limit fills on a touch, as vectorbt's does."""
         o, h, lo = float(self._open[t]), float(self.bars.high[t]), float(self.bars.low[t])
         if order.type is OrderType.MARKET:
             return o
         if order.type is OrderType.LIMIT:
             limit = order.limit_px
             if order.side > 0:
-                return min(o, limit) if lo < limit else None
-            return max(o, limit) if h > limit else None
+                return min(o, limit) if lo < limit or (self._touch and lo == limit) else None
+            return max(o, limit) if h > limit or (self._touch and h == limit) else None
         stop = order.stop_px
         if order.side > 0:
             return max(o, stop) if h >= stop else None
@@ -95,7 +100,12 @@ class SimulatedVenue:
         while lo < n:
             hi = min(n, lo + chunk)
             if order.type is OrderType.LIMIT:
-                hit = self.bars.low[lo:hi] < order.limit_px if order.side > 0 else self.bars.high[lo:hi] > order.limit_px
+                if order.side > 0:
+                    low = self.bars.low[lo:hi]
+                    hit = (low <= order.limit_px) if self._touch else (low < order.limit_px)
+                else:
+                    high = self.bars.high[lo:hi]
+                    hit = (high >= order.limit_px) if self._touch else (high > order.limit_px)
             elif order.type is OrderType.STOP:
                 hit = self.bars.high[lo:hi] >= order.stop_px if order.side > 0 else self.bars.low[lo:hi] <= order.stop_px
             else:
@@ -105,8 +115,9 @@ class SimulatedVenue:
             lo, chunk = hi, chunk * 4
         return n
 
-    def execute(self, order: Order, t: int, held: float) -> tuple[Fill | None, str]:
-        """Fill what bar t allows of a live order: (fill or None, why not)."""
+    def execute(self, order: Order, t: int, position: float, cash: float) -> tuple[Fill | None, str]:
+        """Fill what bar t allows of a live order: (fill or None, why not). A reduce-only order fills at most
+        the position it closes, and a buy that covers a short at most what the cash can pay (vectorbt's cover)."""
         ref = self.reference_px(order, t)
         if ref is None:
             return None, "not triggered on this bar"
@@ -116,13 +127,18 @@ class SimulatedVenue:
         maker = order.type is OrderType.LIMIT
         exact = maker or (order.type is OrderType.STOP and self.realism.vectorbt_stops)
         fee_rate = self.costs.maker_rate if maker else self.costs.fee_rate
+        side = order.side
         if order.quote_qty is not None:
-            qty, fee = spend_all(order.remaining, self._px(ref, t, 1, 0.0), fee_rate)
-            px = self._px(ref, t, 1, min(qty, room))
+            qty, fee = spend_all(order.remaining, self._px(ref, t, side, 0.0), fee_rate)
+            px = self._px(ref, t, side, min(qty, room))
             qty, fee = spend_all(order.remaining, px, fee_rate)
         else:
-            qty = min(order.remaining, held) if order.side < 0 else order.remaining
-            px = self.rules.round_px(ref, order.side) if exact else self._px(ref, t, order.side, min(qty, room))
+            qty = min(order.remaining, abs(position)) if order.reduce_only else order.remaining
+            px = self.rules.round_px(ref, side) if exact else self._px(ref, t, side, min(qty, room))
+            if side > 0 and qty * px * (1 + fee_rate) > cash:
+                qty = cash / (1 + fee_rate) / px
+                if qty <= 0:
+                    return None, INSUFFICIENT_BALANCE
             fee = qty * px * fee_rate
         capped = self.rules.round_qty(min(qty, room))
         if capped != qty:
@@ -131,4 +147,4 @@ class SimulatedVenue:
         if why is not None:
             return None, why
         self._used_qty += qty
-        return Fill(order.client_id, t, int(self._ts[t]), order.side, qty, px, fee), ""
+        return Fill(order.client_id, t, int(self._ts[t]), side, qty, px, fee), ""

@@ -26,18 +26,20 @@ def bar_rows(rows) -> Bars:
 BAR = bar_rows([(100, 105, 95, 101)])
 
 
-@pytest.mark.parametrize("kind, side, level, expected", [
-    (OrderType.LIMIT, 1, 96.0, 96.0),    # traded through: fills at the limit
-    (OrderType.LIMIT, 1, 95.0, None),    # only touched: may sit behind the queue
-    (OrderType.LIMIT, 1, 102.0, 100.0),  # already below the limit at the open: fills at the open
-    (OrderType.LIMIT, -1, 104.0, 104.0),
-    (OrderType.STOP, -1, 96.0, 96.0),    # a stop triggers on a touch, fills at the stop
-    (OrderType.STOP, -1, 101.0, 100.0),  # gapped through: fills at the open
-    (OrderType.STOP, -1, 94.0, None),
-    (OrderType.STOP, 1, 105.0, 105.0),
+@pytest.mark.parametrize("kind, side, level, expected, realism", [
+    (OrderType.LIMIT, 1, 96.0, 96.0, LIVE_STOPS),    # traded through: fills at the limit
+    (OrderType.LIMIT, 1, 95.0, None, LIVE_STOPS),    # only touched: may sit behind the queue
+    (OrderType.LIMIT, 1, 95.0, 95.0, IDEAL),  # ... except under vectorbt's conventions, where a touch fills
+    (OrderType.LIMIT, -1, 105.0, 105.0, IDEAL),
+    (OrderType.LIMIT, 1, 102.0, 100.0, LIVE_STOPS),  # already below the limit at the open: fills at the open
+    (OrderType.LIMIT, -1, 104.0, 104.0, LIVE_STOPS),
+    (OrderType.STOP, -1, 96.0, 96.0, LIVE_STOPS),    # a stop triggers on a touch, fills at the stop
+    (OrderType.STOP, -1, 101.0, 100.0, LIVE_STOPS),  # gapped through: fills at the open
+    (OrderType.STOP, -1, 94.0, None, LIVE_STOPS),
+    (OrderType.STOP, 1, 105.0, 105.0, LIVE_STOPS),
 ])
-def test_the_reference_price_of_resting_orders(kind, side, level, expected):
-    venue = SimulatedVenue(BAR, Costs(), IDEAL, FREE)
+def test_the_reference_price_of_resting_orders(kind, side, level, expected, realism):
+    venue = SimulatedVenue(BAR, Costs(), realism, FREE)
     price = {"limit_px": level} if kind is OrderType.LIMIT else {"stop_px": level}
     assert venue.reference_px(Order("o", "T/USDT", side, 1.0, kind, **price), 0) == expected
 

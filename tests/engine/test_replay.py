@@ -27,10 +27,15 @@ def bars_of(opens, closes=None, volume=100.0) -> Bars:
                 np.minimum(opens, closes) - 1, closes, np.full(n, float(volume)))
 
 
-def signals_at(n: int, entries=(), exits=()) -> Signals:
-    e, x = np.zeros(n, bool), np.zeros(n, bool)
-    e[list(entries)], x[list(exits)] = True, True
-    return Signals(entries=e, exits=x)
+def signals_at(n: int, entries=(), exits=(), short_entries=None, short_exits=()) -> Signals:
+    def at(bars_: tuple) -> np.ndarray:
+        column = np.zeros(n, bool)
+        column[list(bars_)] = True
+        return column
+
+    if short_entries is None:
+        return Signals(entries=at(entries), exits=at(exits))
+    return Signals(entries=at(entries), exits=at(exits), short_entries=at(short_entries), short_exits=at(short_exits))
 
 
 def test_an_all_in_round_trip_by_hand():
@@ -46,6 +51,54 @@ def test_an_all_in_round_trip_by_hand():
     assert result.equity.tolist() == pytest.approx([1000.0, buy.qty * 100, final, final], rel=1e-12)
     (trip,) = result.ledger.round_trips
     assert trip.pnl == pytest.approx(final - 1000, rel=1e-9) and trip.fees == pytest.approx(buy.fee + sell.fee)
+
+
+def test_a_short_round_trip_by_hand_locks_its_debt_and_pays_to_cover():
+    bars = bars_of([100, 100, 90, 80, 80])
+    costs = Costs(0.001, 0.001, 1000.0)
+    result = replay(bars, signals_at(5, short_entries=[0], short_exits=[2]), costs, Realism.ideal(), FREE)
+    short, cover = result.fills
+    commit = 1000 / 1.001  # all of the free cash, fees included, as vectorbt's all-in short
+    assert (short.bar, short.side, short.px) == (1, -1, pytest.approx(99.9))
+    assert short.qty == pytest.approx(commit / 99.9, rel=1e-12) and short.fee == pytest.approx(1000 - commit)
+    proceeds = 1000 + commit - (1000 - commit)
+    assert result.equity[1] == pytest.approx(proceeds - short.qty * 100, rel=1e-12)  # marked at the close
+    assert (cover.bar, cover.side, cover.px, cover.qty) == (3, 1, pytest.approx(80.08), short.qty)
+    final = proceeds - short.qty * 80.08 * 1.001
+    assert result.ledger.cash == pytest.approx(final, rel=1e-12) and result.ledger.qty == 0.0
+    (trip,) = result.ledger.round_trips
+    assert trip.direction == -1 and trip.pnl == pytest.approx(final - 1000, rel=1e-9)
+    assert (result.position[1:3] < 0).all() and result.equity[-1] == pytest.approx(final)
+
+
+def test_an_opposite_entry_reverses_the_position_close_first_then_open():
+    bars = bars_of([100, 100, 100, 100, 100])
+    result = replay(bars, signals_at(5, entries=[0], exits=[1], short_entries=[1]), Costs(0.0, 0.0, 1000.0),
+                    Realism.ideal(), FREE)
+    assert [(f.bar, f.side, f.qty) for f in result.fills] == [(1, 1, 10.0), (2, -1, 10.0), (2, -1, 10.0)]
+    assert [e.detail for e in result.events if e.kind == "signal"] == ["long entry decided at bar 0",
+                                                                      "reverse to short decided at bar 1"]
+    assert result.ledger.qty == -10.0 and result.ledger.cash == 2000.0 and result.ledger.free_cash == 0.0
+    conflicting = replay(bars, signals_at(5, entries=[0], short_entries=[0]), Costs(0.0, 0.0, 1000.0),
+                         Realism.ideal(), FREE)
+    assert not conflicting.fills  # a long and a short entry together: vectorbt ignores both
+
+
+def test_a_short_stop_buys_back_above_the_entry_and_a_cover_is_capped_by_cash():
+    n = 5
+    signals = signals_at(n, short_entries=[0])
+    stopped = Signals(entries=signals.entries, exits=signals.exits, short_entries=signals.short_entries,
+                      short_exits=signals.short_exits, sl_stop=np.full(n, 0.05))
+    bars = bars_of([100, 100, 100, 104, 104])  # bar 3 reaches 105: the stop 5% above the entry
+    result = replay(bars, stopped, Costs(0.0, 0.0, 1000.0), Realism(exchange_rules=False, partial_fills=False), FREE)
+    assert [(f.bar, f.side, f.px) for f in result.fills] == [(1, -1, 100.0), (3, 1, 105.0)]
+    assert result.ledger.qty == 0.0 and result.ledger.cash == pytest.approx(1000 - 10 * 5.0)
+    squeezed = replay(bars_of([100, 100, 250, 250, 250]), signals_at(n, short_entries=[0], short_exits=[1]),
+                      Costs(0.0, 0.0, 1000.0), Realism.ideal(), FREE)
+    cover = squeezed.fills[-1]
+    assert (cover.bar, cover.qty) == (2, pytest.approx(8.0)) and squeezed.ledger.cash == pytest.approx(0.0, abs=1e-9)
+    assert squeezed.ledger.qty == pytest.approx(-2.0)  # what 2,000 of cash cannot buy back stays short
+    assert squeezed.orders[-1].status is OrderStatus.CANCELLED and "insufficient balance" in squeezed.orders[-1].reason
 
 
 def test_partial_fills_carry_to_the_next_bars_within_the_participation_cap():
@@ -116,7 +169,10 @@ def streams(draw):
     opens = np.r_[100.0, close[:-1]] * np.exp(rng.normal(0, 0.002, n))
     bars = Bars(np.arange(n, dtype=np.int64) * 60_000, opens, np.maximum(opens, close) * 1.01,
                 np.minimum(opens, close) * 0.99, close, rng.uniform(0.01, 5.0, n))
-    signals = Signals(entries=rng.random(n) < 0.3, exits=rng.random(n) < 0.3)
+    shorts = draw(st.booleans())
+    signals = Signals(entries=rng.random(n) < 0.3, exits=rng.random(n) < 0.3,
+                      short_entries=rng.random(n) < 0.3 if shorts else None,
+                      short_exits=rng.random(n) < 0.3 if shorts else None)
     realism = Realism(exchange_rules=draw(st.booleans()), partial_fills=draw(st.booleans()),
                       participation_cap=draw(st.sampled_from([0.05, 0.5, 1.0])),
                       impact_rate=draw(st.sampled_from([0.0, 0.1])), latency_bars=draw(st.integers(0, 2)))
@@ -133,7 +189,7 @@ def test_books_balance_spot_never_goes_negative_and_orders_end_properly(stream, 
     sold = sum(f.notional for f in result.fills if f.side < 0)
     ledger = result.ledger
     assert ledger.cash + bought - sold + ledger.fees_paid == pytest.approx(1000.0, rel=1e-9, abs=1e-9)
-    assert ledger.cash >= 0 and (result.position >= 0).all()
+    assert ledger.cash >= 0 and (signals.has_shorts or (result.position >= 0).all())
     pnl = ledger.realized_pnl + ledger.unrealized_pnl(float(bars.close[-1]))
     assert pnl == pytest.approx(result.equity[-1] - 1000.0, rel=1e-9, abs=1e-7)  # every quote of PnL accounted for
     np.testing.assert_allclose(result.equity[-1], ledger.cash + ledger.qty * bars.close[-1], rtol=1e-12)

@@ -25,6 +25,11 @@ COSTS = Costs(0.001, 0.0005, 10_000.0)
     ("rsi_reversion", {"window": 14}, "binance_BTC-USDT_1h.parquet", "3600s"),
     ("donchian_breakout", {"entry_window": 20, "exit_window": 10}, "binance_SOL-USDT_5m.parquet", "300s"),
     ("atr_trend", {"window": 50, "atr_mult": 2.0}, "binance_BTC-USDT_1h_2024-01_2024-09.parquet", "3600s"),  # stops
+    # shorts, with vectorbt's reversal on an opposite entry (direction='both')
+    ("donchian_breakout", {"entry_window": 20, "exit_window": 10, "short": True}, "binance_SOL-USDT_5m.parquet", "300s"),
+    ("donchian_breakout", {"entry_window": 50, "exit_window": 30, "short": True}, "binance_BTC-USDT_1h.parquet", "3600s"),
+    ("atr_trend", {"window": 50, "atr_mult": 2.0, "short": True}, "binance_BTC-USDT_1h_2024-01_2024-09.parquet",
+     "3600s"),  # short stops above the entry
 ])
 def test_the_ideal_replay_equals_the_sweep_trade_for_trade_on_real_candles(name, params, file, freq):
     bars = Bars.from_frame(shared_candles(file))
@@ -32,6 +37,9 @@ def test_the_ideal_replay_equals_the_sweep_trade_for_trade_on_real_candles(name,
     report, ideal = check_parity(bars, strategy.signals(bars, strategy.params(params)), COSTS, freq)
     assert report.ok, report.first_difference
     assert report.orders_replay == report.orders_sweep > 20
+    if params.get("short"):
+        trips = ideal.ledger.round_trips
+        assert sum(trip.direction < 0 for trip in trips) > 10 and sum(trip.direction > 0 for trip in trips) > 10
     assert report.final_equity_replay == pytest.approx(report.final_equity_sweep, rel=1e-9)
 
 
