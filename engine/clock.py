@@ -10,6 +10,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now_ms(self) -> int: ...
+
+    def wait_until(self, ts_ms: int) -> None: ...
 
 
 class HistoricalClock:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.bars import Bars
+from engine.clock import Clock, HistoricalClock
 from engine.events import Event, EventKind
 from engine.execution import Costs, at_next_open
 from engine.ledger import Fill, Ledger
@@ -115,10 +116,11 @@ class _Loop:
         collateral = self.ledger.free_cash
         quote = collateral * size if self.book is None else self._risk_checked(t, decided, size, has_stop, collateral)
         if quote > 0:
-            self.submit(Order(f"e{t}", self.venue.rules.symbol, side, 0.0, quote_qty=quote, decided_bar=decided,
-                              live_from_bar=t), t)
-            if np.isfinite(stops).any():
-                self.protection[f"e{t}"] = stops
+            order = Order(f"e{t}", self.venue.rules.symbol, side, 0.0, quote_qty=quote, decided_bar=decided,
+                          live_from_bar=t)
+            self.submit(order, t)
+            if order.is_open and np.isfinite(stops).any():
+                self.protection[order.client_id] = stops
 
     def _risk_checked(self, t: int, decided: int, size: float, has_stop: bool, collateral: float) -> float:
         """The quote the risk rules allow for an entry decided at the close of bar `decided`."""
@@ -131,11 +133,17 @@ class _Loop:
         return allowed
 
     def submit(self, order: Order, t: int) -> None:
+        """Send an order: the venue either refuses it outright (it never becomes open) or accepts it."""
         self.orders.append(order)
-        self.placed.append(order)
-        order.move(OrderStatus.SUBMITTED)
         self.emit(EventKind.ORDER_SUBMITTED, t, order.client_id)
+        why = self.venue.screen(order, float(self.bars.close[max(order.decided_bar, 0)]))
+        if why is not None:
+            order.move(OrderStatus.REJECTED, why)
+            self.emit(EventKind.ORDER_REJECTED, t, order.client_id, why)
+            return
+        order.move(OrderStatus.SUBMITTED)
         self.emit(EventKind.ORDER_ACCEPTED, t, order.client_id)  # the simulated venue acknowledges at once
+        self.placed.append(order)
         self.open.append(order)
 
     def cancel(self, order: Order, t: int, why: str) -> None:
@@ -164,6 +172,8 @@ class _Loop:
                               decided_bar=entry.decided_bar, live_from_bar=live))
         for order in made:
             self.submit(order, t)
+        made = [order for order in made if order.is_open]  # the exchange may refuse one
+        for order in made:
             self.wake[order.client_id] = self.venue.first_trigger(order, order.live_from_bar)
         if len(made) == 2:
             self.oco[made[0].client_id], self.oco[made[1].client_id] = made[1], made[0]
@@ -258,18 +268,22 @@ def _no_gc_pauses() -> Iterator[None]:
 
 
 def replay(bars: Bars, signals: Signals, costs: Costs, realism: Realism, rules: MarketRules,
-           risk: RiskConfig | None = None, on_event: Callable[[Event], None] | None = None) -> ReplayResult:
+           risk: RiskConfig | None = None, on_event: Callable[[Event], None] | None = None,
+           clock: Clock | None = None) -> ReplayResult:
     """Walk `signals` (decided at each bar's close) through the event loop; `risk=None` checks nothing and
-    sizes all-in, as the sweep does."""
+    sizes all-in, as the sweep does. The loop waits on `clock` for each bar it visits to open and to close:
+    the bars' own times by default (no waiting), or an accelerated clock to rehearse a deployment's pacing."""
     if len(signals) != len(bars):
         raise ValueError(f"signals have {len(signals)} rows for {len(bars)} bars")
+    clock = clock if clock is not None else HistoricalClock(int(bars.ts_ms[0]) if len(bars) else 0)
     with _no_gc_pauses():
-        return _replay(bars, signals, costs, realism, rules, risk, on_event)
+        return _replay(bars, signals, costs, realism, rules, risk, on_event, clock)
 
 
 def _replay(bars: Bars, signals: Signals, costs: Costs, realism: Realism, rules: MarketRules,
-            risk: RiskConfig | None, on_event: Callable[[Event], None] | None) -> ReplayResult:
+            risk: RiskConfig | None, on_event: Callable[[Event], None] | None, clock: Clock) -> ReplayResult:
     n, lag = len(bars), realism.latency_bars
+    bar_ms = int(np.diff(bars.ts_ms).min()) if n > 1 else 0  # a gap in the data is not a longer bar
     effective = at_next_open(signals)
     never = np.zeros(n, dtype=bool)
     entries, exits = effective.entries, effective.exits
@@ -292,6 +306,7 @@ def _replay(bars: Bars, signals: Signals, costs: Costs, realism: Realism, rules:
         position[done:t] = loop.ledger.qty
         if loop.book is not None:
             loop.book.observe(equity[done:t], bars.ts_ms[done:t])
+        clock.wait_until(int(bars.ts_ms[t]))  # bar t opens: the previous close's decisions act now
         stopped = False
         if realism.vectorbt_stops and loop.open:
             filled = len(loop.fills)
@@ -305,6 +320,7 @@ def _replay(bars: Bars, signals: Signals, costs: Costs, realism: Realism, rules:
             k += 1
         loop.work(t)
         equity[t], position[t] = loop.ledger.equity(float(bars.close[t])), loop.ledger.qty
+        clock.wait_until(int(bars.ts_ms[t]) + bar_ms)
         loop.emit(EventKind.BAR_CLOSED, t)  # its equity is equity[t]
         done = t + 1
     equity[done:] = loop.ledger.cash + loop.ledger.qty * bars.close[done:]

@@ -115,6 +115,14 @@ class SimulatedVenue:
             lo, chunk = hi, chunk * 4
         return n
 
+    def screen(self, order: Order, last_px: float) -> str | None:
+        """What the exchange refuses at submission, before the order exists: its filters applied to the
+        order's own price, or for a market order the last price (Binance checks a market order's notional
+        against its recent average price). A quote order's amount is what its quote buys there."""
+        px = order.limit_px or order.stop_px or last_px
+        qty = order.quote_qty / px if order.quote_qty is not None else order.qty
+        return self.rules.violation(self.rules.round_qty(qty), px)
+
     def execute(self, order: Order, t: int, position: float, cash: float) -> tuple[Fill | None, str]:
         """Fill what bar t allows of a live order: (fill or None, why not). A reduce-only order fills at most
         the position it closes, and a buy that covers a short at most what the cash can pay (vectorbt's cover)."""

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.bars import Bars
+from engine.clock import AcceleratedClock
 from engine.events import EventKind
 from engine.execution import Costs
 from engine.market_rules import MarketRules, unrestricted
@@ -15,6 +16,7 @@ from engine.orders import TERMINAL, InvalidTransition, Order, OrderStatus
 from engine.replay import replay
 from engine.signals import Signals
 from engine.venues.simulated import Realism
+from tests.engine.test_clock import FakeTime
 
 FREE = unrestricted("T/USDT")
 
@@ -123,6 +125,8 @@ def test_exchange_rules_truncate_round_and_reject_like_binance():
     poor = replay(bars_of([10.0, 10.0, 10.0]), signals_at(3, entries=[0]), Costs(0.0, 0.0, 3.0), realism, rules)
     order = poor.orders[0]
     assert order.status is OrderStatus.REJECTED and "Filter failure: NOTIONAL" in order.reason and not poor.fills
+    kinds = [e.kind for e in poor.events if e.kind.startswith("order_")]
+    assert kinds == ["order_submitted", "order_rejected"]  # refused at submission, as Binance does: never accepted
     assert poor.equity[-1] == 3.0
 
 
@@ -216,3 +220,16 @@ def test_bad_bars_are_refused_before_anything_trades(change, message):
 def test_signals_that_do_not_match_the_bars_are_refused():
     with pytest.raises(ValueError, match="signals have 3 rows for 5 bars"):
         replay(bars_of([1.0] * 5), signals_at(3), Costs(), Realism.ideal(), FREE)
+
+
+def test_the_loop_waits_on_its_clock_for_each_bar_to_open_and_close():
+    bars = bars_of([100.0] * 10)  # one-minute bars
+    fake = FakeTime(0.0)
+    clock = AcceleratedClock(start_ms=0, speed=60.0, sleep=fake.sleep, clock=fake)
+    seen: list[tuple[str, int, int]] = []
+    replay(bars, signals_at(10, entries=[2], exits=[6]), Costs(0.0, 0.0, 1000.0), Realism.ideal(), FREE,
+           on_event=lambda e: seen.append((e.kind, e.ts_ms, clock.now_ms())), clock=clock)
+    assert all(now >= ts for _, ts, now in seen)  # nothing happens before its time
+    closes = [(ts, now) for kind, ts, now in seen if kind == "bar_closed"]
+    assert closes and all(now >= ts + 60_000 for ts, now in closes)  # a bar's close is reported once it has closed
+    assert sum(fake.slept) == pytest.approx(closes[-1][0] / 1000 / 60 + 1, rel=1e-9)  # 60x faster than the wall
