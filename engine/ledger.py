@@ -51,6 +51,8 @@ class Ledger:
     realized_pnl: float = 0.0
     fees_paid: float = 0.0
     entry_fees: float = 0.0  # fees of the open position's entries, charged to its round trips
+    interest_paid: float = 0.0  # a short's borrow interest, all of it
+    carry: float = 0.0  # the open position's share of it, charged to its round trips
     entry_bar: int = -1
     round_trips: list[RoundTrip] = field(default_factory=list)
 
@@ -93,17 +95,23 @@ class Ledger:
     def _close(self, fill: Fill, qty: float, fee: float) -> None:
         direction = 1 if self.qty > 0 else -1
         share = qty / abs(self.qty)
-        pnl = direction * qty * (fill.px - self.avg_entry_px) - fee - self.entry_fees * share
+        pnl = direction * qty * (fill.px - self.avg_entry_px) - fee - (self.entry_fees + self.carry) * share
         self.round_trips.append(RoundTrip(self.entry_bar, fill.bar, direction, qty, self.avg_entry_px, fill.px,
                                           self.entry_fees * share + fee, pnl))
         self.realized_pnl += pnl
         self.entry_fees *= 1 - share
+        self.carry *= 1 - share
         self.qty = add(self.qty, direction * -qty)
         if self.qty == 0:
-            self.avg_entry_px, self.entry_fees, self.entry_bar = 0.0, 0.0, -1
+            self.avg_entry_px, self.entry_fees, self.carry, self.entry_bar = 0.0, 0.0, 0.0, -1
+
+    def pay_interest(self, amount: float) -> None:
+        self.cash -= amount
+        self.interest_paid += amount
+        self.carry += amount
 
     def equity(self, px: float) -> float:
         return self.cash + self.qty * px
 
     def unrealized_pnl(self, px: float) -> float:
-        return self.qty * (px - self.avg_entry_px) - self.entry_fees
+        return self.qty * (px - self.avg_entry_px) - self.entry_fees - self.carry

@@ -41,7 +41,7 @@ class ReplayResult:
 
 class _Loop:
     def __init__(self, bars: Bars, costs: Costs, realism: Realism, rules: MarketRules, risk: RiskConfig | None,
-                 on_event: Callable[[Event], None] | None) -> None:
+                 on_event: Callable[[Event], None] | None, bar_ms: int) -> None:
         self.bars, self.realism = bars, realism
         self.venue = SimulatedVenue(bars, costs, realism, rules)
         self.ledger = Ledger(cash=costs.init_cash)
@@ -56,8 +56,28 @@ class _Loop:
         self.placed: list[Order] = []  # orders submitted during the current pass of `work`
         self.deferred: tuple[int, int, float, tuple[float, float]] | None = None  # a reversal's entry, once flat
         self.book = RiskBook(risk.limits, risk.sizing, peak=costs.init_cash, day_start=costs.init_cash) if risk else None
+        self.borrow_per_bar = realism.borrow_rate * bar_ms / _YEAR_MS
         needs_atr = risk is not None and risk.sizing.method == "atr"
         self.atr = atr_nb(bars.high, bars.low, bars.close, 14, True) if needs_atr else None
+
+    def mark(self, lo: int, hi: int, equity: np.ndarray, position: np.ndarray) -> None:
+        """Value bars [lo, hi) at their closes, where no order trades; a short pays its borrow interest on
+        each of them."""
+        ledger = self.ledger
+        if hi - lo == 1:  # the common case, a visited bar: scalars are faster than one-element arrays
+            px = float(self.bars.close[lo])
+            if ledger.qty < 0 and self.borrow_per_bar:
+                ledger.pay_interest(-ledger.qty * px * self.borrow_per_bar)
+            equity[lo], position[lo] = ledger.equity(px), ledger.qty
+            return
+        close = self.bars.close[lo:hi]
+        if ledger.qty < 0 and self.borrow_per_bar and hi > lo:
+            paid = np.cumsum(close * (-ledger.qty * self.borrow_per_bar))
+            equity[lo:hi] = ledger.cash - paid + ledger.qty * close
+            ledger.pay_interest(float(paid[-1]))
+        else:
+            equity[lo:hi] = ledger.cash + ledger.qty * close
+        position[lo:hi] = ledger.qty
 
     def emit(self, kind: EventKind, t: int, order_id: str = "", detail: str = "") -> None:
         event = Event(kind, t, int(self.bars.ts_ms[t]), order_id, detail)
@@ -203,7 +223,7 @@ class _Loop:
                 self.cancel(order, t, "immediate or cancel: the rest did not fill on its first bar")
 
     def _trade(self, order: Order, t: int) -> None:
-        fill, why = self.venue.execute(order, t, self.ledger.qty, self.ledger.cash)
+        fill, why = self.venue.execute(order, t, self.ledger)
         if fill is None:
             first = order.status is OrderStatus.SUBMITTED
             if why.startswith(REFUSALS):
@@ -249,6 +269,7 @@ class _Loop:
                 self.enter(t, target, decided, size, stops)
 
 
+_YEAR_MS = 365 * 86_400_000
 _PRIORITY = {OrderType.MARKET: 0, OrderType.STOP: 1, OrderType.LIMIT: 2}
 Decision = tuple[bool, bool, bool, bool]  # long entry, long exit, short entry, short exit
 _TARGETS = {(0, 1): "long entry", (0, -1): "short entry", (1, 0): "long exit", (-1, 0): "short exit",
@@ -291,7 +312,7 @@ def _replay(bars: Bars, signals: Signals, costs: Costs, realism: Realism, rules:
     short_exits = effective.short_exits if effective.short_exits is not None else never
     sizes = effective.size if effective.size is not None else np.ones(n)
     due = np.flatnonzero(entries | exits | short_entries | short_exits)
-    loop = _Loop(bars, costs, realism, rules, risk, on_event)
+    loop = _Loop(bars, costs, realism, rules, risk, on_event, bar_ms)
     sl = effective.sl_stop if effective.sl_stop is not None else np.full(n, np.nan)
     tp = effective.tp_stop if effective.tp_stop is not None else np.full(n, np.nan)
     equity, position = np.empty(n), np.empty(n)
@@ -302,8 +323,7 @@ def _replay(bars: Bars, signals: Signals, costs: Costs, realism: Realism, rules:
             t = min(t, loop.next_bar(done))  # open orders work on the bars where they can trade
         if t >= n:
             break
-        equity[done:t] = loop.ledger.cash + loop.ledger.qty * bars.close[done:t]
-        position[done:t] = loop.ledger.qty
+        loop.mark(done, t, equity, position)
         if loop.book is not None:
             loop.book.observe(equity[done:t], bars.ts_ms[done:t])
         clock.wait_until(int(bars.ts_ms[t]))  # bar t opens: the previous close's decisions act now
@@ -319,10 +339,9 @@ def _replay(bars: Bars, signals: Signals, costs: Costs, realism: Realism, rules:
                             float(sizes[d]) if np.isfinite(sizes[d]) else 1.0, (float(sl[d]), float(tp[d])))
             k += 1
         loop.work(t)
-        equity[t], position[t] = loop.ledger.equity(float(bars.close[t])), loop.ledger.qty
+        loop.mark(t, t + 1, equity, position)
         clock.wait_until(int(bars.ts_ms[t]) + bar_ms)
         loop.emit(EventKind.BAR_CLOSED, t)  # its equity is equity[t]
         done = t + 1
-    equity[done:] = loop.ledger.cash + loop.ledger.qty * bars.close[done:]
-    position[done:] = loop.ledger.qty
+    loop.mark(done, n, equity, position)
     return ReplayResult(bars, loop.orders, loop.fills, loop.ledger, equity, position, loop.events)

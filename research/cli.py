@@ -194,6 +194,7 @@ def replay_command(
     participation_cap: Annotated[float, typer.Option(help="share of a bar's volume one order may take")] = 0.1,
     impact_rate: Annotated[float, typer.Option(help="extra slippage per unit of volume participation")] = 0.0,
     latency_bars: Annotated[int, typer.Option(help="bars after the next open before an order is live")] = 0,
+    borrow_rate: Annotated[float, typer.Option(help="a short's borrow interest, a year's rate on its value")] = 0.10,
     risk_rules: Annotated[bool, typer.Option(help="check the risk limits before every entry")] = True,
     sizing: Annotated[str, typer.Option(help="all, fixed_fraction, atr or half_kelly")] = "all",
     fraction: Annotated[float, typer.Option(help="equity share for fixed_fraction (and half_kelly's start)")] = 1.0,

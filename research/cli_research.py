@@ -178,7 +178,7 @@ def replay_run_command(o: dict) -> bool:
     from research.replay_run import ReplaySpec, run_replay, write_replay
 
     realism = Realism.ideal() if o["ideal"] else Realism(o["exchange_rules"], o["partial_fills"], o["participation_cap"],
-                                                          o["impact_rate"], o["latency_bars"])
+                                                          o["impact_rate"], o["latency_bars"], o["borrow_rate"])
     limits = RiskLimits(max_position_pct=o["max_position_pct"], max_drawdown_pct=o["max_drawdown_pct"],
                         daily_loss_pct=o["daily_loss_pct"], loss_streak=o["loss_streak"],
                         cooldown_bars=o["cooldown_bars"], require_stop=o["require_stop"])
@@ -200,6 +200,6 @@ def replay_run_command(o: dict) -> bool:
     d = outcome.differences
     console.print(f"realistic vs ideal: equity {d['difference']:+.2f}; fees {d['fees_paid']['realistic']:.2f} vs "
                   f"{d['fees_paid']['ideal']:.2f}; slippage {d['slippage_cost']['realistic']:.2f} vs "
-                  f"{d['slippage_cost']['ideal']:.2f}; partial fills {d['partial_fills']}; rejected {len(d['rejected'])}; "
+                  f"{d['slippage_cost']['ideal']:.2f}; borrow interest {d['borrow_interest']:.2f}; partial fills {d['partial_fills']}; rejected {len(d['rejected'])}; "
                   f"cancelled {d['cancelled']}; risk blocks {len(d['risk_blocks'])}", highlight=False)
     return outcome.parity.ok

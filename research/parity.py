@@ -95,6 +95,7 @@ def explain(realistic: ReplayResult, ideal: ReplayResult) -> dict:
         "final_equity_ideal": float(ideal.equity[-1]), "final_equity_realistic": float(realistic.equity[-1]),
         "difference": float(realistic.equity[-1] - ideal.equity[-1]),
         "fees_paid": {"ideal": ideal.ledger.fees_paid, "realistic": realistic.ledger.fees_paid},
+        "borrow_interest": realistic.ledger.interest_paid,
         "slippage_cost": {"ideal": slippage(ideal), "realistic": slippage(realistic)},
         "orders": {"ideal": len(ideal.orders), "realistic": len(realistic.orders)},
         "partial_fills": int(sum(1 for e in realistic.events if e.kind == "order_partially_filled")),

@@ -115,12 +115,13 @@ def books_metrics(result: ReplayResult, costs: Costs, timeframe: str) -> dict:
     trips = result.ledger.round_trips
     closed = np.ones(len(trips), dtype=bool)
     pnl = np.array([t.pnl for t in trips], dtype=np.float64)
-    if result.ledger.qty > 0:  # the open position counts as a round trip, as vectorbt counts it
+    if result.ledger.qty != 0:  # the open position counts as a round trip, as vectorbt counts it
         closed, pnl = np.r_[closed, False], np.r_[pnl, 0.0]
     values = metrics_from_values_nb(result.equity, result.position, costs.init_cash, periods_per_year(timeframe),
                                     closed, pnl)
     out = dict(zip(METRICS, values.tolist()))
-    out.update(round_trips=len(trips), fees_paid=result.ledger.fees_paid, final_equity=float(result.equity[-1]),
+    out.update(round_trips=len(trips), fees_paid=result.ledger.fees_paid, interest_paid=result.ledger.interest_paid,
+               short_round_trips=sum(1 for t in trips if t.direction < 0), final_equity=float(result.equity[-1]),
                orders=len(result.orders), fills=len(result.fills))
     return out
 

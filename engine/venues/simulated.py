@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from engine.bars import Bars
 from engine.execution import Costs
 from engine.fills_nb import fill_px_nb, spend_all_nb
-from engine.ledger import Fill
+from engine.ledger import Fill, Ledger
 from engine.market_rules import MarketRules
 from engine.orders import Order, OrderType
 
@@ -33,6 +33,9 @@ class Realism:
     participation_cap: float = 0.1
     impact_rate: float = 0.0  # extra slippage per unit of participation (0.1 of the volume -> 0.1 * impact_rate)
     latency_bars: int = 0  # bars after the next open before an order is live
+    # interest a short pays on what it borrowed, a year's rate charged bar by bar on the position's value
+    # (Binance margin charges hourly); crypto margin rates run from a few % to tens of % a year
+    borrow_rate: float = 0.10
     # vectorbt's stop conventions, which the sweep uses: a stop is watched from the bar after the entry, is
     # checked before that bar's signal, and fills at the stop (or the open past it) without slippage. Off, a
     # stop is live from the entry's own bar, an exit signal acts at the open before the bar reaches the stop,
@@ -42,12 +45,13 @@ class Realism:
     def __post_init__(self) -> None:
         if not 0 < self.participation_cap <= 1:
             raise ValueError(f"participation cap must be in (0, 1], got {self.participation_cap}")
-        if self.latency_bars < 0 or self.impact_rate < 0:
-            raise ValueError("latency and impact cannot be negative")
+        if self.latency_bars < 0 or self.impact_rate < 0 or self.borrow_rate < 0:
+            raise ValueError("latency, impact and borrow rate cannot be negative")
 
     @classmethod
     def ideal(cls) -> Realism:
-        return cls(exchange_rules=False, partial_fills=False, impact_rate=0.0, latency_bars=0, vectorbt_stops=True)
+        return cls(exchange_rules=False, partial_fills=False, impact_rate=0.0, latency_bars=0, borrow_rate=0.0,
+                   vectorbt_stops=True)
 
 
 class SimulatedVenue:
@@ -123,9 +127,11 @@ class SimulatedVenue:
         qty = order.quote_qty / px if order.quote_qty is not None else order.qty
         return self.rules.violation(self.rules.round_qty(qty), px)
 
-    def execute(self, order: Order, t: int, position: float, cash: float) -> tuple[Fill | None, str]:
+    def execute(self, order: Order, t: int, account: Ledger) -> tuple[Fill | None, str]:
         """Fill what bar t allows of a live order: (fill or None, why not). A reduce-only order fills at most
-        the position it closes, and a buy that covers a short at most what the cash can pay (vectorbt's cover)."""
+        the position it closes, a buy that covers a short at most what the cash can pay (vectorbt's cover),
+        and a quote order at most what the account can still commit (a short's interest may have eaten into
+        its free cash since it was placed)."""
         ref = self.reference_px(order, t)
         if ref is None:
             return None, "not triggered on this bar"
@@ -135,13 +141,16 @@ class SimulatedVenue:
         maker = order.type is OrderType.LIMIT
         exact = maker or (order.type is OrderType.STOP and self.realism.vectorbt_stops)
         fee_rate = self.costs.maker_rate if maker else self.costs.fee_rate
-        side = order.side
+        side, cash = order.side, account.cash
         if order.quote_qty is not None:
-            qty, fee = spend_all(order.remaining, self._px(ref, t, side, 0.0), fee_rate)
+            budget = min(order.remaining, cash if side > 0 else account.free_cash)
+            if budget <= 0:
+                return None, INSUFFICIENT_BALANCE
+            qty, fee = spend_all(budget, self._px(ref, t, side, 0.0), fee_rate)
             px = self._px(ref, t, side, min(qty, room))
-            qty, fee = spend_all(order.remaining, px, fee_rate)
+            qty, fee = spend_all(budget, px, fee_rate)
         else:
-            qty = min(order.remaining, abs(position)) if order.reduce_only else order.remaining
+            qty = min(order.remaining, abs(account.qty)) if order.reduce_only else order.remaining
             px = self.rules.round_px(ref, side) if exact else self._px(ref, t, side, min(qty, room))
             if side > 0 and qty * px * (1 + fee_rate) > cash:
                 qty = cash / (1 + fee_rate) / px

@@ -92,7 +92,8 @@ def test_a_short_stop_buys_back_above_the_entry_and_a_cover_is_capped_by_cash():
     stopped = Signals(entries=signals.entries, exits=signals.exits, short_entries=signals.short_entries,
                       short_exits=signals.short_exits, sl_stop=np.full(n, 0.05))
     bars = bars_of([100, 100, 100, 104, 104])  # bar 3 reaches 105: the stop 5% above the entry
-    result = replay(bars, stopped, Costs(0.0, 0.0, 1000.0), Realism(exchange_rules=False, partial_fills=False), FREE)
+    result = replay(bars, stopped, Costs(0.0, 0.0, 1000.0),
+                    Realism(exchange_rules=False, partial_fills=False, borrow_rate=0.0), FREE)
     assert [(f.bar, f.side, f.px) for f in result.fills] == [(1, -1, 100.0), (3, 1, 105.0)]
     assert result.ledger.qty == 0.0 and result.ledger.cash == pytest.approx(1000 - 10 * 5.0)
     squeezed = replay(bars_of([100, 100, 250, 250, 250]), signals_at(n, short_entries=[0], short_exits=[1]),
@@ -101,6 +102,18 @@ def test_a_short_stop_buys_back_above_the_entry_and_a_cover_is_capped_by_cash():
     assert (cover.bar, cover.qty) == (2, pytest.approx(8.0)) and squeezed.ledger.cash == pytest.approx(0.0, abs=1e-9)
     assert squeezed.ledger.qty == pytest.approx(-2.0)  # what 2,000 of cash cannot buy back stays short
     assert squeezed.orders[-1].status is OrderStatus.CANCELLED and "insufficient balance" in squeezed.orders[-1].reason
+
+
+def test_a_short_pays_borrow_interest_on_every_bar_it_is_open():
+    bars = bars_of([100.0] * 6)  # one-minute bars; short from bar 1's open to bar 4's open: bars 1, 2 and 3
+    rate = 0.365  # a year's rate: 0.1% a day
+    realism = Realism(exchange_rules=False, partial_fills=False, borrow_rate=rate)
+    result = replay(bars, signals_at(6, short_entries=[0], short_exits=[3]), Costs(0.0, 0.0, 1000.0), realism, FREE)
+    per_bar = 10.0 * 100.0 * rate / (365 * 24 * 60)  # 10 short at 100
+    assert result.ledger.interest_paid == pytest.approx(3 * per_bar, rel=1e-12)
+    assert result.equity[1:4] == pytest.approx(1000.0 - per_bar * np.arange(1, 4), rel=1e-12)
+    (trip,) = result.ledger.round_trips
+    assert trip.pnl == pytest.approx(-3 * per_bar, rel=1e-9) and result.equity[-1] == pytest.approx(1000 - 3 * per_bar)
 
 
 def test_partial_fills_carry_to_the_next_bars_within_the_participation_cap():
@@ -179,7 +192,8 @@ def streams(draw):
                       short_exits=rng.random(n) < 0.3 if shorts else None)
     realism = Realism(exchange_rules=draw(st.booleans()), partial_fills=draw(st.booleans()),
                       participation_cap=draw(st.sampled_from([0.05, 0.5, 1.0])),
-                      impact_rate=draw(st.sampled_from([0.0, 0.1])), latency_bars=draw(st.integers(0, 2)))
+                      impact_rate=draw(st.sampled_from([0.0, 0.1])), latency_bars=draw(st.integers(0, 2)),
+                      borrow_rate=draw(st.sampled_from([0.0, 1000.0])))  # absurd, so that it shows
     rules = MarketRules("T/USDT", qty_step=0.001, px_tick=0.01, min_qty=0.001, min_notional=1.0)
     return bars, signals, realism, rules
 
@@ -192,8 +206,12 @@ def test_books_balance_spot_never_goes_negative_and_orders_end_properly(stream, 
     bought = sum(f.notional for f in result.fills if f.side > 0)
     sold = sum(f.notional for f in result.fills if f.side < 0)
     ledger = result.ledger
-    assert ledger.cash + bought - sold + ledger.fees_paid == pytest.approx(1000.0, rel=1e-9, abs=1e-9)
-    assert ledger.cash >= 0 and (signals.has_shorts or (result.position >= 0).all())
+    assert ledger.cash + bought - sold + ledger.fees_paid + ledger.interest_paid == pytest.approx(1000.0, rel=1e-9,
+                                                                                                  abs=1e-9)
+    if not signals.has_shorts:
+        assert ledger.cash >= 0 and (result.position >= 0).all()
+    elif realism.borrow_rate == 0:  # no liquidation is modelled: only a stuck short's interest can overdraw cash
+        assert ledger.cash >= 0
     pnl = ledger.realized_pnl + ledger.unrealized_pnl(float(bars.close[-1]))
     assert pnl == pytest.approx(result.equity[-1] - 1000.0, rel=1e-9, abs=1e-7)  # every quote of PnL accounted for
     np.testing.assert_allclose(result.equity[-1], ledger.cash + ledger.qty * bars.close[-1], rtol=1e-12)
