@@ -1,5 +1,5 @@
 """Replay: the strategy's signals, computed once, walked through the event loop bar by bar, with the
-simulated venue filling orders and the ledger keeping the books.
+fill model (`engine.fills`, the simulated venue) filling orders and the ledger keeping the books.
 
 The loop visits only bars where something happens (a decision takes effect, or an order is still open)
 and values the idle bars between them in bulk: the same loop body paper and live will drive with a wall
@@ -25,7 +25,7 @@ from engine.indicators_nb import atr_nb
 from engine.orders import Order, OrderStatus, OrderType, TimeInForce
 from engine.risk import RiskBook, RiskConfig
 from engine.signals import Signals
-from engine.venues.simulated import REFUSALS, Realism, SimulatedVenue
+from engine.fills import REFUSALS, Realism, FillModel
 
 
 @dataclass
@@ -43,7 +43,7 @@ class _Loop:
     def __init__(self, bars: Bars, costs: Costs, realism: Realism, rules: MarketRules, risk: RiskConfig | None,
                  on_event: Callable[[Event], None] | None, bar_ms: int) -> None:
         self.bars, self.realism = bars, realism
-        self.venue = SimulatedVenue(bars, costs, realism, rules)
+        self.venue = FillModel(bars, costs, realism, rules)
         self.ledger = Ledger(cash=costs.init_cash)
         self.orders: list[Order] = []
         self.fills: list[Fill] = []

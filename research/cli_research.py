@@ -174,7 +174,7 @@ def causality_command(strategy: str, params: str | None, exchange: str | None, s
 
 def replay_run_command(o: dict) -> bool:
     from engine.risk import RiskConfig, RiskLimits, Sizing
-    from engine.venues.simulated import Realism
+    from engine.fills import Realism
     from research.replay_run import ReplaySpec, run_replay, write_replay
 
     realism = Realism.ideal() if o["ideal"] else Realism(o["exchange_rules"], o["partial_fills"], o["participation_cap"],

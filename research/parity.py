@@ -14,7 +14,7 @@ from engine.ledger import Fill
 from engine.market_rules import unrestricted
 from engine.replay import ReplayResult, replay
 from engine.signals import Signals
-from engine.venues.simulated import Realism
+from engine.fills import Realism
 from research.vbt_adapter import portfolio
 
 RTOL = 1e-9

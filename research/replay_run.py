@@ -20,7 +20,7 @@ from engine.ohlcv import SeriesKey, Store, to_ms
 from engine.replay import ReplayResult, replay
 from engine.risk import RiskConfig
 from engine.strategy import Strategy, load_strategy
-from engine.venues.simulated import Realism
+from engine.fills import Realism
 from research.grid import parse_params
 from research.parity import ParityReport, check_parity, explain
 from research.runs import RunFolder, base_record, data_fingerprint, load_record

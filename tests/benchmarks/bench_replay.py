@@ -18,7 +18,7 @@ from engine.market_rules import MarketRules
 from engine.ohlcv.sample import synthetic_candles
 from engine.replay import replay
 from engine.strategy import load_strategy
-from engine.venues.simulated import Realism
+from engine.fills import Realism
 
 
 def ours(bars: Bars, fee: float, slippage: float, realism: Realism) -> tuple[float, int, float]:

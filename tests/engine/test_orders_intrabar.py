@@ -12,7 +12,7 @@ from engine.market_rules import unrestricted
 from engine.orders import Order, OrderStatus, OrderType
 from engine.replay import replay
 from engine.signals import Signals
-from engine.venues.simulated import Realism, SimulatedVenue
+from engine.fills import Realism, FillModel
 
 FREE, IDEAL = unrestricted("T/USDT"), Realism.ideal()
 LIVE_STOPS = Realism(exchange_rules=False, partial_fills=False)  # realistic stop conventions, nothing else
@@ -39,7 +39,7 @@ BAR = bar_rows([(100, 105, 95, 101)])
     (OrderType.STOP, 1, 105.0, 105.0, LIVE_STOPS),
 ])
 def test_the_reference_price_of_resting_orders(kind, side, level, expected, realism):
-    venue = SimulatedVenue(BAR, Costs(), realism, FREE)
+    venue = FillModel(BAR, Costs(), realism, FREE)
     price = {"limit_px": level} if kind is OrderType.LIMIT else {"stop_px": level}
     assert venue.reference_px(Order("o", "T/USDT", side, 1.0, kind, **price), 0) == expected
 

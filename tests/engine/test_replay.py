@@ -15,7 +15,7 @@ from engine.market_rules import MarketRules, unrestricted
 from engine.orders import TERMINAL, InvalidTransition, Order, OrderStatus
 from engine.replay import replay
 from engine.signals import Signals
-from engine.venues.simulated import Realism
+from engine.fills import Realism
 from tests.engine.test_clock import FakeTime
 
 FREE = unrestricted("T/USDT")

@@ -1,5 +1,6 @@
-"""The simulated venue: fills market orders against a bar the way an exchange would, with the realism the
-caller switches on (exchange rules, a participation cap with partial fills, volume impact).
+"""The fill model, replay's simulated venue: fills orders against a bar the way an exchange would, with the
+realism the caller switches on (exchange rules, a participation cap with partial fills, volume impact,
+a short's borrow interest).
 
 Every price and quantity comes from `engine.fills_nb`, the sweep's formulas: with realism off, a fill here
 is the fill vectorbt computes.
@@ -54,7 +55,7 @@ class Realism:
                    vectorbt_stops=True)
 
 
-class SimulatedVenue:
+class FillModel:
     def __init__(self, bars: Bars, costs: Costs, realism: Realism, rules: MarketRules) -> None:
         self.bars, self.costs, self.realism = bars, costs, realism
         self.rules = rules if realism.exchange_rules else MarketRules(rules.symbol)
