@@ -130,8 +130,8 @@ class FillModel:
 
     def execute(self, order: Order, t: int, account: Ledger) -> tuple[Fill | None, str]:
         """Fill what bar t allows of a live order: (fill or None, why not). A reduce-only order fills at most
-        the position it closes, a buy that covers a short at most what the cash can pay (vectorbt's cover),
-        and a quote order at most what the account can still commit (a short's interest may have eaten into
+        the position it closes, a buy at most what the cash can pay (vectorbt's cover), a sell that opens a
+        short at most what free cash can back, and a quote order at most what the account can still commit (a short's interest may have eaten into
         its free cash since it was placed)."""
         ref = self.reference_px(order, t)
         if ref is None:
@@ -155,8 +155,11 @@ class FillModel:
             px = self.rules.round_px(ref, side) if exact else self._px(ref, t, side, min(qty, room))
             if side > 0 and qty * px * (1 + fee_rate) > cash:
                 qty = cash / (1 + fee_rate) / px
-                if qty <= 0:
-                    return None, INSUFFICIENT_BALANCE
+            elif side < 0 and qty > (held := max(account.qty, 0.0)):  # sells past the long: opens a short
+                backing = account.free_cash + held * px * (1 - fee_rate)
+                qty = held + min(qty - held, max(backing, 0.0) / (px * (1 + fee_rate)))
+            if qty <= 0:
+                return None, INSUFFICIENT_BALANCE
             fee = qty * px * fee_rate
         capped = self.rules.round_qty(min(qty, room))
         if capped != qty:

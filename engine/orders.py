@@ -100,6 +100,8 @@ class Order:
 
     def record_fill(self, qty: float, px: float, fee: float) -> None:
         """Add a fill; the order becomes partially filled or filled."""
+        if self.status not in (OrderStatus.SUBMITTED, OrderStatus.PARTIALLY_FILLED):
+            raise InvalidTransition(f"order {self.client_id}: a {self.status} order cannot fill")
         cost = qty * px + fee if self.side > 0 or self.quote_qty is not None else qty * px - fee
         used = cost if self.quote_qty is not None else qty
         if not (qty > 0 and used <= self.remaining * (1 + 1e-9) + 1e-12):
