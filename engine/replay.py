@@ -64,6 +64,8 @@ class _Loop:
         """Value bars [lo, hi) at their closes, where no order trades; a short pays its borrow interest on
         each of them."""
         ledger = self.ledger
+        if hi <= lo:
+            return
         if hi - lo == 1:  # the common case, a visited bar: scalars are faster than one-element arrays
             px = float(self.bars.close[lo])
             if ledger.qty < 0 and self.borrow_per_bar:
@@ -71,7 +73,7 @@ class _Loop:
             equity[lo], position[lo] = ledger.equity(px), ledger.qty
             return
         close = self.bars.close[lo:hi]
-        if ledger.qty < 0 and self.borrow_per_bar and hi > lo:
+        if ledger.qty < 0 and self.borrow_per_bar:
             paid = np.cumsum(close * (-ledger.qty * self.borrow_per_bar))
             equity[lo:hi] = ledger.cash - paid + ledger.qty * close
             ledger.pay_interest(float(paid[-1]))
@@ -91,7 +93,7 @@ class _Loop:
             return 1 if self.ledger.qty > 0 else -1
         return next((o.side for o in self.open if not o.reduce_only), 0)
 
-    def decide(self, t: int, signal: Decision, decided: int, size: float, stops: tuple[float, float]) -> None:
+    def decide(self, t: int, decided: int, signal: Decision, size: float, stops: tuple[float, float]) -> None:
         """The decision of bar `decided` takes effect at bar t, resolved as vectorbt's `from_signals` does by
         default: an entry together with its own exit, or a long entry with a short entry, is ignored; an
         opposite entry reverses the position (close, then open the other side once flat)."""
@@ -310,15 +312,20 @@ def _replay(bars: Bars, signals: Signals, costs: Costs, realism: Realism, rules:
     entries, exits = effective.entries, effective.exits
     short_entries = effective.short_entries if effective.short_entries is not None else never
     short_exits = effective.short_exits if effective.short_exits is not None else never
-    sizes = effective.size if effective.size is not None else np.ones(n)
     due = np.flatnonzero(entries | exits | short_entries | short_exits)
+    sl = effective.sl_stop[due] if effective.sl_stop is not None else np.full(len(due), np.nan)
+    tp = effective.tp_stop[due] if effective.tp_stop is not None else np.full(len(due), np.nan)
+    size = np.nan_to_num(effective.size[due], nan=1.0) if effective.size is not None else np.ones(len(due))
+    # every decision as plain Python values, once: (bar it acts on, bar that decided it, what, size, stops)
+    decisions = list(zip((due + lag).tolist(), (due - 1).tolist(),
+                         zip(entries[due].tolist(), exits[due].tolist(), short_entries[due].tolist(),
+                             short_exits[due].tolist()),
+                         size.tolist(), zip(sl.tolist(), tp.tolist())))
     loop = _Loop(bars, costs, realism, rules, risk, on_event, bar_ms)
-    sl = effective.sl_stop if effective.sl_stop is not None else np.full(n, np.nan)
-    tp = effective.tp_stop if effective.tp_stop is not None else np.full(n, np.nan)
     equity, position = np.empty(n), np.empty(n)
     done, k = 0, 0  # bars valued so far; next decision
     while True:
-        t = int(due[k]) + lag if k < len(due) else n
+        t = decisions[k][0] if k < len(decisions) else n
         if loop.open:
             t = min(t, loop.next_bar(done))  # open orders work on the bars where they can trade
         if t >= n:
@@ -332,11 +339,9 @@ def _replay(bars: Bars, signals: Signals, costs: Costs, realism: Realism, rules:
             filled = len(loop.fills)
             loop.work(t)  # vectorbt's order: resting stops on this bar before the decision, which a stop replaces
             stopped = len(loop.fills) > filled
-        while k < len(due) and int(due[k]) + lag == t:  # decided before this bar opened: acted on at its open
-            d = int(due[k])
+        while k < len(decisions) and decisions[k][0] == t:  # decided before this bar opened: acted on at its open
             if not stopped:
-                loop.decide(t, (bool(entries[d]), bool(exits[d]), bool(short_entries[d]), bool(short_exits[d])), d - 1,
-                            float(sizes[d]) if np.isfinite(sizes[d]) else 1.0, (float(sl[d]), float(tp[d])))
+                loop.decide(t, *decisions[k][1:])
             k += 1
         loop.work(t)
         loop.mark(t, t + 1, equity, position)
