@@ -131,8 +131,8 @@ class FillModel:
     def execute(self, order: Order, t: int, account: Ledger) -> tuple[Fill | None, str]:
         """Fill what bar t allows of a live order: (fill or None, why not). A reduce-only order fills at most
         the position it closes, a buy at most what the cash can pay (vectorbt's cover), a sell that opens a
-        short at most what free cash can back, and a quote order at most what the account can still commit (a short's interest may have eaten into
-        its free cash since it was placed)."""
+        short at most what free cash can back, and a quote order at most what the account can still commit
+        (a short's interest may have eaten into its free cash since it was placed)."""
         ref = self.reference_px(order, t)
         if ref is None:
             return None, "not triggered on this bar"

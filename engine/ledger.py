@@ -67,21 +67,20 @@ class Ledger:
 
     def apply(self, fill: Fill) -> None:
         """Book a fill: it closes what it can of the opposite position, and opens the rest on its own side."""
-        side, qty = fill.side, fill.qty
+        side, qty, gross = fill.side, fill.qty, fill.qty * fill.px
         closing = min(qty, abs(self.qty)) if self.qty * side < 0 else 0.0
         opening = add(qty, -closing)
         close_fee = fill.fee * closing / qty
         open_fee = fill.fee - close_fee
-        if side > 0:
-            cost = qty * fill.px + fill.fee
-            if cost > self.cash * (1 + 1e-12):
-                raise ValueError(f"fill {fill.order_id} costs {cost:.8f} with {self.cash:.8f} cash: quote cannot be borrowed")
-        elif opening > 0:
+        if side > 0 and gross + fill.fee > self.cash * (1 + 1e-12):
+            raise ValueError(f"fill {fill.order_id} costs {gross + fill.fee:.8f} with {self.cash:.8f} cash: "
+                             "quote cannot be borrowed")
+        if side < 0 and opening > 0:
             backing = self.free_cash + closing * fill.px - close_fee  # a reversal's sale frees its own proceeds
             if opening * fill.px + open_fee > backing * (1 + 1e-12) + 1e-12:
                 raise ValueError(f"fill {fill.order_id} shorts {opening:.8g} @ {fill.px:.8g} with {backing:.8f} "
                                  "free cash to back it")
-        self.cash = add(self.cash, -(qty * fill.px + fill.fee)) if side > 0 else self.cash + add(qty * fill.px, -fill.fee)
+        self.cash = add(self.cash, -(gross + fill.fee)) if side > 0 else self.cash + add(gross, -fill.fee)
         if closing > 0:
             self._close(fill, closing, close_fee)
         if opening > 0:

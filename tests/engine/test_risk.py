@@ -84,3 +84,15 @@ def test_half_kelly_by_hand():
         Sizing("martingale")
     with pytest.raises(ValueError, match="max_drawdown_pct must be in"):
         RiskLimits(max_drawdown_pct=1.5)
+
+
+def test_a_short_is_sized_checked_and_refused_like_a_long():
+    bars = bars_of([100.0] * 6)
+    shorts = signals_at(6, short_entries=[0], short_exits=[2])
+    half = replay(bars, shorts, NO_COSTS, IDEAL, FREE, RiskConfig(RiskLimits(), Sizing("fixed_fraction", 0.5)))
+    short = half.fills[0]
+    assert short.side == -1 and short.qty * short.px == pytest.approx(500.0)  # half the equity, committed
+    assert half.ledger.round_trips[0].direction == -1
+    unprotected = replay(bars, shorts, NO_COSTS, IDEAL, FREE, RiskConfig(RiskLimits(require_stop=True)))
+    assert not unprotected.fills
+    assert decisions(unprotected) == ["blocked: the strategy must carry a stop-loss on every entry"]
