@@ -202,4 +202,7 @@ def replay_run_command(o: dict) -> bool:
                   f"{d['fees_paid']['ideal']:.2f}; slippage {d['slippage_cost']['realistic']:.2f} vs "
                   f"{d['slippage_cost']['ideal']:.2f}; borrow interest {d['borrow_interest']:.2f}; partial fills {d['partial_fills']}; rejected {len(d['rejected'])}; "
                   f"cancelled {d['cancelled']}; risk blocks {len(d['risk_blocks'])}", highlight=False)
+    for step in d["attribution"]:
+        console.print(f"  {step['step']:<62s} costs {step['cost']:>+14,.2f}  -> equity {step['final_equity']:,.2f}",
+                      highlight=False)
     return outcome.parity.ok

@@ -22,7 +22,7 @@ from engine.risk import RiskConfig
 from engine.strategy import Strategy, load_strategy
 from engine.fills import Realism
 from research.grid import parse_params
-from research.parity import ParityReport, check_parity, explain
+from research.parity import ParityReport, attribute, check_parity, explain
 from research.runs import RunFolder, base_record, data_fingerprint, load_record
 from research.sweep import periods_per_year, vbt_freq
 
@@ -108,6 +108,7 @@ def run_replay(spec: ReplaySpec, store: Store | None = None) -> ReplayOutcome:
     if spec.parity:
         outcome.parity, ideal = check_parity(bars, signals, spec.costs, vbt_freq(key.timeframe))
         outcome.differences = explain(result, ideal)
+        outcome.differences["attribution"] = attribute(bars, signals, spec.costs, spec.realism, rules, risk)
     return outcome
 
 

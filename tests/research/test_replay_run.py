@@ -61,6 +61,11 @@ def test_replay_writes_the_books_metrics_tearsheet_and_parity(env_cache):
     record = json.loads((folder / "run.json").read_text())
     assert record["kind"] == "replay" and record["results"]["parity"]["ok"]
     assert record["config"]["params"] == {"fast": 10, "slow": 30}
+    differences, steps = record["results"]["differences"], record["results"]["differences"]["attribution"]
+    assert [step["step"].split(" (")[0] for step in steps] == ["stop conventions", "exchange rules", "partial fills",
+                                                               "borrow interest on shorts", "risk rules and sizing"]
+    assert steps[-1]["final_equity"] == pytest.approx(metrics["final_equity"], rel=1e-12)  # rebuilt step by step
+    assert sum(step["cost"] for step in steps) == pytest.approx(-differences["difference"], rel=1e-9)
     again = gauntlet("replay", "sma_cross", "--params", "fast=10,slow=30", "--exchange", "binance", "--symbol",
                      "BTC/USDT", "--timeframe", "1h", "--notebook")  # the tearsheet notebook opens its own run
     assert again.exit_code == 0, again.output
