@@ -19,14 +19,13 @@ from engine.bars import Bars
 from engine.clock import Clock, HistoricalClock
 from engine.events import Event, EventKind
 from engine.execution import Costs, at_next_open
+from engine.fills import REFUSALS, FillModel, Realism
+from engine.indicators_nb import atr_nb
 from engine.ledger import Fill, Ledger
 from engine.market_rules import MarketRules
-from engine.indicators_nb import atr_nb
 from engine.orders import Order, OrderStatus, OrderType, TimeInForce
 from engine.risk import RiskBook, RiskConfig
 from engine.signals import Signals
-from engine.fills import REFUSALS, Realism, FillModel
-
 
 @dataclass
 class ReplayResult:
@@ -175,9 +174,9 @@ class _Loop:
         self.emit(EventKind.ORDER_CANCELLED, t, order.client_id, why)
 
     def protect(self, entry: Order, t: int) -> None:
-        """Place the entry's stop-loss (a stop) and take-profit (a limit) as one-cancels-other sells, live
-        from the bar the entry filled on (the rest of that bar can already hit them), or from the next bar
-        under vectorbt's conventions."""
+        """Place the entry's stop-loss (a stop) and take-profit (a limit) as one-cancels-other reduce-only
+        orders against the position (sells for a long, buys for a short), live from the bar the entry filled
+        on (the rest of that bar can already hit them), or from the next bar under vectorbt's conventions."""
         sl, tp = self.protection.pop(entry.client_id)
         rules, made, side = self.venue.rules, [], -entry.side  # protection trades against the entry
         live = t + 1 if self.realism.vectorbt_stops else t
@@ -336,9 +335,9 @@ def _replay(bars: Bars, signals: Signals, costs: Costs, realism: Realism, rules:
         clock.wait_until(int(bars.ts_ms[t]))  # bar t opens: the previous close's decisions act now
         stopped = False
         if realism.vectorbt_stops and loop.open:
-            filled = len(loop.fills)
+            filled, protective = len(loop.fills), set(loop.oco)
             loop.work(t)  # vectorbt's order: resting stops on this bar before the decision, which a stop replaces
-            stopped = len(loop.fills) > filled
+            stopped = any(fill.order_id in protective for fill in loop.fills[filled:])
         while k < len(decisions) and decisions[k][0] == t:  # decided before this bar opened: acted on at its open
             if not stopped:
                 loop.decide(t, *decisions[k][1:])
