@@ -38,9 +38,13 @@ class ReplayResult:
     events: list[Event] = field(default_factory=list)
 
 
-class _Loop:
-    def __init__(self, bars: Bars, costs: Costs, realism: Realism, rules: MarketRules, risk: RiskConfig | None,
-                 on_event: Callable[[Event], None] | None, bar_ms: int) -> None:
+class EventLoop:
+    """The books and the handlers of one market: decisions in, orders through the fill model, fills into
+    the ledger, every step an event. `replay` drives it over history; the same handlers take orders
+    submitted by hand (an IOC order, a resting limit) for tests and, later, the paper and live runners."""
+
+    def __init__(self, bars: Bars, costs: Costs, realism: Realism, rules: MarketRules, risk: RiskConfig | None = None,
+                 on_event: Callable[[Event], None] | None = None, bar_ms: int = 0) -> None:
         self.bars, self.realism = bars, realism
         self.venue = FillModel(bars, costs, realism, rules)
         self.ledger = Ledger(cash=costs.init_cash)
@@ -320,7 +324,7 @@ def _replay(bars: Bars, signals: Signals, costs: Costs, realism: Realism, rules:
                          zip(entries[due].tolist(), exits[due].tolist(), short_entries[due].tolist(),
                              short_exits[due].tolist()),
                          size.tolist(), zip(sl.tolist(), tp.tolist())))
-    loop = _Loop(bars, costs, realism, rules, risk, on_event, bar_ms)
+    loop = EventLoop(bars, costs, realism, rules, risk, on_event, bar_ms)
     equity, position = np.empty(n), np.empty(n)
     done, k = 0, 0  # bars valued so far; next decision
     while True:
