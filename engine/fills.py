@@ -19,7 +19,8 @@ from engine.market_rules import MarketRules
 from engine.orders import Order, OrderType
 
 INSUFFICIENT_BALANCE = "Account has insufficient balance for requested action."  # Binance's -2010
-REFUSALS = ("Filter failure", INSUFFICIENT_BALANCE)  # what the exchange refuses, as opposed to "not yet"
+NO_MARGIN = "Margin account are not allowed to trade this trading pair."  # Binance's -3021
+REFUSALS = ("Filter failure", INSUFFICIENT_BALANCE, NO_MARGIN)  # what the exchange refuses, as opposed to "not yet"
 
 # The kernels' own Python bodies: the same formulas, without numba's call overhead on one scalar at a time.
 fill_px, spend_all = fill_px_nb.py_func, spend_all_nb.py_func
@@ -123,7 +124,10 @@ class FillModel:
     def screen(self, order: Order, last_px: float) -> str | None:
         """What the exchange refuses at submission, before the order exists: its filters applied to the
         order's own price, or for a market order the last price (Binance checks a market order's notional
-        against its recent average price). A quote order's amount is what its quote buys there."""
+        against its recent average price). A quote order's amount is what its quote buys there. A sell that
+        is not reduce-only opens a short, which needs a market the exchange lends on."""
+        if order.side < 0 and not order.reduce_only and not self.rules.margin:
+            return NO_MARGIN  # a sell that may open a short needs a loan the exchange does not give here
         px = order.limit_px or order.stop_px or last_px
         qty = order.quote_qty / px if order.quote_qty is not None else order.qty
         return self.rules.violation(self.rules.round_qty(qty), px)

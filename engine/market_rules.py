@@ -1,5 +1,5 @@
 """A market's exchange rules, read from ccxt's market structure: amount step, price tick, min/max amount,
-min notional. Quantities are truncated to the step as ccxt's `amount_to_precision` does before sending;
+min notional, and whether it lends for shorts. Quantities are truncated to the step as ccxt's `amount_to_precision` does before sending;
 what still breaks a rule is rejected with the exchange's own filter name."""
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ class MarketRules:
     min_qty: float = 0.0
     max_qty: float = math.inf
     min_notional: float = 0.0
+    margin: bool = True  # the exchange lends for shorts (Binance: isMarginTradingAllowed)
 
     @classmethod
     def from_ccxt(cls, market: dict[str, Any]) -> MarketRules:
@@ -29,7 +30,8 @@ class MarketRules:
         amount, cost = limits.get("amount") or {}, limits.get("cost") or {}
         return cls(symbol=market["symbol"], qty_step=float(precision.get("amount") or 0.0),
                    px_tick=float(precision.get("price") or 0.0), min_qty=float(amount.get("min") or 0.0),
-                   max_qty=float(amount.get("max") or math.inf), min_notional=float(cost.get("min") or 0.0))
+                   max_qty=float(amount.get("max") or math.inf), min_notional=float(cost.get("min") or 0.0),
+                   margin=market.get("margin") is not False)  # unknown (not recorded): assumed to lend
 
     def round_qty(self, qty: float) -> float:
         """Truncate to the amount step (never round up: that could spend cash the account does not have)."""

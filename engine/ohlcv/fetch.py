@@ -142,7 +142,8 @@ def fetch(
         progress(0, total)
     market = markets[key.symbol]
     source = {"kind": "ccxt", "exchange": client.id, "api_url": _api_url(client), "fetched_at_ms": now,
-              "market": {"symbol": key.symbol, "precision": market.get("precision"), "limits": market.get("limits")}}
+              "market": {"symbol": key.symbol, "precision": market.get("precision"), "limits": market.get("limits"),
+                         "margin": market.get("margin")}}  # whether the exchange lends for shorts
     for lo, hi in ranges:
         for batch_lo, batch_hi, rows in _pages(call, client, plan, lo, hi, now):
             frame = frame_from_arrays(rows[:, 0].astype(np.int64), rows[:, 1:])

@@ -57,7 +57,7 @@ def symbol_info(symbol: str, rules: MarketRules) -> dict:
         "quoteCommissionPrecision": 8, "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS_LIMIT",
                                                        "TAKE_PROFIT_LIMIT"],
         "icebergAllowed": True, "ocoAllowed": True, "quoteOrderQtyMarketAllowed": True,
-        "isSpotTradingAllowed": True, "isMarginTradingAllowed": False,
+        "isSpotTradingAllowed": True, "isMarginTradingAllowed": True,  # as for Binance's majors
         "filters": [
             {"filterType": "PRICE_FILTER", "minPrice": rules.tick_size, "maxPrice": "1000000.00000000",
              "tickSize": rules.tick_size},

@@ -143,6 +143,17 @@ def test_exchange_rules_truncate_round_and_reject_like_binance():
     assert poor.equity[-1] == 3.0
 
 
+def test_a_short_on_a_market_the_exchange_does_not_lend_on_is_refused_at_submission():
+    rules = MarketRules("T/USDT", qty_step=0.01, px_tick=0.01, min_qty=0.01, min_notional=5.0, margin=False)
+    shorts = signals_at(4, entries=[2], short_entries=[0])
+    result = replay(bars_of([10.0] * 4), shorts, Costs(0.0, 0.0, 100.0), Realism(partial_fills=False), rules)
+    short, long_ = result.orders
+    assert short.status is OrderStatus.REJECTED and short.reason.startswith("Margin account are not allowed")
+    assert long_.status is OrderStatus.FILLED and [f.side for f in result.fills] == [1]  # longs need no loan
+    ideal = replay(bars_of([10.0] * 4), shorts, Costs(0.0, 0.0, 100.0), Realism.ideal(), rules)
+    assert [f.side for f in ideal.fills] == [-1, 1, 1]  # the sweep's assumptions: short, cover, then long
+
+
 def test_latency_delays_the_fill_and_impact_moves_the_price():
     bars = bars_of([100.0, 101.0, 102.0, 103.0, 104.0], volume=50.0)
     late = replay(bars, signals_at(5, entries=[0]), Costs(0.0, 0.0, 1000.0), Realism(False, False, 1.0, 0.0, 2), FREE)

@@ -9,6 +9,7 @@ import pytest
 
 from engine.ohlcv import SeriesKey, Store, load, to_ms
 from engine.ohlcv.fetch import FetchError, FetchPlan, RetryPolicy, fetch
+from engine.market_rules import rules_from_sources
 from engine.ohlcv.schema import ts_ms_of
 from engine.venues.ccxt_client import make_exchange
 from engine.venues.emulator import Fault
@@ -37,6 +38,9 @@ def test_fetch_stores_exactly_the_exchange_candles_across_pages_and_gaps(emulato
     want = expected(SINCE, UNTIL)
     assert stored.equals(want) and result.candles == len(want) == 288 - 56
     assert seen[-1][0] == seen[-1][1] == 288  # progress counts the whole range, outage included
+    rules, where = rules_from_sources("BTC/USDT", Store(tmp_path).require(KEY).sources)  # what replay will obey
+    assert where == "binance market data"
+    assert (rules.qty_step, rules.px_tick, rules.min_notional, rules.margin) == (1e-05, 0.01, 5.0, True)
 
 
 def test_the_in_progress_candle_is_never_stored(emulator_5m, tmp_path):
