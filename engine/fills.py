@@ -20,7 +20,8 @@ from engine.orders import Order, OrderType
 
 INSUFFICIENT_BALANCE = "Account has insufficient balance for requested action."  # Binance's -2010
 NO_MARGIN = "Margin account are not allowed to trade this trading pair."  # Binance's -3021
-REFUSALS = ("Filter failure", INSUFFICIENT_BALANCE, NO_MARGIN)  # what the exchange refuses, as opposed to "not yet"
+NOTHING_TO_REDUCE = "ReduceOnly Order is rejected."  # Binance's -2022: no position on the other side
+REFUSALS = ("Filter failure", INSUFFICIENT_BALANCE, NO_MARGIN, NOTHING_TO_REDUCE)  # what the exchange refuses, as opposed to "not yet"
 
 # The kernels' own Python bodies: the same formulas, without numba's call overhead on one scalar at a time.
 fill_px, spend_all = fill_px_nb.py_func, spend_all_nb.py_func
@@ -155,7 +156,11 @@ class FillModel:
             px = self._px(ref, t, side, min(qty, room))
             qty, fee = spend_all(budget, px, fee_rate)
         else:
-            qty = min(order.remaining, abs(account.qty)) if order.reduce_only else order.remaining
+            qty = order.remaining
+            if order.reduce_only:
+                if account.qty * side >= 0:
+                    return None, NOTHING_TO_REDUCE
+                qty = min(qty, abs(account.qty))
             px = self.rules.round_px(ref, side) if exact else self._px(ref, t, side, min(qty, room))
             if side > 0 and qty * px * (1 + fee_rate) > cash:
                 qty = cash / (1 + fee_rate) / px

@@ -280,3 +280,12 @@ def test_an_ioc_order_fills_what_its_first_bar_allows_and_a_gtc_limit_rests_unti
         [(3, 8.5, 0.0)]  # waited for bar 3, which traded through 8.5; maker fee
     kinds = [(e.kind, e.order_id) for e in loop.events if e.order_id == "ioc"]
     assert [k for k, _ in kinds] == ["order_submitted", "order_accepted", "order_partially_filled", "order_cancelled"]
+
+
+def test_a_reduce_only_order_with_nothing_to_reduce_is_refused():
+    loop = EventLoop(bars_of([10.0] * 3), Costs(0.0, 0.0, 100.0), Realism(exchange_rules=False, partial_fills=False),
+                     FREE)
+    sell = Order("r", "T/USDT", -1, 1.0, reduce_only=True, live_from_bar=1)
+    loop.submit(sell, 1)
+    loop.work(1)
+    assert sell.status is OrderStatus.REJECTED and sell.reason == "ReduceOnly Order is rejected." and not loop.fills
