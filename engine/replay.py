@@ -98,22 +98,9 @@ class EventLoop:
 
     def decide(self, t: int, decided: int, signal: Decision, size: float, stops: tuple[float, float]) -> None:
         """The decision of bar `decided` takes effect at bar t, resolved as vectorbt's `from_signals` does by
-        default: an entry together with its own exit, or a long entry with a short entry, is ignored; an
-        opposite entry reverses the position (close, then open the other side once flat)."""
-        long_entry, long_exit, short_entry, short_exit = signal
-        if long_entry and long_exit:
-            long_entry = long_exit = False
-        if short_entry and short_exit:
-            short_entry = short_exit = False
-        if long_entry and short_entry:
-            long_entry = short_entry = False
+        default (`_target`); a reversal closes, then opens the other side once flat."""
         heading = self.heading()
-        if heading > 0:
-            target = -1 if short_entry else 0 if long_exit else None
-        elif heading < 0:
-            target = 1 if long_entry else 0 if short_exit else None
-        else:
-            target = 1 if long_entry else -1 if short_entry else None
+        target = _target(heading, signal)
         if target is None:
             return
         self.emit(EventKind.SIGNAL, t, detail=f"{_TARGETS[heading, target]} decided at bar {decided}")
@@ -274,6 +261,23 @@ class EventLoop:
                 self.enter(t, target, decided, size, stops)
 
 
+def _target(heading: int, signal: Decision) -> int | None:
+    """Where a decision takes the books: +1 long, -1 short, 0 flat, None nowhere (vectorbt's defaults:
+    an entry together with its own exit, or both entries at once, is ignored; an opposite entry reverses)."""
+    long_entry, long_exit, short_entry, short_exit = signal
+    if long_entry and long_exit:
+        long_entry = long_exit = False
+    if short_entry and short_exit:
+        short_entry = short_exit = False
+    if long_entry and short_entry:
+        long_entry = short_entry = False
+    if heading > 0:
+        return -1 if short_entry else 0 if long_exit else None
+    if heading < 0:
+        return 1 if long_entry else 0 if short_exit else None
+    return 1 if long_entry else -1 if short_entry else None
+
+
 _YEAR_MS = 365 * 86_400_000
 _PRIORITY = {OrderType.MARKET: 0, OrderType.STOP: 1, OrderType.LIMIT: 2}
 Decision = tuple[bool, bool, bool, bool]  # long entry, long exit, short entry, short exit
@@ -328,6 +332,10 @@ def _replay(bars: Bars, signals: Signals, costs: Costs, realism: Realism, rules:
     equity, position = np.empty(n), np.empty(n)
     done, k = 0, 0  # bars valued so far; next decision
     while True:
+        if not loop.open:  # skip what cannot change the books: an entry while already in, an exit while out
+            heading = loop.heading()
+            while k < len(decisions) and _target(heading, decisions[k][2]) is None:
+                k += 1
         t = decisions[k][0] if k < len(decisions) else n
         if loop.open:
             t = min(t, loop.next_bar(done))  # open orders work on the bars where they can trade
