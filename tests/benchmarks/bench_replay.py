@@ -1,7 +1,8 @@
 """Replay throughput: SMA(10/30) crossover over one year of 1-minute bars with a 0.1% fee, through the full
 event loop (orders, venue, ledger, events), and backtesting.py (a benchmark-only dependency) on the same
 bars in the same run, printed as a ratio with both round-trip counts and final equities so a reader can see
-they did the same work. Target >= 1,000,000 bars/s. Printed, never asserted."""
+they did the same work; plus a long/short Donchian replay, whose level signals and reversals exercise the
+short side. Target >= 1,000,000 bars/s. Printed, never asserted."""
 
 from __future__ import annotations
 
@@ -21,15 +22,19 @@ from engine.strategy import load_strategy
 from engine.fills import Realism
 
 
-def ours(bars: Bars, fee: float, slippage: float, realism: Realism) -> tuple[float, int, float]:
-    strategy = load_strategy("sma_cross")
-    signals = strategy.signals(bars, strategy.params({"fast": 10, "slow": 30}))
+def ours(bars: Bars, fee: float, slippage: float, realism: Realism, name: str = "sma_cross",
+         params: dict | None = None) -> tuple[float, int, float]:
+    strategy = load_strategy(name)
+    signals = strategy.signals(bars, strategy.params(params or {"fast": 10, "slow": 30}))
     rules = MarketRules("BTC/USDT", 1e-5, 0.01, 1e-5, 9000.0, 5.0)
     replay(bars[:2000], signals.__class__(signals.entries[:2000], signals.exits[:2000]), Costs(fee, slippage), realism,
            rules)  # warm the kernels
-    started = time.perf_counter()
-    result = replay(bars, signals, Costs(fee, slippage, 10_000.0), realism, rules)
-    return time.perf_counter() - started, len(result.ledger.round_trips), float(result.equity[-1])
+    walls = []
+    for _ in range(3):  # the best of three: the first full run pays for page faults the others do not
+        started = time.perf_counter()
+        result = replay(bars, signals, Costs(fee, slippage, 10_000.0), realism, rules)
+        walls.append(time.perf_counter() - started)
+    return min(walls), len(result.ledger.round_trips), float(result.equity[-1])
 
 
 def theirs(frame, fee: float) -> tuple[float, int, float]:
@@ -64,12 +69,15 @@ def main() -> None:
     rows = [("gauntlet replay, fee 0.1% + slippage 0.05%, ideal", *ours(bars, 0.001, 0.0005, Realism.ideal())),
             ("gauntlet replay, fee 0.1% + slippage 0.05%, realistic", *ours(bars, 0.001, 0.0005, Realism())),
             ("gauntlet replay, fee 0.1%", *ours(bars, 0.001, 0.0, Realism.ideal())),
-            ("gauntlet replay, zero fees", *ours(bars, 0.0, 0.0, Realism.ideal()))]
+            ("gauntlet replay, zero fees", *ours(bars, 0.0, 0.0, Realism.ideal())),
+            ("gauntlet replay, donchian(20,10) long/short, realistic",
+             *ours(bars, 0.001, 0.0005, Realism(), "donchian_breakout", {"entry_window": 20, "exit_window": 10,
+                                                                           "short": True}))]
     for label, fee in (("backtesting.py, fee 0.1%", 0.001), ("backtesting.py, zero fees", 0.0)):
         rows.append((label, *theirs(frame, fee)))
     for label, wall, trips, equity in rows:
         print(f"{label:55s} {n / wall:>12,.0f} bars/s  {trips:6d} round trips  final equity {equity:,.2f}")
-    ratio = (n / rows[2][1]) / (n / rows[4][1])
+    ratio = (n / rows[2][1]) / (n / rows[5][1])
     print(f"gauntlet / backtesting.py at 0.1% fee: {ratio:.1f}x; peak RSS "
           f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.2f} GB (target >= 1,000,000 bars/s)")
 
