@@ -21,7 +21,8 @@ from engine.orders import Order, OrderType
 INSUFFICIENT_BALANCE = "Account has insufficient balance for requested action."  # Binance's -2010
 NO_MARGIN = "Margin account are not allowed to trade this trading pair."  # Binance's -3021
 NOTHING_TO_REDUCE = "ReduceOnly Order is rejected."  # Binance's -2022: no position on the other side
-REFUSALS = ("Filter failure", INSUFFICIENT_BALANCE, NO_MARGIN, NOTHING_TO_REDUCE)  # what the exchange refuses, as opposed to "not yet"
+# what the exchange refuses outright, as opposed to "not on this bar"
+REFUSALS = ("Filter failure", INSUFFICIENT_BALANCE, NO_MARGIN, NOTHING_TO_REDUCE)
 
 # The kernels' own Python bodies: the same formulas, without numba's call overhead on one scalar at a time.
 fill_px, spend_all = fill_px_nb.py_func, spend_all_nb.py_func
@@ -58,6 +59,9 @@ class Realism:
 
 
 class FillModel:
+    """One market's simulated venue for one run: it prices fills and remembers how much of the current
+    bar's volume orders have already taken."""
+
     def __init__(self, bars: Bars, costs: Costs, realism: Realism, rules: MarketRules) -> None:
         self.bars, self.costs, self.realism = bars, costs, realism
         self.rules = rules if realism.exchange_rules else MarketRules(rules.symbol)
@@ -114,7 +118,8 @@ class FillModel:
                     high = self.bars.high[lo:hi]
                     hit = (high >= order.limit_px) if self._touch else (high > order.limit_px)
             elif order.type is OrderType.STOP:
-                hit = self.bars.high[lo:hi] >= order.stop_px if order.side > 0 else self.bars.low[lo:hi] <= order.stop_px
+                stop = order.stop_px
+                hit = self.bars.high[lo:hi] >= stop if order.side > 0 else self.bars.low[lo:hi] <= stop
             else:
                 return lo
             if hit.any():

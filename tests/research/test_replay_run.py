@@ -28,8 +28,10 @@ COSTS = Costs(0.001, 0.0005, 10_000.0)
     ("donchian_breakout", {"entry_window": 20, "exit_window": 10}, "binance_SOL-USDT_5m.parquet", "300s"),
     ("atr_trend", {"window": 50, "atr_mult": 2.0}, "binance_BTC-USDT_1h_2024-01_2024-09.parquet", "3600s"),  # stops
     # shorts, with vectorbt's reversal on an opposite entry (direction='both')
-    ("donchian_breakout", {"entry_window": 20, "exit_window": 10, "short": True}, "binance_SOL-USDT_5m.parquet", "300s"),
-    ("donchian_breakout", {"entry_window": 50, "exit_window": 30, "short": True}, "binance_BTC-USDT_1h.parquet", "3600s"),
+    ("donchian_breakout", {"entry_window": 20, "exit_window": 10, "short": True}, "binance_SOL-USDT_5m.parquet",
+     "300s"),
+    ("donchian_breakout", {"entry_window": 50, "exit_window": 30, "short": True}, "binance_BTC-USDT_1h.parquet",
+     "3600s"),
     ("atr_trend", {"window": 50, "atr_mult": 2.0, "short": True}, "binance_BTC-USDT_1h_2024-01_2024-09.parquet",
      "3600s"),  # short stops above the entry
 ])
