@@ -64,8 +64,8 @@ class EventLoop:
         self.atr = atr_nb(bars.high, bars.low, bars.close, 14, True) if needs_atr else None
 
     def mark(self, lo: int, hi: int, equity: np.ndarray, position: np.ndarray) -> None:
-        """Value bars [lo, hi) at their closes, where no order trades; a short pays its borrow interest on
-        each of them."""
+        """Value bars [lo, hi) at their closes with the books as they stand; a short pays its borrow
+        interest on each of them."""
         ledger = self.ledger
         if hi <= lo:
             return

@@ -10,12 +10,12 @@ import numpy as np
 
 from engine.bars import Bars
 from engine.execution import Costs
+from engine.fills import Realism
 from engine.ledger import Fill
 from engine.market_rules import MarketRules, unrestricted
 from engine.replay import ReplayResult, replay
 from engine.risk import RiskConfig
 from engine.signals import Signals
-from engine.fills import Realism
 from research.vbt_adapter import portfolio
 
 RTOL = 1e-9

@@ -14,13 +14,13 @@ import pandas as pd
 
 from engine.bars import Bars
 from engine.execution import Costs
+from engine.fills import Realism
 from engine.market_rules import rules_from_sources
 from engine.metrics_nb import METRICS, metrics_from_values_nb
 from engine.ohlcv import SeriesKey, Store, to_ms
 from engine.replay import ReplayResult, replay
 from engine.risk import RiskConfig
 from engine.strategy import Strategy, load_strategy
-from engine.fills import Realism
 from research.grid import parse_params
 from research.parity import ParityReport, attribute, check_parity, explain
 from research.runs import RunFolder, base_record, data_fingerprint, load_record

@@ -15,11 +15,11 @@ import warnings
 
 from engine.bars import Bars
 from engine.execution import Costs
+from engine.fills import Realism
 from engine.market_rules import MarketRules
 from engine.ohlcv.sample import synthetic_candles
 from engine.replay import replay
 from engine.strategy import load_strategy
-from engine.fills import Realism
 
 
 def ours(bars: Bars, fee: float, slippage: float, realism: Realism, name: str = "sma_cross",

@@ -8,11 +8,11 @@ import pytest
 
 from engine.bars import Bars
 from engine.execution import Costs
+from engine.fills import FillModel, Realism
 from engine.market_rules import unrestricted
 from engine.orders import Order, OrderStatus, OrderType
 from engine.replay import replay
 from engine.signals import Signals
-from engine.fills import Realism, FillModel
 
 FREE, IDEAL = unrestricted("T/USDT"), Realism.ideal()
 LIVE_STOPS = Realism(exchange_rules=False, partial_fills=False)  # realistic stop conventions, nothing else

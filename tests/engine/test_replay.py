@@ -11,11 +11,11 @@ from engine.bars import Bars
 from engine.clock import AcceleratedClock
 from engine.events import EventKind
 from engine.execution import Costs
+from engine.fills import Realism
 from engine.market_rules import MarketRules, unrestricted
 from engine.orders import TERMINAL, InvalidTransition, Order, OrderStatus, OrderType, TimeInForce
 from engine.replay import EventLoop, replay
 from engine.signals import Signals
-from engine.fills import Realism
 from tests.engine.test_clock import FakeTime
 
 FREE = unrestricted("T/USDT")

@@ -7,11 +7,11 @@ import pytest
 
 from engine.events import EventKind
 from engine.execution import Costs
+from engine.fills import Realism
 from engine.market_rules import unrestricted
 from engine.replay import replay
 from engine.risk import RiskConfig, RiskLimits, Sizing, half_kelly
 from engine.signals import Signals
-from engine.fills import Realism
 from tests.engine.test_replay import bars_of, signals_at
 
 FREE, IDEAL, NO_COSTS = unrestricted("T/USDT"), Realism.ideal(), Costs(0.0, 0.0, 1000.0)
