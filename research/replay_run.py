@@ -80,11 +80,11 @@ def resolve(spec: ReplaySpec) -> tuple[Strategy, Any, SeriesKey]:
         params = strategy.params(chosen)
         key = SeriesKey(spec.exchange or config["exchange"], config["symbol"], spec.timeframe or config["timeframe"])
     else:
-        if not (spec.strategy and spec.exchange and spec.symbol and spec.timeframe):
-            raise ValueError("replay needs STRATEGY, --exchange, --symbol and --timeframe (or --from-run RUN_ID)")
+        if not (spec.strategy and spec.symbol):
+            raise ValueError("replay needs STRATEGY and --symbol (or --from-run RUN_ID)")
         strategy = load_strategy(spec.strategy)
         params = parse_params(strategy, spec.params or "")
-        key = SeriesKey(spec.exchange, spec.symbol, spec.timeframe)
+        key = SeriesKey(spec.exchange or "binance", spec.symbol, spec.timeframe or "1h")  # the sweep's defaults
     return strategy, params, key
 
 

@@ -86,8 +86,8 @@ def test_replay_writes_the_books_metrics_tearsheet_and_parity(env_cache):
                                                                "borrow interest on shorts", "risk rules and sizing"]
     assert steps[-1]["final_equity"] == pytest.approx(metrics["final_equity"], rel=1e-12)  # rebuilt step by step
     assert sum(step["cost"] for step in steps) == pytest.approx(-differences["difference"], rel=1e-9)
-    again = gauntlet("replay", "sma_cross", "--params", "fast=10,slow=30", "--exchange", "binance", "--symbol",
-                     "BTC/USDT", "--timeframe", "1h", "--notebook")  # the tearsheet notebook opens its own run
+    again = gauntlet("replay", "sma_cross", "--params", "fast=10,slow=30", "--symbol", "BTC/USDT",
+                     "--notebook")  # binance and 1h, the sweep's defaults; the tearsheet notebook opens its own run
     assert again.exit_code == 0, again.output
     (noted,) = [p for p in (env_cache / "reports").iterdir() if p.is_dir() and p != folder]
     assert summary_of(noted / "tearsheet.ipynb")["metrics"] == pytest.approx(metrics)
@@ -111,6 +111,7 @@ def test_replay_takes_the_parameters_a_sweep_chose(env_cache):
     (["sma_cross", "--params", "fast=ten", "--exchange", "binance", "--symbol", "BTC/USDT", "--timeframe", "1h"],
      "parameter fast of sma_cross is int"),
     (["--from-run", "20990101T000000Z-nope-0000000"], "no run 20990101T000000Z-nope-0000000"),
+    (["sma_cross", "--params", "fast=10,slow=30"], "replay needs STRATEGY and --symbol"),
 ])
 def test_bad_replay_input_is_one_line_and_writes_nothing(env_cache, args, message):
     result = gauntlet("replay", *args)
