@@ -45,7 +45,7 @@ class EventLoop:
 
     def __init__(self, bars: Bars, costs: Costs, realism: Realism, rules: MarketRules, risk: RiskConfig | None = None,
                  on_event: Callable[[Event], None] | None = None, bar_ms: int = 0) -> None:
-        self.bars, self.realism = bars, realism
+        self.bars, self.realism, self.ts_ms = bars, realism, bars.ts_ms
         self.venue = FillModel(bars, costs, realism, rules)
         self.ledger = Ledger(cash=costs.init_cash)
         self.orders: list[Order] = []
@@ -85,7 +85,7 @@ class EventLoop:
         position[lo:hi] = ledger.qty
 
     def emit(self, kind: EventKind, t: int, order_id: str = "", detail: str = "") -> None:
-        event = Event(kind, t, int(self.bars.ts_ms[t]), order_id, detail)
+        event = _new_tuple(Event, (kind, t, int(self.ts_ms[t]), order_id, detail))  # skips NamedTuple's __new__
         self.events.append(event)
         if self.on_event is not None:
             self.on_event(event)
@@ -279,6 +279,7 @@ def _target(heading: int, signal: Decision) -> int | None:
 
 
 _YEAR_MS = 365 * 86_400_000
+_new_tuple = tuple.__new__
 _PRIORITY = {OrderType.MARKET: 0, OrderType.STOP: 1, OrderType.LIMIT: 2}
 Decision = tuple[bool, bool, bool, bool]  # long entry, long exit, short entry, short exit
 _TARGETS = {(0, 1): "long entry", (0, -1): "short entry", (1, 0): "long exit", (-1, 0): "short exit",
@@ -341,9 +342,10 @@ def _replay(bars: Bars, signals: Signals, costs: Costs, realism: Realism, rules:
             t = min(t, loop.next_bar(done))  # open orders work on the bars where they can trade
         if t >= n:
             break
-        loop.mark(done, t, equity, position)
-        if loop.book is not None:
-            loop.book.observe(equity[done:t], bars.ts_ms[done:t])
+        if t > done:  # the idle stretch since the last visit
+            loop.mark(done, t, equity, position)
+            if loop.book is not None:
+                loop.book.observe(equity[done:t], bars.ts_ms[done:t])
         clock.wait_until(int(bars.ts_ms[t]))  # bar t opens: the previous close's decisions act now
         stopped = False
         if realism.vectorbt_stops and loop.open:
