@@ -26,6 +26,7 @@ REFUSALS = ("Filter failure", INSUFFICIENT_BALANCE, NO_MARGIN, NOTHING_TO_REDUCE
 
 # The kernels' own Python bodies: the same formulas, without numba's call overhead on one scalar at a time.
 fill_px, spend_all = fill_px_nb.py_func, spend_all_nb.py_func
+_new_tuple = tuple.__new__  # builds a Fill without NamedTuple's Python-level __new__
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +68,8 @@ class FillModel:
         self.rules = rules if realism.exchange_rules else MarketRules(rules.symbol)
         self._used_bar, self._used_qty = -1, 0.0  # volume already taken on the current bar
         self._open, self._volume, self._ts = bars.open, bars.volume, bars.ts_ms
-        self._touch = realism.vectorbt_stops  # a limit fills on a touch rather than needing a trade through it
+        self._vbt_stops = realism.vectorbt_stops  # limits fill on a touch, stops at their price without slippage
+        self._taker, self._maker = costs.fee_rate, costs.maker_rate  # read once: execute runs per fill
 
     def _room(self, t: int) -> float:
         if not self.realism.partial_fills:
@@ -90,14 +92,15 @@ class FillModel:
         if the bar gapped beyond it; a stop triggers on a touch and fills at the stop, or at the open if the
         bar gapped through it. Within one bar a stop-loss is assumed to come before a take-profit. Under
         vectorbt's stop conventions a take-profit limit fills on a touch, as vectorbt's does."""
-        o, h, lo = float(self._open[t]), float(self.bars.high[t]), float(self.bars.low[t])
+        o = float(self._open[t])
         if order.type is OrderType.MARKET:
             return o
+        h, lo = float(self.bars.high[t]), float(self.bars.low[t])
         if order.type is OrderType.LIMIT:
             limit = order.limit_px
             if order.side > 0:
-                return min(o, limit) if lo < limit or (self._touch and lo == limit) else None
-            return max(o, limit) if h > limit or (self._touch and h == limit) else None
+                return min(o, limit) if lo < limit or (self._vbt_stops and lo == limit) else None
+            return max(o, limit) if h > limit or (self._vbt_stops and h == limit) else None
         stop = order.stop_px
         if order.side > 0:
             return max(o, stop) if h >= stop else None
@@ -113,10 +116,10 @@ class FillModel:
             if order.type is OrderType.LIMIT:
                 if order.side > 0:
                     low = self.bars.low[lo:hi]
-                    hit = (low <= order.limit_px) if self._touch else (low < order.limit_px)
+                    hit = (low <= order.limit_px) if self._vbt_stops else (low < order.limit_px)
                 else:
                     high = self.bars.high[lo:hi]
-                    hit = (high >= order.limit_px) if self._touch else (high > order.limit_px)
+                    hit = (high >= order.limit_px) if self._vbt_stops else (high > order.limit_px)
             elif order.type is OrderType.STOP:
                 stop = order.stop_px
                 hit = self.bars.high[lo:hi] >= stop if order.side > 0 else self.bars.low[lo:hi] <= stop
@@ -150,8 +153,8 @@ class FillModel:
         if room <= 0:
             return None, "no volume left on this bar"
         maker = order.type is OrderType.LIMIT
-        exact = maker or (order.type is OrderType.STOP and self.realism.vectorbt_stops)
-        fee_rate = self.costs.maker_rate if maker else self.costs.fee_rate
+        exact = maker or (order.type is OrderType.STOP and self._vbt_stops)
+        fee_rate = self._maker if maker else self._taker
         side, cash = order.side, account.cash
         if order.quote_qty is not None:
             budget = min(order.remaining, cash if side > 0 else account.free_cash)
@@ -182,4 +185,4 @@ class FillModel:
         if why is not None:
             return None, why
         self._used_qty += qty
-        return Fill(order.client_id, t, int(self._ts[t]), side, qty, px, fee), ""
+        return _new_tuple(Fill, (order.client_id, t, int(self._ts[t]), side, qty, px, fee)), ""

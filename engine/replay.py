@@ -9,6 +9,7 @@ clock, at replay speed.
 from __future__ import annotations
 
 import gc
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -73,7 +74,7 @@ class EventLoop:
             px = float(self.bars.close[lo])
             if ledger.qty < 0 and self.borrow_per_bar:
                 ledger.pay_interest(-ledger.qty * px * self.borrow_per_bar)
-            equity[lo], position[lo] = ledger.equity(px), ledger.qty
+            equity[lo], position[lo] = ledger.cash + ledger.qty * px, ledger.qty
             return
         close = self.bars.close[lo:hi]
         if ledger.qty < 0 and self.borrow_per_bar:
@@ -124,14 +125,14 @@ class EventLoop:
 
     def enter(self, t: int, side: int, decided: int, size: float, stops: tuple[float, float]) -> None:
         """An all-in (or `size` of it) market entry: a buy spends cash, a short commits free cash."""
-        has_stop = bool(np.isfinite(stops[0]))
+        has_stop = math.isfinite(stops[0])
         collateral = self.ledger.free_cash
         quote = collateral * size if self.book is None else self._risk_checked(t, decided, size, has_stop, collateral)
         if quote > 0:
             order = Order(f"e{t}", self.venue.rules.symbol, side, 0.0, quote_qty=quote, decided_bar=decided,
                           live_from_bar=t)
             self.submit(order, t)
-            if order.is_open and np.isfinite(stops).any():
+            if order.is_open and (has_stop or math.isfinite(stops[1])):
                 self.protection[order.client_id] = stops
 
     def _risk_checked(self, t: int, decided: int, size: float, has_stop: bool, collateral: float) -> float:
@@ -174,11 +175,11 @@ class EventLoop:
         if live >= len(self.bars):
             return  # entered on the last bar: no bar left to protect
         held = abs(self.ledger.qty)
-        if np.isfinite(sl):
+        if math.isfinite(sl):
             made.append(Order(f"{entry.client_id}-sl", rules.symbol, side, held, OrderType.STOP, reduce_only=True,
                               stop_px=rules.round_px(entry.avg_px * (1 + side * sl), side),
                               decided_bar=entry.decided_bar, live_from_bar=live))
-        if np.isfinite(tp):
+        if math.isfinite(tp):
             made.append(Order(f"{entry.client_id}-tp", rules.symbol, side, held, OrderType.LIMIT, reduce_only=True,
                               limit_px=rules.round_px(entry.avg_px * (1 - side * tp), -side),
                               decided_bar=entry.decided_bar, live_from_bar=live))
@@ -210,7 +211,7 @@ class EventLoop:
                 if order.is_open and self.wake.get(order.client_id, t) <= t:
                     self._trade(order, t)
             live = [o for o in self.placed if o.is_open and o.live_from_bar <= t]
-        if any(o.tif is TimeInForce.IOC for o in self.open):
+        if self.open and any(o.tif is TimeInForce.IOC for o in self.open):
             for order in [o for o in self.open if o.tif is TimeInForce.IOC and o.live_from_bar <= t]:
                 self.cancel(order, t, "immediate or cancel: the rest did not fill on its first bar")
 
@@ -234,10 +235,11 @@ class EventLoop:
         self.fills.append(fill)
         if self.book is not None and len(self.ledger.round_trips) > trips:
             self.book.round_trip(self.ledger.round_trips[-1].pnl, t)
-        step = self.venue.rules.qty_step
-        if order.quote_qty is not None and order.is_open and order.remaining < step * fill.px * (1 + fill.fee / fill.notional):
-            order.move(OrderStatus.FILLED, "the rest is less than one lot step")
         done = order.status is OrderStatus.FILLED
+        if not done and order.quote_qty is not None and \
+                order.remaining < self.venue.rules.qty_step * (fill.px + fill.fee / fill.qty):  # a step, fee included
+            order.move(OrderStatus.FILLED, "the rest is less than one lot step")
+            done = True
         self.emit(EventKind.ORDER_FILLED if done else EventKind.ORDER_PARTIALLY_FILLED, t, order.client_id,
                   f"{fill.qty:.8g} @ {fill.px:.8g}")
         if order.client_id in self.wake and not done:
