@@ -2,8 +2,8 @@
 fill model (`engine.fills`, the simulated venue) filling orders and the ledger keeping the books.
 
 The loop visits only bars where something happens (a decision takes effect, or an order is still open)
-and values the idle bars between them in bulk: the same loop body paper and live will drive with a wall
-clock, at replay speed.
+and records the books after each; every bar's value follows from those records in one pass at the end
+(`engine.valuation`). The same loop body paper and live will drive with a wall clock, at replay speed.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from engine.market_rules import MarketRules
 from engine.orders import Order, OrderStatus, OrderType, TimeInForce
 from engine.risk import RiskBook, RiskConfig
 from engine.signals import Signals
+from engine.valuation import closes_before, value_bars
 
 @dataclass
 class ReplayResult:
@@ -61,29 +62,28 @@ class EventLoop:
         self.deferred: tuple[int, int, float, tuple[float, float]] | None = None  # a reversal's entry, once flat
         self.book = RiskBook(risk.limits, risk.sizing, peak=costs.init_cash, day_start=costs.init_cash) if risk else None
         self.borrow_per_bar = realism.borrow_rate * bar_ms / _YEAR_MS
+        self.prefix = closes_before(bars.close) if self.borrow_per_bar else None
+        self.record_bar, self.record_cash, self.record_qty = [0], [costs.init_cash], [0.0]
         needs_atr = risk is not None and risk.sizing.method == "atr"
         self.atr = atr_nb(bars.high, bars.low, bars.close, 14, True) if needs_atr else None
 
-    def mark(self, lo: int, hi: int, equity: np.ndarray, position: np.ndarray) -> None:
-        """Value bars [lo, hi) at their closes with the books as they stand; a short pays its borrow
-        interest on each of them."""
-        ledger = self.ledger
-        if hi <= lo:
-            return
-        if hi - lo == 1:  # the common case, a visited bar: scalars are faster than one-element arrays
-            px = float(self.bars.close[lo])
-            if ledger.qty < 0 and self.borrow_per_bar:
-                ledger.pay_interest(-ledger.qty * px * self.borrow_per_bar)
-            equity[lo], position[lo] = ledger.cash + ledger.qty * px, ledger.qty
-            return
-        close = self.bars.close[lo:hi]
-        if ledger.qty < 0 and self.borrow_per_bar:
-            paid = np.cumsum(close * (-ledger.qty * self.borrow_per_bar))
-            equity[lo:hi] = ledger.cash - paid + ledger.qty * close
-            ledger.pay_interest(float(paid[-1]))
-        else:
-            equity[lo:hi] = ledger.cash + ledger.qty * close
-        position[lo:hi] = ledger.qty
+    def settle(self, t: int) -> None:
+        """Bring the books to the open of bar t: a short pays its interest for the bars since the last record."""
+        start, qty = self.record_bar[-1], self.record_qty[-1]
+        if qty < 0 and self.borrow_per_bar:
+            self.ledger.pay_interest(-qty * self.borrow_per_bar * (self.prefix[t] - self.prefix[start]))
+
+    def record(self, t: int) -> None:
+        """The books as they stand after bar t, and until the next record."""
+        self.record_bar.append(t)
+        self.record_cash.append(self.ledger.cash)
+        self.record_qty.append(self.ledger.qty)
+
+    def value(self, lo: int, hi: int, since_last: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(equity, position) of bars [lo, hi) from the records (or from the last one only)."""
+        k = len(self.record_bar) - 1 if since_last else 0
+        return value_bars(np.array(self.record_bar[k:]), np.array(self.record_cash[k:]),
+                          np.array(self.record_qty[k:]), self.bars.close, lo, hi, self.borrow_per_bar, self.prefix)
 
     def emit(self, kind: EventKind, t: int, order_id: str = "", detail: str = "") -> None:
         event = _new_tuple(Event, (kind, t, int(self.ts_ms[t]), order_id, detail))  # skips NamedTuple's __new__
@@ -332,7 +332,6 @@ def _replay(bars: Bars, signals: Signals, costs: Costs, realism: Realism, rules:
                              short_exits[due].tolist()),
                          size.tolist(), zip(sl.tolist(), tp.tolist())))
     loop = EventLoop(bars, costs, realism, rules, risk, on_event, bar_ms)
-    equity, position = np.empty(n), np.empty(n)
     done, k = 0, 0  # bars valued so far; next decision
     while True:
         if not loop.open:  # skip what cannot change the books: an entry while already in, an exit while out
@@ -344,10 +343,9 @@ def _replay(bars: Bars, signals: Signals, costs: Costs, realism: Realism, rules:
             t = min(t, loop.next_bar(done))  # open orders work on the bars where they can trade
         if t >= n:
             break
-        if t > done:  # the idle stretch since the last visit
-            loop.mark(done, t, equity, position)
-            if loop.book is not None:
-                loop.book.observe(equity[done:t], bars.ts_ms[done:t])
+        loop.settle(t)
+        if t > done and loop.book is not None:  # the idle stretch since the last visit
+            loop.book.observe(loop.value(done, t, since_last=True)[0], bars.ts_ms[done:t])
         clock.wait_until(int(bars.ts_ms[t]))  # bar t opens: the previous close's decisions act now
         stopped = False
         if realism.vectorbt_stops and loop.open:
@@ -359,9 +357,10 @@ def _replay(bars: Bars, signals: Signals, costs: Costs, realism: Realism, rules:
                 loop.decide(t, *decisions[k][1:])
             k += 1
         loop.work(t)
-        loop.mark(t, t + 1, equity, position)
+        loop.record(t)
         clock.wait_until(int(bars.ts_ms[t]) + bar_ms)
-        loop.emit(EventKind.BAR_CLOSED, t)  # its equity is equity[t]
+        loop.emit(EventKind.BAR_CLOSED, t)
         done = t + 1
-    loop.mark(done, n, equity, position)
+    loop.settle(n)
+    equity, position = loop.value(0, n)
     return ReplayResult(bars, loop.orders, loop.fills, loop.ledger, equity, position, loop.events)
