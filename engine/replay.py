@@ -332,7 +332,7 @@ def _replay(bars: Bars, signals: Signals, costs: Costs, realism: Realism, rules:
                              short_exits[due].tolist()),
                          size.tolist(), zip(sl.tolist(), tp.tolist())))
     loop = EventLoop(bars, costs, realism, rules, risk, on_event, bar_ms)
-    done, k = 0, 0  # bars valued so far; next decision
+    done, k = 0, 0  # bars passed so far; next decision
     while True:
         if not loop.open:  # skip what cannot change the books: an entry while already in, an exit while out
             heading = loop.heading()
@@ -344,8 +344,8 @@ def _replay(bars: Bars, signals: Signals, costs: Costs, realism: Realism, rules:
         if t >= n:
             break
         loop.settle(t)
-        if t > done and loop.book is not None:  # the idle stretch since the last visit
-            loop.book.observe(loop.value(done, t, since_last=True)[0], bars.ts_ms[done:t])
+        if loop.book is not None and t > (last := loop.record_bar[-1]):  # the last visited bar and the idle ones after
+            loop.book.observe(loop.value(last, t, since_last=True)[0], bars.ts_ms[last:t])
         clock.wait_until(int(bars.ts_ms[t]))  # bar t opens: the previous close's decisions act now
         stopped = False
         if realism.vectorbt_stops and loop.open:

@@ -96,3 +96,11 @@ def test_a_short_is_sized_checked_and_refused_like_a_long():
     unprotected = replay(bars, shorts, NO_COSTS, IDEAL, FREE, RiskConfig(RiskLimits(require_stop=True)))
     assert not unprotected.fills
     assert decisions(unprotected) == ["blocked: the strategy must carry a stop-loss on every entry"]
+
+
+def test_the_drawdown_breaker_counts_the_peak_of_a_bar_the_loop_visited():
+    bars = bars_of([100.0] * 6, closes=[100.0, 200.0, 100.0, 100.0, 100.0, 100.0])  # the peak closes bar 1, the entry's
+    signals = signals_at(6, entries=[0, 3], exits=[2])
+    result = replay(bars, signals, NO_COSTS, IDEAL, FREE, RiskConfig(RiskLimits(max_drawdown_pct=0.3)))
+    assert result.equity[1] == pytest.approx(2000.0) and [f.bar for f in result.fills] == [1, 3]
+    assert decisions(result)[-1].startswith("blocked: drawdown circuit breaker")
