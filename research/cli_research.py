@@ -200,8 +200,9 @@ def replay_run_command(o: dict) -> bool:
     d = outcome.differences
     console.print(f"realistic vs ideal: equity {d['difference']:+.2f}; fees {d['fees_paid']['realistic']:.2f} vs "
                   f"{d['fees_paid']['ideal']:.2f}; slippage {d['slippage_cost']['realistic']:.2f} vs "
-                  f"{d['slippage_cost']['ideal']:.2f}; borrow interest {d['borrow_interest']:.2f}; partial fills {d['partial_fills']}; rejected {len(d['rejected'])}; "
-                  f"cancelled {d['cancelled']}; risk blocks {len(d['risk_blocks'])}", highlight=False)
+                  f"{d['slippage_cost']['ideal']:.2f}; borrow interest {d['borrow_interest']:.2f}; "
+                  f"partial fills {d['partial_fills']}; rejected {len(d['rejected'])}; cancelled {d['cancelled']}; "
+                  f"risk blocks {len(d['risk_blocks'])}", highlight=False)
     for step in d["attribution"]:
         console.print(f"  {step['step']:<62s} costs {step['cost']:>+14,.2f}  -> equity {step['final_equity']:,.2f}",
                       highlight=False)
