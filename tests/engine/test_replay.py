@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -88,9 +90,7 @@ def test_an_opposite_entry_reverses_the_position_close_first_then_open():
 
 def test_a_short_stop_buys_back_above_the_entry_and_a_cover_is_capped_by_cash():
     n = 5
-    signals = signals_at(n, short_entries=[0])
-    stopped = Signals(entries=signals.entries, exits=signals.exits, short_entries=signals.short_entries,
-                      short_exits=signals.short_exits, sl_stop=np.full(n, 0.05))
+    stopped = replace(signals_at(n, short_entries=[0]), sl_stop=np.full(n, 0.05))
     bars = bars_of([100, 100, 100, 104, 104])  # bar 3 reaches 105: the stop 5% above the entry
     result = replay(bars, stopped, Costs(0.0, 0.0, 1000.0),
                     Realism(exchange_rules=False, partial_fills=False, borrow_rate=0.0), FREE)
@@ -278,8 +278,8 @@ def test_an_ioc_order_fills_what_its_first_bar_allows_and_a_gtc_limit_rests_unti
     assert ioc.reason.startswith("immediate or cancel")
     assert rest.status is OrderStatus.FILLED and [(f.bar, f.px, f.fee) for f in loop.fills if f.order_id == "gtc"] == \
         [(3, 8.5, 0.0)]  # waited for bar 3, which traded through 8.5; maker fee
-    kinds = [(e.kind, e.order_id) for e in loop.events if e.order_id == "ioc"]
-    assert [k for k, _ in kinds] == ["order_submitted", "order_accepted", "order_partially_filled", "order_cancelled"]
+    kinds = [e.kind for e in loop.events if e.order_id == "ioc"]
+    assert kinds == ["order_submitted", "order_accepted", "order_partially_filled", "order_cancelled"]
 
 
 def test_a_reduce_only_order_with_nothing_to_reduce_is_refused():
