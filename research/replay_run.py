@@ -60,6 +60,9 @@ class ReplayOutcome:
 def _from_run(spec: ReplaySpec) -> tuple[str, dict, dict]:
     """(strategy, params, config) chosen by a sweep (its best) or a walk-forward (its recommendation)."""
     record = load_record(spec.from_run)
+    if record.get("kind") not in ("sweep", "walkforward"):
+        raise ValueError(f"run {spec.from_run} is a {record.get('kind', 'unknown')} run; --from-run takes a sweep or "
+                         "a walk-forward, whose choice it replays")
     config, results = record["config"], record["results"]
     symbol = spec.symbol or config["symbols"][0]
     if record["kind"] == "sweep":
