@@ -118,12 +118,12 @@ _STEPS = (  # realism switched on one feature at a time, in the order a fill mee
 
 
 def attribute(bars: Bars, signals: Signals, costs: Costs, realism: Realism, rules: MarketRules,
-              risk: RiskConfig | None) -> list[dict]:
-    """What each realism feature costs, in quote: the realistic replay rebuilt from the ideal one a feature
-    at a time, each step's cost the final equity it takes away. The steps add up to the whole difference,
-    interactions included (they fall to the later feature)."""
+              risk: RiskConfig | None, ideal: ReplayResult) -> list[dict]:
+    """What each realism feature costs, in quote: the realistic replay rebuilt from the ideal one (already
+    run, by `check_parity`) a feature at a time, each step's cost the final equity it takes away. The steps
+    add up to the whole difference, interactions included (they fall to the later feature)."""
     current = Realism.ideal()
-    before = float(replay(bars, signals, costs, current, rules).equity[-1])
+    before = float(ideal.equity[-1])
     steps = []
     for label, names in _STEPS:
         target = with_fields(current, **{name: getattr(realism, name) for name in names})

@@ -111,7 +111,7 @@ def run_replay(spec: ReplaySpec, store: Store | None = None) -> ReplayOutcome:
     if spec.parity:
         outcome.parity, ideal = check_parity(bars, signals, spec.costs, vbt_freq(key.timeframe))
         outcome.differences = explain(result, ideal)
-        outcome.differences["attribution"] = attribute(bars, signals, spec.costs, spec.realism, rules, risk)
+        outcome.differences["attribution"] = attribute(bars, signals, spec.costs, spec.realism, rules, risk, ideal)
     return outcome
 
 
