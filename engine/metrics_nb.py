@@ -1,9 +1,15 @@
 """Performance metrics as streaming accumulators, shared by the fused sweep kernel and the vectorbt path
 so both report the same numbers from the same formulas.
 
-Definitions follow QuantStats with `periods` = bars per 365-day year (tests pin the agreement):
+Annualization, one choice for sweep, walk-forward, replay and the tearsheet (research/stats.py says why):
+`years` is the calendar span of the window, from the first bar's open to the last bar's close
+(`window_years`), so gaps in the data count as time that passed. CAGR compounds over that span; ratios
+scale by the OBSERVED bars per year, `periods = n / years` (n = bars in the window), which on data
+without gaps is exactly the nominal 365-day count (8,760 for 1h) and on sparse data is what was seen.
+
+Definitions follow QuantStats with that `periods` (tests pin the agreement):
 sharpe = mean / std(ddof=1) * sqrt(periods); sortino = mean / sqrt(sum(r[r<0]^2) / n) * sqrt(periods);
-cagr = (final / initial) ** (periods / n) - 1; max_drawdown from a baseline at the initial value;
+cagr = (final / initial) ** (1 / years) - 1; max_drawdown from a baseline at the initial value;
 calmar = cagr / |max_drawdown|. Returns are per bar, from the value at each bar's close.
 """
 
@@ -12,10 +18,22 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+YEAR_MS = 365 * 86_400_000  # the one year every annualized figure uses
 METRICS = ("total_return", "cagr", "sharpe", "sortino", "calmar", "max_drawdown", "trades", "win_rate", "exposure")
 N_ACC = 10
 # accumulator slots
 _N, _SUM, _SUM_SQ, _DOWN_SQ, _PEAK, _MAX_DD, _IN_MARKET, _TRADES, _CLOSED, _WINS = range(N_ACC)
+
+
+@njit(cache=True, nogil=True)
+def window_years_nb(first_ts_ms: int, last_ts_ms: int, bar_ms: int) -> float:
+    """Calendar years from the first bar's open to the last bar's close: gaps count, rows do not."""
+    return (last_ts_ms - first_ts_ms + bar_ms) / YEAR_MS
+
+
+def window_years(ts_ms: np.ndarray, bar_ms: int) -> float:
+    """`window_years_nb` of a window's open times (NaN for an empty window)."""
+    return float(window_years_nb(int(ts_ms[0]), int(ts_ms[-1]), int(bar_ms))) if len(ts_ms) else float("nan")
 
 
 @njit(cache=True, nogil=True)
@@ -63,12 +81,13 @@ def acc_round_trip_nb(acc: np.ndarray, closed: bool, pnl: float) -> None:
 
 
 @njit(cache=True, nogil=True)
-def acc_finish_nb(acc: np.ndarray, init_value: float, final_value: float, periods: float, out: np.ndarray) -> None:
-    """Write the METRICS, in order, into `out`."""
+def acc_finish_nb(acc: np.ndarray, init_value: float, final_value: float, years: float, out: np.ndarray) -> None:
+    """Write the METRICS, in order, into `out`; `years` is the window's calendar span (`window_years`)."""
     n = acc[_N]
     total = final_value / init_value - 1.0
     out[0] = total
-    out[1] = (final_value / init_value) ** (periods / n) - 1.0 if n > 0 and final_value >= 0 else np.nan
+    out[1] = (final_value / init_value) ** (1.0 / years) - 1.0 if n > 0 and years > 0 and final_value >= 0 else np.nan
+    periods = n / years if years > 0 else np.nan  # observed bars per year
     mean = acc[_SUM] / n if n > 0 else np.nan
     std = np.sqrt(max(acc[_SUM_SQ] - acc[_SUM] * acc[_SUM] / n, 0.0) / (n - 1)) if n > 1 else np.nan
     out[2] = mean / std * np.sqrt(periods) if std > 0 else np.nan
@@ -82,9 +101,9 @@ def acc_finish_nb(acc: np.ndarray, init_value: float, final_value: float, period
 
 
 @njit(cache=True, nogil=True)
-def metrics_from_values_nb(value: np.ndarray, position: np.ndarray, init_value: float, periods: float,
+def metrics_from_values_nb(value: np.ndarray, position: np.ndarray, init_value: float, years: float,
                            trade_closed: np.ndarray, trade_pnl: np.ndarray) -> np.ndarray:
-    """METRICS for one column of a finished simulation (the vectorbt path)."""
+    """METRICS for one column of a finished simulation (the vectorbt path, replay); `years` as `window_years`."""
     acc = np.empty(N_ACC)
     acc_start_nb(acc, init_value)
     prev = init_value
@@ -94,5 +113,5 @@ def metrics_from_values_nb(value: np.ndarray, position: np.ndarray, init_value: 
     for k in range(trade_pnl.shape[0]):
         acc_round_trip_nb(acc, trade_closed[k], trade_pnl[k])
     out = np.empty(len(METRICS))
-    acc_finish_nb(acc, init_value, prev, periods, out)
+    acc_finish_nb(acc, init_value, prev, years, out)
     return out

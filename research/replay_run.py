@@ -16,15 +16,16 @@ from engine.bars import Bars
 from engine.execution import Costs
 from engine.fills import Realism
 from engine.market_rules import rules_from_sources
-from engine.metrics_nb import METRICS, metrics_from_values_nb
+from engine.metrics_nb import METRICS, metrics_from_values_nb, window_years
 from engine.ohlcv import SeriesKey, Store, to_ms
+from engine.ohlcv.timeframe import timeframe_ms
 from engine.replay import ReplayResult, replay
 from engine.risk import RiskConfig
 from engine.strategy import Strategy, load_strategy
 from research.grid import parse_params
 from research.parity import ParityReport, attribute, check_parity, explain
 from research.runs import RunFolder, base_record, data_fingerprint, load_record
-from research.sweep import periods_per_year, vbt_freq
+from research.sweep import vbt_freq
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,8 +122,8 @@ def books_metrics(result: ReplayResult, costs: Costs, timeframe: str) -> dict:
     pnl = np.array([t.pnl for t in trips], dtype=np.float64)
     if result.ledger.qty != 0:  # the open position counts as a round trip, as vectorbt counts it
         closed, pnl = np.r_[closed, False], np.r_[pnl, 0.0]
-    values = metrics_from_values_nb(result.equity, result.position, costs.init_cash, periods_per_year(timeframe),
-                                    closed, pnl)
+    years = window_years(result.bars.ts_ms, timeframe_ms(timeframe))  # calendar time: gaps count
+    values = metrics_from_values_nb(result.equity, result.position, costs.init_cash, years, closed, pnl)
     out = dict(zip(METRICS, values.tolist()))
     out.update(round_trips=len(trips), fees_paid=result.ledger.fees_paid, interest_paid=result.ledger.interest_paid,
                short_round_trips=sum(1 for t in trips if t.direction < 0), final_equity=float(result.equity[-1]),

@@ -34,12 +34,13 @@ def _cross_step_nb(x: float, y: float, was_below: bool, crossed_ago: int) -> tup
 
 @njit(cache=True, nogil=True)
 def ma_cross_one_nb(open_: np.ndarray, close: np.ndarray, fast: np.ndarray, slow: np.ndarray, fee: float,
-                    slippage: float, init_cash: float, periods: float, trade_from: int, sample_idx: np.ndarray,
+                    slippage: float, init_cash: float, years: float, trade_from: int, sample_idx: np.ndarray,
                     metrics_out: np.ndarray, samples_out: np.ndarray, orders_out: np.ndarray) -> int:
     """Simulate one (fast, slow) pair from bar `trade_from` on (earlier bars only warm the indicators and
     the crossing state; a decision made before it is not acted on): metrics into `metrics_out`, values at
     `sample_idx` (all >= trade_from) into `samples_out`, and the first fills as (bar, side +1/-1, qty, px,
-    fee) rows into `orders_out` (pass a (0, 5) array to skip them). Returns the number of fills."""
+    fee) rows into `orders_out` (pass a (0, 5) array to skip them). `years` is the calendar span of the bars
+    from `trade_from` on (`engine.metrics_nb.window_years`). Returns the number of fills."""
     acc = np.empty(N_ACC)
     acc_start_nb(acc, init_cash)
     cash, pos, prev_value = init_cash, 0.0, init_cash
@@ -79,7 +80,7 @@ def ma_cross_one_nb(open_: np.ndarray, close: np.ndarray, fast: np.ndarray, slow
         want_exit, dn_below, dn_ago = _cross_step_nb(slow[i], fast[i], dn_below, dn_ago)
     if pos > 0.0:
         acc_round_trip_nb(acc, False, 0.0)
-    acc_finish_nb(acc, init_cash, prev_value, periods, metrics_out)
+    acc_finish_nb(acc, init_cash, prev_value, years, metrics_out)
     return n_orders
 
 
@@ -94,7 +95,7 @@ def _record_nb(orders_out: np.ndarray, n: int, bar: int, side: float, qty: float
 def ma_cross_screen_nb(open_: np.ndarray, close: np.ndarray, mas: np.ndarray, fast_idx: np.ndarray,
                        slow_idx: np.ndarray, costs: np.ndarray, trade_from: int,
                        sample_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """All pairs: `mas[w]` is the moving average of window w's row; `costs` = (fee, slippage, init_cash, periods).
+    """All pairs: `mas[w]` is the moving average of window w's row; `costs` = (fee, slippage, init_cash, years).
 
     Returns (metrics: combos x len(METRICS), samples: len(sample_idx) x combos)."""
     m = fast_idx.shape[0]

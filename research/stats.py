@@ -9,6 +9,15 @@ Plain functions on plain numbers, in the conventions of
 Every Sharpe ratio here is per period (per bar), never annualized: the standard error
 sqrt((1 - skew*SR + (kurtosis-1)/4 * SR^2) / (n_obs - 1)) is in per-period units, and an annualized SR
 fed in would make PSR and DSR saturate at 1. Kurtosis is Pearson's (normal = 3), as in the papers.
+
+Annualization (the one choice every annualized figure in gauntlet makes: sweep, walk-forward, replay and
+the tearsheet; implemented in `engine.metrics_nb`): a window's time is CALENDAR time, from its first
+bar's open to its last bar's close (`window_years`), so missing candles count as time that passed.
+CAGR compounds over that span. Annualized ratios (Sharpe, Sortino, Calmar) scale a per-bar figure by the
+OBSERVED bars per year, rows / calendar years, not the nominal count of the timeframe: on data without
+gaps the two are equal (8,760 for 1h); on sparse data (an exchange that prints no candle without a
+trade) the nominal count would overstate them by sqrt(nominal / observed). The tearsheet, which works
+on daily returns, uses the observed days per year the same way.
 """
 
 from __future__ import annotations

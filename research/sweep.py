@@ -22,12 +22,11 @@ from engine.ohlcv import SeriesKey, Store, to_ms
 from engine.ohlcv.timeframe import timeframe_ms
 from engine.signals import Signals
 from engine.strategy import Strategy, load_strategy
+from engine.metrics_nb import METRICS, window_years
 from research.grid import parse_grid
-from engine.metrics_nb import METRICS
 from research.runs import data_fingerprint
 from research.screen_nb import ma_cross_screen_nb, ma_matrix_nb
 
-YEAR_MS = 365 * 86_400_000
 MEMORY_BUDGET_BYTES = 1_000_000_000  # for vectorbt batches: ~40 bytes per bar per column (measured)
 _BYTES_PER_BAR_COLUMN = 40
 Progress = Callable[[int, int], None]
@@ -60,10 +59,6 @@ class Market:
 class Scores:
     metrics: np.ndarray  # combos x METRICS
     daily_values: np.ndarray  # days x combos: value at the last bar of each UTC day
-
-
-def periods_per_year(timeframe: str) -> float:
-    return YEAR_MS / timeframe_ms(timeframe)
 
 
 def day_ends(ts_ms: np.ndarray) -> np.ndarray:
@@ -118,14 +113,23 @@ def score_combos(strategy: Strategy, bars: Bars, combos: Sequence[Any], costs: C
     span = view.ts_ms[lead:]
     sample_idx = lead + (np.arange(len(span)) if every_bar else day_ends(span))
     run = _screen if screenable(strategy, engine) else _vectorbt
-    return run(strategy, view, combos, costs, timeframe, lead, sample_idx, progress)
+    return run(strategy, view, combos, costs, _Clock(timeframe, window_years(span, timeframe_ms(timeframe))), lead,
+               sample_idx, progress)
+
+
+@dataclass(frozen=True, slots=True)
+class _Clock:
+    """The bar size (vectorbt's `freq`) and the calendar years of the traded window (every annualization)."""
+
+    timeframe: str
+    years: float
 
 
 def _batches(total: int, size: int) -> list[slice]:
     return [slice(lo, min(lo + size, total)) for lo in range(0, total, size)]
 
 
-def _screen(strategy: Strategy, bars: Bars, combos: Sequence[Any], costs: Costs, timeframe: str, trade_from: int,
+def _screen(strategy: Strategy, bars: Bars, combos: Sequence[Any], costs: Costs, clock: _Clock, trade_from: int,
             sample_idx: np.ndarray, progress: Progress | None) -> Scores:
     ewm = bool(strategy.module.SCREEN["ewm"])
     windows = sorted({p.fast for p in combos} | {p.slow for p in combos})
@@ -133,7 +137,7 @@ def _screen(strategy: Strategy, bars: Bars, combos: Sequence[Any], costs: Costs,
     mas = ma_matrix_nb(bars.close, np.array(windows, dtype=np.int64), ewm)  # each window once, shared by all pairs
     fast = np.array([row[p.fast] for p in combos])
     slow = np.array([row[p.slow] for p in combos])
-    knobs = np.array([costs.fee_rate, costs.slippage_rate, costs.init_cash, periods_per_year(timeframe)])
+    knobs = np.array([costs.fee_rate, costs.slippage_rate, costs.init_cash, clock.years])
     metrics, samples = np.empty((len(combos), len(METRICS))), np.empty((len(sample_idx), len(combos)))
     for part in _batches(len(combos), max(64, len(combos) // 4)):  # batches for the progress bar; big keeps both cores busy
         metrics[part], samples[:, part] = ma_cross_screen_nb(bars.open, bars.close, mas, fast[part], slow[part],
@@ -143,7 +147,7 @@ def _screen(strategy: Strategy, bars: Bars, combos: Sequence[Any], costs: Costs,
     return Scores(metrics, samples)
 
 
-def _vectorbt(strategy: Strategy, bars: Bars, combos: Sequence[Any], costs: Costs, timeframe: str, trade_from: int,
+def _vectorbt(strategy: Strategy, bars: Bars, combos: Sequence[Any], costs: Costs, clock: _Clock, trade_from: int,
               sample_idx: np.ndarray, progress: Progress | None) -> Scores:
     from research.vbt_adapter import portfolio, score
 
@@ -152,8 +156,8 @@ def _vectorbt(strategy: Strategy, bars: Bars, combos: Sequence[Any], costs: Cost
     metrics, samples = np.empty((len(combos), len(METRICS))), np.empty((len(sample_idx), len(combos)))
     for part in _batches(len(combos), batch):
         signals = [trimmed(strategy.signals(bars, p), trade_from) for p in combos[part]]
-        pf = portfolio(traded, signals, costs, vbt_freq(timeframe))
-        scored = score(pf, costs, periods_per_year(timeframe), sample_idx - trade_from)
+        pf = portfolio(traded, signals, costs, vbt_freq(clock.timeframe))
+        scored = score(pf, costs, clock.years, sample_idx - trade_from)
         metrics[part], samples[:, part] = scored.metrics, scored.samples
         if progress:
             progress(part.stop, len(combos))

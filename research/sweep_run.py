@@ -17,8 +17,10 @@ from research.heatmap import default_axes, write_heatmap
 from engine.metrics_nb import METRICS
 from research.overfitting import evidence
 from research.runs import RunFolder, base_record
-from research.sweep import (Market, Scores, SweepSpec, day_ends, grid_of, load_markets, periods_per_year, results_frame,
-                            score_combos, screenable, vbt_freq)
+from engine.metrics_nb import window_years
+from engine.ohlcv.timeframe import timeframe_ms
+from research.sweep import (Market, Scores, SweepSpec, day_ends, grid_of, load_markets, results_frame, score_combos,
+                            screenable, vbt_freq)
 
 CONFIRM_TOP = 3
 _RTOL, _ATOL = 1e-9, 1e-12
@@ -64,7 +66,8 @@ def confirm_top(strategy: Strategy, market: Market, combos: list, scores: Scores
     chosen = [int(i) for i in order[:top]]
     pf = portfolio(market.bars, [strategy.signals(market.bars, combos[i]) for i in chosen], spec.costs,
                    vbt_freq(spec.timeframe))
-    again = score(pf, spec.costs, periods_per_year(spec.timeframe), day_ends(market.bars.ts_ms))
+    years = window_years(market.bars.ts_ms, timeframe_ms(spec.timeframe))
+    again = score(pf, spec.costs, years, day_ends(market.bars.ts_ms))
     if screenable(strategy, spec.engine):
         for j, i in enumerate(chosen):
             if not np.allclose(again.metrics[j], scores.metrics[i], rtol=_RTOL, atol=_ATOL, equal_nan=True):

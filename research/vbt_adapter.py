@@ -51,7 +51,8 @@ class Scored:
     samples: np.ndarray  # len(sample_idx) x columns: value at the sampled bars
 
 
-def score(pf: vbt.Portfolio, costs: Costs, periods: float, sample_idx: np.ndarray) -> Scored:
+def score(pf: vbt.Portfolio, costs: Costs, years: float, sample_idx: np.ndarray) -> Scored:
+    """METRICS of every column; `years` is the calendar span of the portfolio's bars (`window_years`)."""
     value = np.asarray(pf.value().to_numpy(), dtype=np.float64).reshape(len(pf.wrapper.index), -1)
     position = np.asarray(pf.assets().to_numpy(), dtype=np.float64).reshape(value.shape)
     trades = pf.trades.records_arr
@@ -59,6 +60,6 @@ def score(pf: vbt.Portfolio, costs: Costs, periods: float, sample_idx: np.ndarra
     for col in range(value.shape[1]):
         mine = trades[trades["col"] == col]
         metrics[col] = metrics_from_values_nb(np.ascontiguousarray(value[:, col]), np.ascontiguousarray(position[:, col]),
-                                              costs.init_cash, periods, mine["status"] == 1,
+                                              costs.init_cash, years, mine["status"] == 1,
                                               mine["pnl"].astype(np.float64))
     return Scored(metrics, value[sample_idx])

@@ -15,10 +15,11 @@ import pandas as pd
 
 from engine.ohlcv import Store
 from engine.strategy import Strategy
-from engine.metrics_nb import METRICS, metrics_from_values_nb
+from engine.metrics_nb import METRICS, metrics_from_values_nb, window_years
+from engine.ohlcv.timeframe import timeframe_ms
 from research.overfitting import daily_returns, dsr_evidence, pbo_evidence, trial_sr_variance
 from research.splits import Fold, SplitSpec, plan_folds
-from research.sweep import Market, SweepSpec, day_ends, grid_of, load_markets, periods_per_year, score_combos
+from research.sweep import Market, SweepSpec, day_ends, grid_of, load_markets, score_combos
 
 Progress = Callable[[int, int], None]
 
@@ -110,19 +111,15 @@ def recommend(results: list[FoldResult]) -> dict[str, Any] | None:
     return dict(latest)
 
 
-def efficiency(results: list[FoldResult], periods: float) -> dict[str, float]:
+def efficiency(results: list[FoldResult]) -> dict[str, float]:
     """Walk-forward efficiency (Pardo): the picks' annualized out-of-sample return over their annualized
-    in-sample return, as log growth rates (so a short window's compounding cannot blow it up), and the same
-    ratio for the Sharpe ratio."""
+    in-sample return, as log growth rates over calendar time (log1p of the CAGR, so a short window's
+    compounding cannot blow it up), and the same ratio for the Sharpe ratio."""
     picked = [r for r in results if r.pick is not None]
     if not picked:
         return {"wfe_return": np.nan, "wfe_sharpe": np.nan, "folds_picked": 0, "folds": len(results)}
-
-    def rate(metrics: dict, bars: int) -> float:
-        return float(np.log1p(metrics["total_return"]) * periods / bars)
-
-    is_rate = np.mean([rate(r.is_metrics, r.fold.is_bars) for r in picked])
-    oos_rate = np.mean([rate(r.oos_metrics, r.fold.oos_bars) for r in picked])
+    is_rate = np.mean([np.log1p(r.is_metrics["cagr"]) for r in picked])
+    oos_rate = np.mean([np.log1p(r.oos_metrics["cagr"]) for r in picked])
     is_sharpe = np.nanmean([r.is_metrics["sharpe"] for r in picked])
     oos_sharpe = np.nanmean([r.oos_metrics["sharpe"] for r in picked])
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -131,9 +128,12 @@ def efficiency(results: list[FoldResult], periods: float) -> dict[str, float]:
                 "folds_picked": len(picked), "folds": len(results)}
 
 
-def stitched_metrics(equity: pd.Series, results: list[FoldResult], init_cash: float, periods: float) -> dict:
+def stitched_metrics(equity: pd.Series, results: list[FoldResult], init_cash: float, bar_ms: int) -> dict:
+    """METRICS of the stitched OOS equity; its calendar time is the sum of the OOS windows' spans (the time
+    between windows, if any, was not traded)."""
     values = equity.to_numpy()
-    out = dict(zip(METRICS, metrics_from_values_nb(values, np.zeros(len(values)), init_cash, periods,
+    years = sum(window_years(r.oos_values.index.as_unit("ms").asi8, bar_ms) for r in results)
+    out = dict(zip(METRICS, metrics_from_values_nb(values, np.zeros(len(values)), init_cash, years,
                                                      np.zeros(0, bool), np.zeros(0)).tolist()))
     picked = [r for r in results if r.pick is not None]
     bars = np.array([r.fold.oos_bars for r in picked], dtype=float)
@@ -173,9 +173,9 @@ def summarize(strategy: Strategy, market: Market, combos: list, results: list[Fo
     whole_returns = daily_returns(whole.daily_values, sweep.costs.init_cash)
     stitched_daily = equity.to_numpy()[day_ends(equity.index.as_unit("ms").asi8)]
     oos_returns = daily_returns(stitched_daily[:, None], sweep.costs.init_cash)[:, 0]
-    return {"efficiency": efficiency(results, periods_per_year(sweep.timeframe)),
+    return {"efficiency": efficiency(results),
             "stability": stability(results, list(strategy.param_types)).to_dict("records"),
-            "stitched_oos": stitched_metrics(equity, results, sweep.costs.init_cash, periods_per_year(sweep.timeframe)),
+            "stitched_oos": stitched_metrics(equity, results, sweep.costs.init_cash, timeframe_ms(sweep.timeframe)),
             "recommendation": recommend(results),
             "evidence": {**dsr_evidence(oos_returns, len(combos), trial_sr_variance(whole_returns)),
                          **pbo_evidence(whole_returns), "trials": len(combos), "days": int(len(oos_returns))}}

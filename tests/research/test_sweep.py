@@ -14,9 +14,9 @@ from engine.execution import Costs
 from engine.indicators_nb import ma_nb
 from engine.ohlcv import SeriesKey, Store
 from engine.strategy import load_strategy
-from engine.metrics_nb import METRICS, metrics_from_values_nb
+from engine.metrics_nb import METRICS, metrics_from_values_nb, window_years
 from research.screen_nb import ma_cross_one_nb
-from research.sweep import SweepSpec, periods_per_year, score_combos
+from research.sweep import SweepSpec, score_combos
 from research.sweep_run import run_sweep, write_sweep
 from research.vbt_adapter import portfolio
 from tests.conftest import shared_candles
@@ -28,7 +28,7 @@ def kernel_run(bars: Bars, fast: int, slow: int, ewm: bool, costs: Costs = COSTS
     n = len(bars)
     metrics, values, orders = np.empty(len(METRICS)), np.empty(n), np.empty((20_000, 5))
     count = ma_cross_one_nb(bars.open, bars.close, ma_nb(bars.close, fast, ewm), ma_nb(bars.close, slow, ewm),
-                            costs.fee_rate, costs.slippage_rate, costs.init_cash, 8760.0, 0, np.arange(n), metrics,
+                            costs.fee_rate, costs.slippage_rate, costs.init_cash, n / 8760.0, 0, np.arange(n), metrics,
                             values, orders)
     return metrics, values, orders[:count]
 
@@ -61,7 +61,7 @@ def test_metrics_agree_with_quantstats_on_the_same_returns():
     strategy = load_strategy("sma_cross")
     pf = portfolio(bars, [strategy.signals(bars, strategy.params({"fast": 10, "slow": 50}))], COSTS, "3600s")
     value, position = pf.value().to_numpy()[:, 0], pf.assets().to_numpy()[:, 0]
-    ours = dict(zip(METRICS, metrics_from_values_nb(value, position, COSTS.init_cash, 8760.0,
+    ours = dict(zip(METRICS, metrics_from_values_nb(value, position, COSTS.init_cash, len(bars) / 8760.0,
                                                     np.zeros(0, bool), np.zeros(0)), strict=True))
     returns = pd.Series(np.r_[value[0] / COSTS.init_cash - 1, value[1:] / value[:-1] - 1],
                         index=frame.index.tz_convert(None))
@@ -71,7 +71,7 @@ def test_metrics_agree_with_quantstats_on_the_same_returns():
     assert ours["max_drawdown"] == pytest.approx(qs.stats.max_drawdown(returns), rel=1e-9)
     assert ours["calmar"] == pytest.approx(qs.stats.calmar(returns, periods=8760), rel=1e-9)
     assert ours["total_return"] == pytest.approx(qs.stats.comp(returns), rel=1e-9)
-    assert periods_per_year("1h") == 8760.0  # a 365-day year of hourly bars
+    assert window_years(bars.ts_ms, 3_600_000) == pytest.approx(len(bars) / 8760.0, rel=1e-15)  # 8,760 bars a year
 
 
 @pytest.mark.parametrize("name", ["sma_cross", "ema_cross"])
