@@ -22,7 +22,8 @@ def heatmap(results: pd.DataFrame, x: str, y: str, metric: str, title: str = "")
 
 
 def write_heatmap(results: pd.DataFrame, path: Path, x: str, y: str, metric: str, title: str = "") -> Path:
-    heatmap(results, x, y, metric, title).write_html(path, include_plotlyjs="cdn", full_html=True)
+    """A self-contained page (plotly.js inlined, ~5 MB): a report must open offline, not fetch from a CDN."""
+    heatmap(results, x, y, metric, title).write_html(path, include_plotlyjs=True, full_html=True)
     return path
 
 

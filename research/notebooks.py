@@ -33,20 +33,65 @@ def run_notebook(name: str, folder: Path, parameters: dict[str, Any], timeout_s:
     return export_html(executed)
 
 
+# JupyterLab's page template without its CDN scripts (require.js, MathJax, mermaid: the templates use none of
+# them), and with plotly.js inlined once in the head when an output draws a plotly figure.
+_OFFLINE_TEMPLATE = """{%- extends 'index.html.j2' -%}
+{%- block html_head_js_requirejs -%}
+{%- if resources.plotly_js %}<script type="text/javascript">window.PlotlyConfig = {MathJaxConfig: 'local'};</script>
+<script type="text/javascript">{{ resources.plotly_js }}</script>{% endif -%}
+{%- endblock html_head_js_requirejs -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+"""
+PLOTLY_MIME = "application/vnd.plotly.v1+json"
+
+
 def export_html(executed: Path) -> Path:
+    """A self-contained HTML page: it opens offline, years later, with every figure drawn."""
+    import jinja2
     from nbconvert import HTMLExporter
 
-    body, _ = HTMLExporter().from_notebook_node(nbformat.read(executed, as_version=4))
+    notebook = nbformat.read(executed, as_version=4)
+    exporter = HTMLExporter(extra_loaders=[jinja2.DictLoader({"offline.html.j2": _OFFLINE_TEMPLATE})],
+                            template_file="offline.html.j2")
+    resources = {"plotly_js": _plotly_js() if _draws_plotly(notebook) else ""}
+    body, _ = exporter.from_notebook_node(notebook, resources=resources)
     html = executed.with_suffix(".html")
     html.write_text(body)
     return html
 
 
+def _draws_plotly(notebook: nbformat.NotebookNode) -> bool:
+    return any(PLOTLY_MIME in output.get("data", {}) for cell in notebook.cells for output in cell.get("outputs", []))
+
+
+def _plotly_js() -> str:
+    from plotly.offline import get_plotlyjs
+
+    return get_plotlyjs()
+
+
 def setup_plots() -> None:
-    """Plotly output that renders in JupyterLab and survives the HTML export."""
+    """Figures as plotly's JSON (drawn by JupyterLab's plotly extension) plus HTML that needs plotly.js on the
+    page and nothing from the network (the HTML export inlines plotly.js once): plotly's own notebook
+    renderers fetch plotly.js and MathJax from CDNs, which leaves offline reports blank."""
     import plotly.io as pio
 
-    pio.renderers.default = "notebook_connected"
+    pio.renderers["gauntlet"] = _offline_renderer_class()()
+    pio.renderers.default = "gauntlet"
+
+
+def _offline_renderer_class() -> type:
+    from plotly.io import to_html, to_json
+    from plotly.io.base_renderers import MimetypeRenderer
+
+    class OfflineRenderer(MimetypeRenderer):
+        def to_mimebundle(self, fig_dict: dict) -> dict:
+            html = to_html(fig_dict, include_plotlyjs=False, include_mathjax=False, full_html=False,
+                           default_width="100%", default_height=525, validate=False)
+            return {PLOTLY_MIME: json.loads(to_json(fig_dict, validate=False, remove_uids=False)), "text/html": html}
+
+    return OfflineRenderer
 
 
 def emit(summary: dict[str, Any]) -> None:
