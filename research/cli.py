@@ -117,6 +117,7 @@ Params = Annotated[Optional[list[str]], typer.Option("--param", help="grid overr
 FeeRate = Annotated[float, typer.Option(help="fee on notional per fill, e.g. 0.001")]
 SlippageRate = Annotated[float, typer.Option(help="adverse price move per fill, e.g. 0.0005")]
 InitCash = Annotated[float, typer.Option(help="starting cash in quote currency")]
+MaxGap = Annotated[Optional[str], typer.Option(help="refuse data whose longest gap (missing candles) is longer, e.g. 2h")]
 
 
 @app.command("sweep")
@@ -135,12 +136,13 @@ def sweep(
     engine: Annotated[str, typer.Option(help="auto (fused kernel when the strategy has one) or vectorbt")] = "auto",
     top: Annotated[int, typer.Option(help="rows to print")] = 10,
     notebook: Annotated[bool, typer.Option(help="also execute notebooks/sweep.ipynb into the run folder")] = False,
+    max_gap: MaxGap = None,
 ) -> None:
     """Sweep a parameter grid over cached candles; writes reports/<run-id>/ and prints the best rows."""
     from research.cli_research import sweep_command
 
     _guarded(lambda: sweep_command(strategy, symbol, exchange, timeframe, start, end, param or [], fee_rate,
-                                   slippage_rate, init_cash, objective, engine, top, notebook))
+                                   slippage_rate, init_cash, objective, engine, top, notebook, max_gap))
 
 
 @app.command("walkforward")
@@ -165,13 +167,14 @@ def walkforward(
     init_cash: InitCash = 10_000.0,
     engine: Annotated[str, typer.Option(help="auto or vectorbt")] = "auto",
     notebook: Annotated[bool, typer.Option(help="also execute notebooks/walkforward.ipynb into the run folder")] = False,
+    max_gap: MaxGap = None,
 ) -> None:
     """Walk-forward validation: sweep in-sample, trade the pick out-of-sample, fold after fold."""
     from research.cli_research import WalkForwardArgs, walkforward_command
 
     args = WalkForwardArgs(strategy, symbol, exchange, timeframe, start, end, param or [], folds, mode, is_size,
                            oos_size, purge, embargo, objective, min_trades, fee_rate, slippage_rate, init_cash, engine,
-                           notebook)
+                           notebook, max_gap)
     _guarded(lambda: walkforward_command(args))
 
 

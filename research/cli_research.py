@@ -23,12 +23,13 @@ def progress_bar(unit: str = "combinations") -> Progress:
 
 def sweep_command(strategy: str, symbols: Sequence[str], exchange: str, timeframe: str, start: str | None,
                   end: str | None, params: Sequence[str], fee_rate: float, slippage_rate: float, init_cash: float,
-                  objective: str, engine: str, top: int, notebook: bool) -> None:
+                  objective: str, engine: str, top: int, notebook: bool, max_gap: str | None = None) -> None:
+    from research.gaps import describe_record
     from research.sweep import SweepSpec
     from research.sweep_run import run_sweep, write_sweep
 
     spec = SweepSpec(strategy, exchange, tuple(symbols), timeframe, start, end, tuple(params),
-                     Costs(fee_rate, slippage_rate, init_cash), engine, objective)
+                     Costs(fee_rate, slippage_rate, init_cash), engine, objective, max_gap)
     with progress_bar() as bar:
         def tracker(symbol: str):
             task = bar.add_task(f"sweep {symbol}", total=None)
@@ -40,6 +41,7 @@ def sweep_command(strategy: str, symbols: Sequence[str], exchange: str, timefram
     console.print(results_table(outcome.results, list(outcome.strategy.param_types), top))
     for symbol, found in outcome.evidence.items():
         console.print(f"{symbol}: best {found['best']}  " + evidence_line(found), highlight=False)
+        console.print(f"{symbol}: " + describe_record(found["gaps"]), highlight=False)
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class WalkForwardArgs:
     init_cash: float
     engine: str
     notebook: bool
+    max_gap: str | None = None
 
 
 def size_of(text: str | None) -> int | str | None:
@@ -78,7 +81,7 @@ def walkforward_command(a: WalkForwardArgs) -> None:
     from research.walkforward_run import plan_frame, write_walkforward
 
     sweep = SweepSpec(a.strategy, a.exchange, tuple(a.symbols), a.timeframe, a.start, a.end, tuple(a.params),
-                      Costs(a.fee_rate, a.slippage_rate, a.init_cash), a.engine, a.objective)
+                      Costs(a.fee_rate, a.slippage_rate, a.init_cash), a.engine, a.objective, a.max_gap)
     splits = SplitSpec(n_folds=a.folds, mode=a.mode, is_size=size_of(a.is_size), oos_size=size_of(a.oos_size),
                        purge=size_of(a.purge) or 0, embargo=size_of(a.embargo) or 0)
     with progress_bar("folds") as bar:

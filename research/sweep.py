@@ -23,6 +23,7 @@ from engine.ohlcv.timeframe import timeframe_ms
 from engine.signals import Signals
 from engine.strategy import Strategy, load_strategy
 from engine.metrics_nb import METRICS, window_years
+from research.gaps import GapSummary, gap_summary, refuse_long_gaps
 from research.grid import parse_grid
 from research.runs import data_fingerprint
 from research.screen_nb import ma_cross_screen_nb, ma_matrix_nb
@@ -44,15 +45,17 @@ class SweepSpec:
     costs: Costs = field(default_factory=Costs)
     engine: str = "auto"  # auto (fused kernel where the strategy has one) | vectorbt
     objective: str = "sharpe"
+    max_gap: str | None = None  # refuse data whose longest gap is longer (a duration: 2h, 1d)
 
 
 @dataclass(frozen=True, slots=True)
 class Market:
-    """One symbol's bars for a run, and the fingerprint of the cache files they came from."""
+    """One symbol's bars for a run, the fingerprint of the cache files they came from, and their gaps."""
 
     symbol: str
     bars: Bars
     fingerprint: dict
+    gaps: GapSummary
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +83,10 @@ def load_markets(spec: SweepSpec, store: Store, min_bars: int) -> list[Market]:
             raise ValueError(f"{key}: {len(frame)} bars between {spec.start or 'the start'} and "
                              f"{spec.end or 'the end'}; the sweep needs at least {min_bars} (the longest warm-up "
                              f"plus two); widen the range or shrink the slow windows")
-        markets.append(Market(symbol, Bars.from_frame(frame), data_fingerprint(store, key, start_ms, end_ms)))
+        bars = Bars.from_frame(frame)
+        gaps = gap_summary(bars, spec.timeframe)
+        refuse_long_gaps(gaps, spec.max_gap, str(key))
+        markets.append(Market(symbol, bars, data_fingerprint(store, key, start_ms, end_ms), gaps))
     return markets
 
 
@@ -123,6 +129,19 @@ class _Clock:
 
     timeframe: str
     years: float
+
+
+def fill_bars(strategy: Strategy, bars: Bars, p: Any, costs: Costs, timeframe: str,
+              window: tuple[int, int] | None = None) -> np.ndarray:
+    """Bar positions (in `bars`) of the fills of one combination traded inside `window`, as `score_combos`
+    trades it: what a run checks against the gaps."""
+    from research.vbt_adapter import portfolio
+
+    lo, hi = window if window is not None else (0, len(bars))
+    lead = min(lo, p.warmup)
+    view = bars[lo - lead: hi]
+    pf = portfolio(view[lead:], [trimmed(strategy.signals(view, p), lead)], costs, vbt_freq(timeframe))
+    return pf.orders.records_arr["idx"].astype(np.int64) + lo
 
 
 def _batches(total: int, size: int) -> list[slice]:

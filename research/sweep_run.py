@@ -19,8 +19,8 @@ from research.overfitting import evidence
 from research.runs import RunFolder, base_record
 from engine.metrics_nb import window_years
 from engine.ohlcv.timeframe import timeframe_ms
-from research.sweep import (Market, Scores, SweepSpec, day_ends, grid_of, load_markets, results_frame, score_combos,
-                            screenable, vbt_freq)
+from research.sweep import (Market, Scores, SweepSpec, day_ends, fill_bars, grid_of, load_markets, results_frame,
+                            score_combos, screenable, vbt_freq)
 
 CONFIRM_TOP = 3
 _RTOL, _ATOL = 1e-9, 1e-12
@@ -51,6 +51,8 @@ def run_sweep(spec: SweepSpec, store: Store | None = None,
         best = int(np.nanargmax(np.nan_to_num(frame[spec.objective].to_numpy(), nan=-np.inf)))
         found[market.symbol] = {"best": {n: getattr(combos[best], n) for n in strategy.param_types},
                                 **evidence(scores.daily_values, spec.costs.init_cash, best)}
+        found[market.symbol]["gaps"] = market.gaps.run_record(  # the candidate's fills right after a gap
+            fill_bars(strategy, market.bars, combos[best], spec.costs, spec.timeframe), market.bars.ts_ms)
         confirmed += confirm_top(strategy, market, combos, scores, spec)
         frames.append(frame.sort_values(spec.objective, ascending=False, na_position="last", kind="stable"))
     return SweepOutcome(spec, strategy, grid, markets, pd.concat(frames, ignore_index=True), found, confirmed)

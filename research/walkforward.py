@@ -19,7 +19,7 @@ from engine.metrics_nb import METRICS, metrics_from_values_nb, window_years
 from engine.ohlcv.timeframe import timeframe_ms
 from research.overfitting import daily_returns, dsr_evidence, pbo_evidence, trial_sr_variance
 from research.splits import Fold, SplitSpec, plan_folds
-from research.sweep import Market, SweepSpec, day_ends, grid_of, load_markets, score_combos
+from research.sweep import Market, SweepSpec, day_ends, fill_bars, grid_of, load_markets, score_combos
 
 Progress = Callable[[int, int], None]
 
@@ -178,7 +178,15 @@ def summarize(strategy: Strategy, market: Market, combos: list, results: list[Fo
             "stitched_oos": stitched_metrics(equity, results, sweep.costs.init_cash, timeframe_ms(sweep.timeframe)),
             "recommendation": recommend(results),
             "evidence": {**dsr_evidence(oos_returns, len(combos), trial_sr_variance(whole_returns)),
-                         **pbo_evidence(whole_returns), "trials": len(combos), "days": int(len(oos_returns))}}
+                         **pbo_evidence(whole_returns), "trials": len(combos), "days": int(len(oos_returns))},
+            "gaps": market.gaps.run_record(oos_fill_bars(strategy, market, results, sweep), market.bars.ts_ms)}
+
+
+def oos_fill_bars(strategy: Strategy, market: Market, results: list[FoldResult], sweep: SweepSpec) -> np.ndarray:
+    """Bar positions of every out-of-sample fill of the folds' picks, as `run_fold` traded them."""
+    found = [fill_bars(strategy, market.bars, strategy.params(r.pick), sweep.costs, sweep.timeframe,
+                       (r.fold.oos_start, r.fold.oos_end)) for r in results if r.pick is not None]
+    return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
 
 
 def fold_table(results: list[FoldResult], names: list[str]) -> pd.DataFrame:
