@@ -1,7 +1,9 @@
 """The per-series manifest: which file holds each month, what the series covers, where it came from.
 
 The manifest is the commit point of every write: readers trust only the partition files it names, and it
-is replaced atomically, so it is always true of the files on disk.
+is replaced atomically, so it is always true of the files on disk. It also names the files a write
+retired (`retired`): those, and the writer's own temp files, are the only files the cache ever deletes.
+Format 1 (before sizes and retired files) is still read; the next write upgrades it.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 
-FORMAT = 1
+FORMAT = 2
+_READABLE_FORMATS = (1, 2)
 _MAX_SOURCES = 20
 
 
@@ -21,6 +24,7 @@ class Partition:
     first_ms: int
     last_ms: int
     sha256: str
+    size: int | None = None  # bytes on disk; None in format-1 manifests (then only the hash is checked)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +37,8 @@ class Manifest:
     sources: tuple[dict, ...] = ()
     obtained_ms: int = 0  # when the newest rows were obtained: a candle closing later was still open
     updated_at: str = ""
+    retired: tuple[str, ...] = ()  # partition files this manifest replaced: safe to delete once it is on disk
+    market_type: str = "spot"  # spot, swap, future or option (ccxt's market type)
 
     @property
     def rows(self) -> int:
@@ -49,9 +55,11 @@ class Manifest:
     def updated(self, partitions: dict[str, Partition], source: dict, fetched: tuple[int, int] | None,
                 obtained_ms: int) -> Manifest:
         spans = add_interval(self.fetched, fetched) if fetched else self.fetched
+        kept = {p.file for p in partitions.values()}
+        retired = tuple(sorted({p.file for p in self.partitions.values()} - kept))
         return replace(self, partitions=dict(sorted(partitions.items())), fetched=spans,
                        sources=(*self.sources, source)[-_MAX_SOURCES:], obtained_ms=max(self.obtained_ms, obtained_ms),
-                       updated_at=datetime.now(UTC).isoformat(timespec="seconds"))
+                       updated_at=datetime.now(UTC).isoformat(timespec="seconds"), retired=retired)
 
     def to_json(self) -> str:
         body = asdict(self)
@@ -62,12 +70,13 @@ class Manifest:
     def from_json(cls, text: str, *, source: str) -> Manifest:
         try:
             body = json.loads(text)
-            if body.pop("format") != FORMAT:
+            if body.pop("format") not in _READABLE_FORMATS:
                 raise ValueError("unsupported manifest format")
             body.pop("coverage", None)
             body["partitions"] = {k: Partition(**v) for k, v in body["partitions"].items()}
             body["fetched"] = tuple(tuple(span) for span in body["fetched"])
             body["sources"] = tuple(body["sources"])
+            body["retired"] = tuple(body.get("retired", ()))
             return cls(**body)
         except (ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{source}: unreadable manifest ({exc})") from exc

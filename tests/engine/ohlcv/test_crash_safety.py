@@ -58,7 +58,7 @@ class CrashingFileOps(FileOps):
 
 
 def write(store: Store, frame: pd.DataFrame) -> None:
-    store.write(KEY, frame, source={"kind": "test"}, obtained_ms=4_102_444_800_000)
+    store.write(KEY, frame, source={"kind": "test"}, obtained_ms=4_102_444_800_000, on_conflict="replace")
 
 
 def assert_cache_is_consistent(root: Path, allowed: list[pd.DataFrame]) -> None:
@@ -99,7 +99,8 @@ _WRITER = textwrap.dedent("""
     store, key = Store(sys.argv[1]), SeriesKey("binance", "BTC/USDT", "1h")
     print("ready", flush=True)
     for seed in range(10_000):
-        store.write(key, make_candles(24 * 90, seed=seed % 7), source={"kind": "test"}, obtained_ms=4_102_444_800_000)
+        store.write(key, make_candles(24 * 90, seed=seed % 7), source={"kind": "test"}, obtained_ms=4_102_444_800_000,
+                    on_conflict="replace")
 """)
 
 

@@ -8,6 +8,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from engine.ohlcv import QualityError, SeriesKey, Store, load, to_ms
+from engine.ohlcv.conflicts import ConflictError
+from engine.ohlcv.store import DamagedCacheError
 from engine.ohlcv.schema import ARROW_SCHEMA, to_table, ts_ms_of
 from tests.conftest import make_candles
 
@@ -39,21 +41,60 @@ def test_range_reads_are_half_open_and_open_only_the_months_they_need(tmp_path):
     pd.testing.assert_frame_equal(part, frame.loc["2024-02-03":"2024-02-04T04:00"])
 
 
-def test_overlapping_writes_merge_and_the_newer_rows_win(tmp_path):
+def test_overlapping_writes_with_the_same_values_merge(tmp_path):
+    store, frame = Store(tmp_path), make_candles(100, seed=3)
+    write(store, frame.iloc[:60])
+    manifest = write(store, frame.iloc[40:])
+    assert manifest.rows == 100 and "replaced" not in manifest.sources[-1]
+    pd.testing.assert_frame_equal(load("binance", "BTC/USDT", "1h", root=tmp_path), frame)
+
+
+def test_a_write_that_would_change_cached_candles_is_refused_and_changes_nothing(tmp_path):
+    store, frame = Store(tmp_path), make_candles(100, seed=3)
+    write(store, frame.iloc[:60])
+    before = {p.name: p.read_bytes() for p in KEY.folder(tmp_path).iterdir()}
+    revised = frame.iloc[40:].copy()
+    revised.loc[revised.index[:5], "volume"] += 1.0
+    revised.loc[revised.index[0], "close"] = 1e12
+    revised.loc[revised.index[0], "high"] = 1e12
+    revised.loc[revised.index[15], "volume"] *= 2
+    with pytest.raises(ConflictError) as caught:
+        write(store, revised)
+    assert caught.value.conflicts.rows == 6
+    assert caught.value.conflicts.first_ms == to_ms(frame.index[40]) and caught.value.conflicts.last_ms == to_ms(frame.index[55])
+    assert "close" in str(caught.value) and "1e+12" in str(caught.value) and "--replace" in str(caught.value)
+    assert {p.name: p.read_bytes() for p in KEY.folder(tmp_path).iterdir()} == before
+
+
+def test_replace_takes_the_new_values_and_records_what_it_replaced(tmp_path):
     store, frame = Store(tmp_path), make_candles(100, seed=3)
     write(store, frame.iloc[:60])
     revised = frame.iloc[40:].copy()
     revised.loc[revised.index[:5], "volume"] += 1.0
-    manifest = write(store, revised)
+    manifest = store.write(KEY, revised, source={"kind": "test"}, obtained_ms=LATER, on_conflict="replace")
     loaded = load("binance", "BTC/USDT", "1h", root=tmp_path)
     assert len(loaded) == 100 and manifest.rows == 100
     np.testing.assert_array_equal(loaded["volume"].to_numpy()[40:45], frame["volume"].to_numpy()[40:45] + 1.0)
+    replaced = Store(tmp_path).manifest(KEY).sources[-1]["replaced"]
+    assert replaced["rows"] == 5 and replaced["examples"][0]["old"][4] == frame["volume"].iloc[40]
+
+
+def test_the_same_file_shifted_by_a_time_zone_is_a_conflict(tmp_path):
+    store, frame = Store(tmp_path), make_candles(24 * 10, seed=4)
+    write(store, frame)
+    shifted = frame.copy()
+    shifted.index = shifted.index + pd.Timedelta(hours=2)
+    with pytest.raises(ConflictError) as caught:
+        write(store, shifted)
+    assert caught.value.conflicts.rows == 24 * 10 - 2
+    pd.testing.assert_frame_equal(load("binance", "BTC/USDT", "1h", root=tmp_path), frame)
 
 
 def test_rewrites_leave_only_the_files_the_manifest_names(tmp_path):
     store = Store(tmp_path)
     for seed in range(3):
-        manifest = write(store, make_candles(50, seed=seed))
+        manifest = store.write(KEY, make_candles(50, seed=seed), source={"kind": "test"}, obtained_ms=LATER,
+                               on_conflict="replace")
     names = {p.name for p in KEY.folder(tmp_path).iterdir()}
     assert names == {"manifest.json", ".lock"} | {p.file for p in manifest.partitions.values()}
     assert store.verify_files(KEY) == []
@@ -67,19 +108,91 @@ def test_incoming_bad_rows_are_refused_and_nothing_is_written(tmp_path):
     assert not KEY.folder(tmp_path).exists() or not (KEY.folder(tmp_path) / "manifest.json").exists()
 
 
-def test_loading_a_damaged_partition_names_the_file_and_row(tmp_path):
+def test_a_partition_rewritten_with_other_prices_is_refused_naming_the_file_and_the_repair(tmp_path):
     store = Store(tmp_path)
     manifest = write(store, make_candles(30))
     path = KEY.folder(tmp_path) / manifest.partitions["2024-01"].file
-    damaged = make_candles(30)
-    damaged.iloc[7, damaged.columns.get_loc("low")] = 1e9  # low above open/close
-    pq.write_table(to_table(damaged), path)
-    with pytest.raises(QualityError) as caught:
+    altered = make_candles(30)
+    altered.iloc[7, altered.columns.get_loc("volume")] += 5.0
+    pq.write_table(to_table(altered), path)  # valid Parquet, valid candles, other values
+    for read in (lambda: load("binance", "BTC/USDT", "1h", root=tmp_path),
+                 lambda: load("binance", "BTC/USDT", "1h", root=tmp_path, repair=["drop_invalid"])):
+        with pytest.raises(DamagedCacheError) as caught:
+            read()
+        assert str(path) in str(caught.value) and "changed since it was written" in str(caught.value)
+        assert "gauntlet data repair binance BTC/USDT 1h" in str(caught.value)
+    assert any("changed since it was written" in p for p in store.verify_files(KEY))
+
+
+@pytest.mark.parametrize("damage", ["truncate", "delete", "garble"])
+def test_a_truncated_missing_or_garbled_partition_gets_the_same_clear_error(tmp_path, damage):
+    manifest = write(Store(tmp_path), make_candles(24 * 40, seed=6))
+    path = KEY.folder(tmp_path) / manifest.partitions["2024-02"].file
+    data = path.read_bytes()
+    if damage == "truncate":
+        path.write_bytes(data[: len(data) // 2])
+    elif damage == "delete":
+        path.unlink()
+    else:
+        path.write_bytes(data[:100] + bytes(len(data) - 100))  # same size, zeros
+    with pytest.raises(DamagedCacheError) as caught:
         load("binance", "BTC/USDT", "1h", root=tmp_path)
-    assert f"{path} row 7 (2024-01-01 07:00 UTC)" in str(caught.value)
-    assert "drop_invalid" in str(caught.value)
-    assert len(load("binance", "BTC/USDT", "1h", root=tmp_path, repair=["drop_invalid"])) == 29
-    assert any("sha256 mismatch" in p for p in store.verify_files(KEY))
+    message = str(caught.value)
+    assert str(path) in message and "gauntlet data repair binance BTC/USDT 1h" in message
+    assert {"truncate": "truncated", "delete": "missing", "garble": "changed since it was written"}[damage] in message
+    assert len(load("binance", "BTC/USDT", "1h", end="2024-02-01", root=tmp_path)) == 24 * 31  # January still reads
+
+
+def test_the_fingerprint_is_of_the_bytes_read_and_changes_with_them(tmp_path):
+    store = Store(tmp_path)
+    write(store, make_candles(24 * 40, seed=7))
+    whole, january = store.read(KEY).fingerprint, store.read(KEY, None, to_ms("2024-02-01")).fingerprint
+    assert whole["sha256"] != january["sha256"] and january["files"] == [store.manifest(KEY).partitions["2024-01"].file]
+    assert whole == Store(tmp_path).read(KEY).fingerprint  # same bytes, same fingerprint
+    revised = make_candles(24 * 40, seed=7)
+    revised.iloc[-1, revised.columns.get_loc("volume")] += 1.0  # one February candle
+    store.write(KEY, revised, source={"kind": "test"}, obtained_ms=LATER, on_conflict="replace")
+    assert store.read(KEY).fingerprint["sha256"] != whole["sha256"]
+    assert store.read(KEY, None, to_ms("2024-02-01")).fingerprint == january
+
+
+def test_a_missing_manifest_is_an_error_and_the_partition_files_stay(tmp_path):
+    store = Store(tmp_path)
+    write(store, make_candles(24 * 60, seed=8))
+    folder = KEY.folder(tmp_path)
+    files = {p.name: p.read_bytes() for p in folder.iterdir() if p.suffix == ".parquet"}
+    (folder / "manifest.json").unlink()
+    for attempt in (lambda: write(store, make_candles(200, seed=9, start="2024-03-01")),
+                    lambda: load("binance", "BTC/USDT", "1h", root=tmp_path)):
+        with pytest.raises(DamagedCacheError, match=r"(?s)manifest.json is missing beside 2 partition file.*gauntlet data repair"):
+            attempt()
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.suffix == ".parquet"} == files
+    assert KEY in store.series()
+
+
+def test_an_unreadable_manifest_is_an_error_naming_it(tmp_path):
+    store = Store(tmp_path)
+    write(store, make_candles(30))
+    (KEY.folder(tmp_path) / "manifest.json").write_text("{not json")
+    with pytest.raises(DamagedCacheError, match=r"(?s)manifest.json: unreadable manifest.*gauntlet data repair"):
+        write(store, make_candles(30))
+
+
+def test_files_the_manifest_does_not_name_are_never_deleted(tmp_path):
+    store, frame = Store(tmp_path), make_candles(60)
+    first = write(store, frame.iloc[:30])
+    folder = KEY.folder(tmp_path)
+    stranger = folder / "2023-12.0123456789ab.parquet"  # a partition-like file nobody retired
+    notes = folder / "my-notes.txt"
+    stranger.write_bytes(b"somebody's data")
+    notes.write_text("keep me")
+    leftover_tmp = folder / ".2024-01.0123456789ab.parquet.deadbeef.tmp"
+    leftover_tmp.write_bytes(b"half a file")
+    second = write(store, frame)
+    assert stranger.read_bytes() == b"somebody's data" and notes.read_text() == "keep me"
+    assert not leftover_tmp.exists()
+    retired = first.partitions["2024-01"].file
+    assert second.retired == (retired,) and not (folder / retired).exists()  # the file this write replaced
 
 
 def test_a_candle_that_closed_after_the_data_was_obtained_is_an_error(tmp_path):
