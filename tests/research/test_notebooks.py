@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import nbformat
 import pytest
@@ -12,6 +13,26 @@ from research.cli import app
 from research.notebooks import TEMPLATES, run_notebook, summary_of, template
 
 SMALL_GRID = ["fast=5:15:5", "slow=30:60:30"]
+STRAY_HEADING = re.compile(r"^[ \t]{0,3}[^\s#\w][ \t]*#{1,6}[ \t]", re.M)  # `!## Title`: shown as text
+HEADING_TEXT = re.compile(r"^#{1,6}[ \t]+\S", re.M)  # a markdown heading printed as plain text
+
+
+def literal_markdown(notebook: nbformat.NotebookNode) -> list[str]:
+    """Markdown a reader would see as literal text in JupyterLab: a heading behind a stray character in a
+    markdown cell, a code cell holding only `#` lines (a heading typed into the wrong cell type), a heading
+    in a plain-text or stream output (markdown printed instead of displayed as `Markdown`)."""
+    found = []
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            found += STRAY_HEADING.findall(cell.source)
+            continue
+        lines = [line for line in cell.source.splitlines() if line.strip()]
+        if cell.cell_type == "code" and lines and all(line.lstrip().startswith("#") for line in lines):
+            found.append(cell.source)
+        for output in cell.get("outputs", []):
+            text = output.get("text", "") + output.get("data", {}).get("text/plain", "")
+            found += HEADING_TEXT.findall(text) + STRAY_HEADING.findall(text)
+    return found
 
 
 @pytest.mark.parametrize("name", TEMPLATES)
@@ -20,6 +41,13 @@ def test_templates_have_one_parameters_cell_and_no_outputs(name):
     tagged = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1
     assert all(not c.get("outputs") and c.get("execution_count") is None for c in notebook.cells if c.cell_type == "code")
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_template_headings_are_markdown(name):
+    notebook = nbformat.read(template(name), as_version=4)
+    assert literal_markdown(notebook) == []
+    assert sum(c.cell_type == "markdown" and c.source.startswith("# ") for c in notebook.cells) == 1  # one title
 
 
 @pytest.mark.parametrize("name, parameters, check", [
@@ -36,6 +64,7 @@ def test_every_notebook_runs_under_papermill(env_cache, name, parameters, check)
     html = run_notebook(name, env_cache, parameters)
     assert html.is_file() and html.stat().st_size > 10_000
     assert check(summary_of(html.with_suffix(".ipynb")))
+    assert literal_markdown(nbformat.read(html.with_suffix(".ipynb"), as_version=4)) == []
 
 
 def test_sweep_with_notebook_puts_the_executed_notebook_in_the_run_folder(env_cache):
