@@ -180,43 +180,69 @@ def walkforward(
 
 @app.command("replay")
 def replay_command(
+    ctx: typer.Context,
     strategy: Annotated[Optional[str], typer.Argument(help="strategy (default: the one of --from-run)")] = None,
-    params: Annotated[Optional[str], typer.Option(help="NAME=VALUE,... e.g. fast=10,slow=30")] = None,
-    from_run: Annotated[Optional[str], typer.Option(help="take the parameters a sweep or walk-forward run chose")] = None,
-    exchange: Annotated[Optional[str], typer.Option(help="cache folder (default: the run's, else binance)")] = None,
-    symbol: Annotated[Optional[str], typer.Option(help="market (default: the run's first)")] = None,
-    timeframe: Annotated[Optional[str], typer.Option(help="candle length (default: the run's, else 1h)")] = None,
+    params: Annotated[Optional[str], typer.Option(help="NAME=VALUE,... e.g. fast=10,slow=30 (with --from-run: "
+                                                       "overrides those parameters)")] = None,
+    from_run: Annotated[Optional[str], typer.Option(help="reproduce a run: a replay, or the candidate of a sweep or "
+                                                         "walk-forward, with its window, costs and realism")] = None,
+    window: Annotated[Optional[str], typer.Option(help="walk-forward runs: oos (its out-of-sample windows, the "
+                                                       "default) or all (its whole span)")] = None,
+    use_recorded_source: Annotated[bool, typer.Option(help="replay the copy of the strategy's source kept in the "
+                                                           "run folder")] = False,
+    exchange: Annotated[Optional[str], typer.Option(help="cache folder [default: the run's, else binance]")] = None,
+    symbol: Annotated[Optional[str], typer.Option(help="market [default: the run's first]")] = None,
+    timeframe: Annotated[Optional[str], typer.Option(help="candle length [default: the run's, else 1h]")] = None,
     start: Start = None,
     end: End = None,
-    fee_rate: FeeRate = 0.001,
-    slippage_rate: SlippageRate = 0.0005,
-    init_cash: InitCash = 10_000.0,
-    ideal: Annotated[bool, typer.Option(help="switch every realism feature off: exactly the sweep's assumptions")] = False,
-    exchange_rules: Annotated[bool, typer.Option(help="lot step, tick, min amount and min notional")] = True,
-    partial_fills: Annotated[bool, typer.Option(help="cap each order at a share of the bar's volume")] = True,
-    participation_cap: Annotated[float, typer.Option(help="share of a bar's volume one order may take")] = 0.1,
-    impact_rate: Annotated[float, typer.Option(help="extra slippage per unit of volume participation")] = 0.0,
-    latency_bars: Annotated[int, typer.Option(help="bars after the next open before an order is live")] = 0,
-    borrow_rate: Annotated[float, typer.Option(help="a short's borrow interest, a year's rate on its value")] = 0.10,
-    risk_rules: Annotated[bool, typer.Option(help="check the risk limits before every entry")] = True,
-    sizing: Annotated[str, typer.Option(help="all, fixed_fraction, atr or half_kelly")] = "all",
-    fraction: Annotated[float, typer.Option(help="equity share for fixed_fraction (and half_kelly's start)")] = 1.0,
-    risk_per_trade: Annotated[float, typer.Option(help="equity share risked over 2 ATRs, for atr sizing")] = 0.01,
-    max_position_pct: Annotated[float, typer.Option(help="largest position as a share of equity")] = 1.0,
-    max_drawdown_pct: Annotated[Optional[float], typer.Option(help="no entries this far below peak equity")] = None,
-    daily_loss_pct: Annotated[Optional[float], typer.Option(help="no entries after losing this much in a UTC day")] = None,
+    fee_rate: Annotated[Optional[float], typer.Option(help="taker fee on notional [default: 0.001]")] = None,
+    maker_fee_rate: Annotated[Optional[float], typer.Option(help="fee of resting limit orders [default: taker]")] = None,
+    slippage_rate: Annotated[Optional[float], typer.Option(help="adverse price move per fill [default: 0.0005]")] = None,
+    init_cash: Annotated[Optional[float], typer.Option(help="starting cash in quote [default: 10000]")] = None,
+    ideal: Annotated[Optional[bool], typer.Option("--ideal/--no-ideal", help="every realism feature off and no risk "
+                                                  "rules: exactly the sweep's assumptions (--no-ideal: all on)")] = None,
+    exchange_rules: Annotated[Optional[bool], typer.Option("--exchange-rules/--no-exchange-rules",
+                                                           help="lot step, tick, min amount and min notional")] = None,
+    partial_fills: Annotated[Optional[bool], typer.Option("--partial-fills/--no-partial-fills",
+                                                          help="cap each order at a share of the bar's volume")] = None,
+    participation_cap: Annotated[Optional[float], typer.Option(help="share of a bar's volume one order may take "
+                                                                    "[default: 0.1]")] = None,
+    impact_rate: Annotated[Optional[float], typer.Option(help="extra slippage per unit of participation")] = None,
+    latency_bars: Annotated[Optional[int], typer.Option(help="bars after the next open before an order is live")] = None,
+    borrow_rate: Annotated[Optional[float], typer.Option(help="a short's borrow interest, a year's rate [default: "
+                                                              "0.10]")] = None,
+    vectorbt_stops: Annotated[Optional[bool], typer.Option("--vectorbt-stops/--no-vectorbt-stops",
+                                                           help="vectorbt's stop conventions (the sweep's)")] = None,
+    risk_rules: Annotated[Optional[bool], typer.Option("--risk-rules/--no-risk-rules",
+                                                       help="check the risk limits before every entry")] = None,
+    sizing: Annotated[Optional[str], typer.Option(help="all, fixed_fraction, atr or half_kelly [default: all]")] = None,
+    fraction: Annotated[Optional[float], typer.Option(help="equity share for fixed_fraction (and half_kelly's "
+                                                           "start)")] = None,
+    risk_per_trade: Annotated[Optional[float], typer.Option(help="equity share risked over atr_mult ATRs")] = None,
+    atr_mult: Annotated[Optional[float], typer.Option(help="ATRs between entry and the risk, for atr sizing")] = None,
+    kelly_lookback: Annotated[Optional[int], typer.Option(help="round trips half_kelly measures")] = None,
+    max_position_rate: Annotated[Optional[float], typer.Option("--max-position-rate", "--max-position-pct",
+                                                               help="largest position as a share of equity")] = None,
+    max_exposure_rate: Annotated[Optional[float], typer.Option(help="all positions as a share of equity")] = None,
+    max_positions: Annotated[Optional[int], typer.Option(help="concurrent positions")] = None,
+    max_drawdown_rate: Annotated[Optional[float], typer.Option("--max-drawdown-rate", "--max-drawdown-pct",
+                                                               help="no entries this far below peak equity")] = None,
+    daily_loss_rate: Annotated[Optional[float], typer.Option("--daily-loss-rate", "--daily-loss-pct",
+                                                             help="no entries after losing this much in a UTC day")] = None,
     loss_streak: Annotated[Optional[int], typer.Option(help="losing round trips in a row that start a cooldown")] = None,
-    cooldown_bars: Annotated[int, typer.Option(help="bars without entries after a losing streak")] = 0,
-    require_stop: Annotated[bool, typer.Option(help="refuse entries that carry no stop-loss")] = False,
+    cooldown_bars: Annotated[Optional[int], typer.Option(help="bars without entries after a losing streak")] = None,
+    require_stop: Annotated[Optional[bool], typer.Option("--require-stop/--no-require-stop",
+                                                         help="refuse entries that carry no stop-loss")] = None,
+    save_spec: Annotated[Optional[Path], typer.Option(help="also write the resolved spec as TOML here")] = None,
     parity: Annotated[bool, typer.Option(help="also prove the ideal replay equals the vectorbt sweep")] = False,
     notebook: Annotated[bool, typer.Option(help="also execute notebooks/tearsheet.ipynb into the run folder")] = False,
 ) -> None:
-    """Replay chosen parameters through the event loop; writes orders, fills, round trips, equity, metrics
-    and a QuantStats tearsheet to reports/<run-id>/."""
-    options = dict(locals())  # every option above, by name
-    from research.cli_research import replay_run_command
+    """Replay a strategy through the event loop, or reproduce a run (--from-run: its whole spec; each option
+    given overrides one field, and the replay says which); writes orders, fills, round trips, equity, metrics,
+    spec.toml and a QuantStats tearsheet to reports/<run-id>/."""
+    from research.cli_replay import replay_command as run
 
-    ok = _guarded(lambda: replay_run_command(options))
+    ok = _guarded(lambda: run(ctx.params))
     if not ok:
         raise typer.Exit(1)
 

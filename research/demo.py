@@ -57,7 +57,8 @@ def run_demo() -> None:
 
 def research_tour(store: Store) -> None:
     """A sweep and a walk-forward on the synthetic BTC/USDT hours, as `gauntlet sweep` / `walkforward` run them."""
-    from research.replay_run import ReplaySpec, run_replay, write_replay
+    from research.replay_run import run_replay, write_replay
+    from research.replay_spec import ReplayRequest, resolve
     from research.splits import SplitSpec
     from research.sweep import SweepSpec
     from research.sweep_run import run_sweep, write_sweep
@@ -73,7 +74,8 @@ def research_tour(store: Store) -> None:
     folder = write_walkforward(run_walkforward(WalkForwardSpec(sweep, splits, min_trades=3), store), ["gauntlet", "demo"])
     console.print(f"run {folder.name}: {json.loads((folder / 'run.json').read_text())['headline']}", highlight=False)
     console.rule("[bold]replay[/]: the recommendation through the event loop, with parity against the sweep")
-    outcome = run_replay(ReplaySpec(from_run=folder.name, parity=True), store)
+    resolved = resolve(ReplayRequest(from_run=folder.name, ideal=False))  # realistic, over the OOS windows
+    outcome = run_replay(resolved.spec, store, parity=True, strategy=resolved.strategy)
     folder = write_replay(outcome, ["gauntlet", "demo"])
     console.print(f"run {folder.name}: {json.loads((folder / 'run.json').read_text())['headline']}", highlight=False)
     console.print(f"{outcome.parity.describe()}; tearsheet: {folder / 'tearsheet.html'}", highlight=False)

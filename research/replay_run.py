@@ -23,6 +23,7 @@ from engine.replay import ReplayResult, replay
 from engine.risk import RiskConfig
 from engine.strategy import Strategy, load_strategy
 from research.grid import parse_params
+from research.gaps import describe_record, gap_summary
 from research.parity import ParityReport, attribute, check_parity, explain
 from research.runs import RunFolder, base_record, data_fingerprint, load_record
 from research.sweep import vbt_freq
@@ -56,6 +57,7 @@ class ReplayOutcome:
     fingerprint: dict
     parity: ParityReport | None = None
     differences: dict | None = None
+    gaps: dict | None = None  # the window's gaps and the fills right after one (research.gaps)
 
 
 def _from_run(spec: ReplaySpec) -> tuple[str, dict, dict]:
@@ -101,6 +103,7 @@ def run_replay(spec: ReplaySpec, store: Store | None = None) -> ReplayOutcome:
     bars = Bars.from_frame(store.load(key, start_ms, end_ms))
     if len(bars) < params.warmup + 2:
         raise ValueError(f"{key}: {len(bars)} bars; {strategy.name} {params} needs at least {params.warmup + 2}")
+    gaps = gap_summary(bars, key.timeframe)
     rules, rules_source = rules_from_sources(key.symbol, store.require(key).sources)
     signals = strategy.signals(bars, params)
     risk = spec.risk
@@ -113,6 +116,7 @@ def run_replay(spec: ReplaySpec, store: Store | None = None) -> ReplayOutcome:
         outcome.parity, ideal = check_parity(bars, signals, spec.costs, vbt_freq(key.timeframe))
         outcome.differences = explain(result, ideal)
         outcome.differences["attribution"] = attribute(bars, signals, spec.costs, spec.realism, rules, risk, ideal)
+    outcome.gaps = gaps.run_record([f.bar for f in result.fills], bars.ts_ms)
     return outcome
 
 
@@ -172,6 +176,7 @@ def write_replay(outcome: ReplayOutcome, command: list[str], reports_dir: Path |
         if outcome.parity is not None:
             record["results"]["parity"] = asdict(outcome.parity)
             record["results"]["differences"] = outcome.differences
+        record["gaps"] = outcome.gaps
         record["headline"] = headline(outcome)
         return folder.complete(record, extra)
 
@@ -180,6 +185,8 @@ def headline(outcome: ReplayOutcome) -> str:
     m = outcome.metrics
     text = (f"{outcome.key} {outcome.params}: return {m['total_return']:.2%}, sharpe {m['sharpe']:.2f}, "
             f"max drawdown {m['max_drawdown']:.2%}, {m['round_trips']} round trips, fees {m['fees_paid']:.2f}")
+    if outcome.gaps is not None:
+        text += "; " + describe_record(outcome.gaps)
     if outcome.parity is not None:
         text += "; parity " + ("ok" if outcome.parity.ok else "BROKEN")
     return text

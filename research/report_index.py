@@ -1,9 +1,10 @@
-"""`reports/index.html`: every run, newest first, with links to what it produced."""
+"""`reports/index.html`: every run, newest first, with links to what it produced. Rebuilt from the run
+folders each time (a run finishes, `gauntlet runs list`), so a deleted run drops out and a damaged
+`run.json` shows as damaged instead of breaking the page."""
 
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
 
 _LINKED = (".html", ".csv", ".ipynb", ".parquet", ".json")
@@ -12,7 +13,13 @@ _STYLE = ("body{font-family:system-ui,sans-serif;margin:2em}table{border-collaps
 
 
 def _row(folder: Path) -> str:
-    record = json.loads((folder / "run.json").read_text())
+    from research.runs import DamagedRecord, read_record
+
+    try:
+        record = read_record(folder / "run.json")
+    except DamagedRecord as exc:
+        return (f"<tr><td><code>{html.escape(folder.name)}</code></td><td colspan='5'>damaged: "
+                f"{html.escape(str(exc))}</td></tr>")
     config = record.get("config", {})
     data = ", ".join(d.get("series", "") for d in record.get("data", []))
     headline = record.get("headline", "")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -17,14 +18,20 @@ from dataclasses import asdict, is_dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from engine.ohlcv import SeriesKey, Store
 from engine.settings import settings
+from engine.strategy import Strategy
+from engine.spec import RunSpec, StrategySpec, describe, source_sha256
 
 PACKAGES = ("gauntlet", "vectorbt", "vectorbt-rust", "numpy", "pandas", "numba", "pyarrow", "ccxt", "quantstats",
             "papermill", "plotly", "scipy")
 _CHECKOUT = Path(__file__).resolve().parents[1]
+RUN_ID = re.compile(r"\d{8}T\d{6}Z-[A-Za-z0-9_-]+-[0-9a-f]{7}")
+SOURCE_DIR = "source"  # the run folder's copy of the strategy's source
 
 
 def _plain(value: Any) -> Any:
@@ -45,7 +52,15 @@ def make_run_id(strategy: str, config: dict, now: datetime | None = None) -> str
     """`<UTC yyyymmddThhmmssZ>-<strategy>-<short hash of the config>`."""
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
     digest = hashlib.sha256(to_json(config).encode()).hexdigest()[:7]
-    return f"{stamp}-{strategy}-{digest}"
+    return f"{stamp}-{re.sub(r'[^A-Za-z0-9_-]', '_', strategy)}-{digest}"
+
+
+def check_run_id(run_id: str) -> str:
+    """A run id as `make_run_id` makes them: never a path (`../x`, `a/b`) or anything else."""
+    if not RUN_ID.fullmatch(run_id):
+        raise ValueError(f"{run_id!r} is not a run id (yyyymmddThhmmssZ-strategy-hash, as `gauntlet runs list` "
+                         "shows them)")
+    return run_id
 
 
 def data_fingerprint(store: Store, key: SeriesKey, start_ms: int | None, end_ms: int | None) -> dict:
@@ -112,6 +127,7 @@ class RunFolder:
         refresh reports/index.html."""
         from research.report_index import write_index
 
+        keep_source(self.staging, record.get("strategy"))
         self.path("run.json").write_text(to_json(record))
         if extra is not None:
             extra(self.staging)
@@ -132,9 +148,80 @@ def base_record(kind: str, run_id: str, command: list[str], config: dict, data: 
             "git_commit": git_commit()}
 
 
+def strategy_record(strategy: Strategy) -> dict:
+    """The strategy as `run.json` records it: how to load it again, its source file and that file's sha256."""
+    module = strategy.module
+    file = getattr(module, "__file__", None)
+    path = Path(file).resolve() if file else None
+    if module.__name__ == f"engine.strategies.{strategy.name}":
+        ref = strategy.name  # a built-in
+    elif module.__name__.startswith("gauntlet_strategy_") and path is not None:
+        ref = str(path)  # a .py file: absolute, so a replay finds it from any directory
+    else:
+        ref = module.__name__
+    return StrategySpec(name=strategy.name, ref=ref, path=str(path) if path else None,
+                        sha256=source_sha256(path) if path else None).model_dump()
+
+
+def keep_source(folder: Path, strategy: dict | None) -> None:
+    """Copy the strategy's source into the run folder, refusing a source that changed since the run loaded it."""
+    if not strategy or not strategy.get("path"):
+        return
+    source = Path(strategy["path"]).read_bytes()
+    if hashlib.sha256(source).hexdigest() != strategy["sha256"]:
+        raise RuntimeError(f"{strategy['path']} changed while the run was going; nothing was saved, run it again")
+    (folder / SOURCE_DIR).mkdir(exist_ok=True)
+    (folder / SOURCE_DIR / Path(strategy["path"]).name).write_bytes(source)
+
+
+def recorded_source(run_id: str, reports_dir: Path | None = None) -> Path:
+    record = load_record(run_id, reports_dir)
+    path = (record.get("strategy") or {}).get("path")
+    copy = run_folder(run_id, reports_dir) / SOURCE_DIR / Path(path or "none").name
+    if not path or not copy.is_file():
+        raise LookupError(f"run {run_id} kept no copy of its strategy's source (runs before gauntlet 0.1 did not)")
+    return copy
+
+
+class RunRecord(BaseModel):
+    """The parts of `run.json` that readers rely on; the rest is free-form."""
+
+    model_config = ConfigDict(extra="allow")
+    kind: Literal["sweep", "walkforward", "replay"]
+    run_id: str
+    created_at: str
+    config: dict
+    results: dict = {}
+    headline: str = ""
+    strategy: StrategySpec | None = None
+    spec: RunSpec | None = None  # a replay's
+    candidates: dict[str, RunSpec] = {}  # a sweep's or walk-forward's: symbol -> the spec that replays its candidate
+
+
+def run_folder(run_id: str, reports_dir: Path | None = None) -> Path:
+    return (Path(reports_dir) if reports_dir is not None else settings().reports_dir) / check_run_id(run_id)
+
+
 def load_record(run_id: str, reports_dir: Path | None = None) -> dict:
-    folder = (Path(reports_dir) if reports_dir is not None else settings().reports_dir) / run_id
+    folder = run_folder(run_id, reports_dir)
     path = folder / "run.json"
     if not path.is_file():
-        raise LookupError(f"no run {run_id} under {folder.parent} (see reports/index.html for the runs there)")
-    return json.loads(path.read_text())
+        raise LookupError(f"no run {run_id} under {folder.parent} (`gauntlet runs list` shows the runs there)")
+    return read_record(path)
+
+
+def read_record(path: Path) -> dict:
+    """`run.json`, checked: a damaged file is one error naming it, never a traceback."""
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise DamagedRecord(f"{path} is damaged: {exc}") from None
+    try:
+        RunRecord.model_validate(record)
+    except ValidationError as exc:
+        raise DamagedRecord(f"{path} is damaged: {describe(exc)}") from None
+    return record
+
+
+class DamagedRecord(ValueError):
+    """A `run.json` that cannot be read or lacks what readers need."""

@@ -16,6 +16,7 @@ from engine.strategy import Strategy
 from research.heatmap import default_axes, write_heatmap
 from engine.metrics_nb import METRICS
 from research.overfitting import evidence
+from research.candidates import sweep_candidates
 from research.runs import RunFolder, base_record
 from engine.metrics_nb import window_years
 from engine.ohlcv.timeframe import timeframe_ms
@@ -103,6 +104,7 @@ def write_sweep(outcome: SweepOutcome, command: list[str], reports_dir: Path | N
         record = base_record("sweep", run_id, command, config, [m.fingerprint for m in outcome.markets])
         record["results"] = {"top": outcome.results.groupby("symbol", sort=False).head(5).to_dict("records"),
                              "evidence": outcome.evidence, "confirmed_by_vectorbt": outcome.confirmed}
+        record.update(sweep_candidates(outcome))  # strategy source and each candidate's complete spec
         record["headline"] = headline(outcome)
         return folder.complete(record, extra)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import plotly.graph_objects as go
 
+from engine.spec import RunSpec
 from research.sweep import SweepSpec
 
 
@@ -113,7 +114,7 @@ class ReplayView:
                    json.loads((folder / "metrics.json").read_text()))
 
     @classmethod
-    def from_spec(cls, spec) -> ReplayView:
+    def from_spec(cls, spec: RunSpec) -> ReplayView:
         from research.replay_run import books, run_replay
 
         outcome = run_replay(spec)

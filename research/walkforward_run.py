@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from research.candidates import walkforward_candidates
 from research.runs import RunFolder, base_record
 from research.splits import plan_table
 from research.walkforward import WalkForwardOutcome, fold_table
@@ -45,6 +46,7 @@ def write_walkforward(outcome: WalkForwardOutcome, command: list[str], reports_d
                      ).to_csv(folder.path("stability.csv"), index=False)
         record = base_record("walkforward", run_id, command, config, data)
         record["results"] = outcome.summary
+        record.update(walkforward_candidates(outcome))  # strategy source, candidate specs, out-of-sample windows
         record["headline"] = headline(outcome)
         return folder.complete(record, extra)
 

@@ -7,6 +7,7 @@ import json
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -89,3 +90,15 @@ def test_cli_max_gap_is_one_clear_error(gappy_cache):
                                   "--param", "slow=8,12", "--max-gap", "3h"])
     assert ok.exit_code == 0, ok.output
     assert "6 gap(s) in the window, 11 missing bars, the longest 3h" in ok.output
+
+
+def test_replay_states_gaps_and_its_fills_after_a_gap(gappy_cache, tmp_path):
+    result = CliRunner().invoke(app, ["replay", "sma_cross", "--params", "fast=5,slow=8", "--symbol", "BTC/USDT",
+                                      "--ideal"])
+    assert result.exit_code == 0, result.output
+    folder = next(p for p in (tmp_path / "reports").iterdir() if p.is_dir() and not p.name.startswith("."))
+    record = json.loads((folder / "run.json").read_text())
+    fills = pd.read_parquet(folder / "fills.parquet")
+    after = int(fills["bar"].isin([495, 575, 1728, 2277, 3356, 3477]).sum())
+    assert record["gaps"]["fills_after_gap"] == after > 0 and record["gaps"]["missing_bars"] == 11
+    assert "6 gap(s) in the window" in record["headline"]
