@@ -2,14 +2,18 @@
 
 What is missing is worked out from the manifest's record of ranges the exchange already answered, so a
 second run asks only for what is new, and a range the exchange has no candles for (an outage) is not
-asked again. Rows are written in batches as they arrive: an interrupted fetch keeps what it stored.
+asked again. Rows are committed in bounded steps (every couple of seconds or so many rows, whichever
+comes first), so an interruption loses at most a few seconds of work. Before fetching, the partitions of
+the months it will extend are checked and a damaged one is healed (`heal`): its range is fetched again
+instead of being reported as already cached. A candle the exchange revised since it was cached is
+refused with the differences unless the plan says to replace.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -17,6 +21,7 @@ import ccxt
 import numpy as np
 import structlog
 
+from engine.ohlcv.heal import Healed, heal
 from engine.ohlcv.layout import SeriesKey
 from engine.ohlcv.manifest import missing_intervals
 from engine.ohlcv.schema import frame_from_arrays
@@ -54,7 +59,9 @@ class FetchPlan:
     since_ms: int
     until_ms: int | None = None  # exclusive; None = up to the last closed candle
     page_limit: int = 1000
-    flush_rows: int = 100_000  # rows buffered before a write, so an interruption loses little
+    flush_rows: int = 50_000  # a commit at least this often (rows) ...
+    flush_seconds: float = 2.0  # ... and this often (wall time), so an interruption loses little
+    on_conflict: str = "refuse"  # or "replace": take the exchange's revised candles
 
 
 @dataclass(slots=True)
@@ -66,6 +73,8 @@ class FetchResult:
     retries: int = 0
     server_now_ms: int = 0
     rows_in_cache: int = 0
+    healed: Healed | None = None  # what was damaged in the fetched months, and set right
+    replaced: int = 0  # cached candles the exchange had revised (only with on_conflict="replace")
 
 
 @dataclass(slots=True)
@@ -134,33 +143,48 @@ def fetch(
     if since >= until:
         raise FetchError(f"nothing to fetch: --since {_iso(plan.since_ms)} is not before the last closed candle "
                          f"boundary {_iso(until)}")
+    healed = heal(store, key, now_ms=now, rebuild=False, span=(since, until))
     manifest = store.manifest(key)
-    ranges = missing_intervals(since, until, manifest.fetched if manifest else ())
-    result = FetchResult(key, ranges, server_now_ms=now)
+    ranges = missing_intervals(min([since, *(lo for lo, _ in healed.lost)]), until, manifest.fetched if manifest else ())
+    result = FetchResult(key, ranges, server_now_ms=now, healed=healed if healed.changed else None)
     total, done = sum((b - a) // step for a, b in ranges), 0
-    if progress:
-        progress(0, total)
-    market = markets[key.symbol]
-    source = {"kind": "ccxt", "exchange": client.id, "api_url": _api_url(client), "fetched_at_ms": now,
-              "market": {"symbol": key.symbol, "precision": market.get("precision"), "limits": market.get("limits"),
-                         "margin": market.get("margin")}}  # whether the exchange lends for shorts
+    report = progress or (lambda done, total: None)
+    report(0, total)
+    source = _source(client, markets[key.symbol], key, now)
     for lo, hi in ranges:
-        for batch_lo, batch_hi, rows in _pages(call, client, plan, lo, hi, now):
+        pages = _pages(call, client, plan, lo, hi, now,
+                       on_page=lambda cursor, base=done, lo=lo: report(base + (cursor - lo) // step, total))
+        for batch_lo, batch_hi, rows in pages:
             frame = frame_from_arrays(rows[:, 0].astype(np.int64), rows[:, 1:])
-            store.write(key, frame, source=source, obtained_ms=now, fetched=(batch_lo, batch_hi))
+            written = store.write(key, frame, source=source, obtained_ms=now, fetched=(batch_lo, batch_hi),
+                                  on_conflict=plan.on_conflict)
+            result.replaced += written.sources[-1].get("replaced", {}).get("rows", 0)
             result.candles += len(rows)
-            done += (batch_hi - batch_lo) // step
-            if progress:
-                progress(done, total)
+        done += (hi - lo) // step
     result.requests, result.retries = call.requests, call.retries
     final = store.manifest(key)
     result.rows_in_cache = final.rows if final else 0
     return result
 
 
-def _pages(call: _Caller, client: Any, plan: FetchPlan, lo: int, hi: int, now: int):
-    """Yield (answered_from, answered_to, rows) batches covering [lo, hi), each a few pages long."""
+def _source(client: Any, market: dict, key: SeriesKey, now: int) -> dict:
+    """How the manifest remembers a fetch; a market whose type is not what the symbol says is refused."""
+    kind = market.get("type") or "spot"
+    if kind != key.market_type:
+        raise FetchError(f"{client.id} lists {key.symbol} as a {kind} market, but the symbol's form says "
+                         f"{key.market_type}; use ccxt's unified symbol (e.g. BTC/USDT:USDT for a linear swap)")
+    return {"kind": "ccxt", "exchange": client.id, "api_url": _api_url(client), "fetched_at_ms": now,
+            "market": {"symbol": key.symbol, "type": kind, "precision": market.get("precision"),
+                       "limits": market.get("limits"),
+                       "margin": market.get("margin")}}  # whether the exchange lends for shorts
+
+
+def _pages(call: _Caller, client: Any, plan: FetchPlan, lo: int, hi: int, now: int,
+           on_page: Callable[[int], Any]) -> Iterator[tuple[int, int, np.ndarray]]:
+    """Yield (answered_from, answered_to, rows) batches covering [lo, hi), each at most `flush_rows`
+    rows or `flush_seconds` of fetching; `on_page(cursor)` after every page."""
     step, cursor, batch_lo, buffered = plan.key.timeframe_ms, lo, lo, []
+    started = time.monotonic()
     while cursor < hi:
         page = call(f"fetch {plan.key.symbol} {plan.key.timeframe} from {_iso(cursor)}", _fetch_page,
                     client, plan, cursor, hi)
@@ -168,9 +192,10 @@ def _pages(call: _Caller, client: Any, plan: FetchPlan, lo: int, hi: int, now: i
         exhausted = len(page) < plan.page_limit or not len(rows)
         cursor = hi if exhausted else int(rows[-1, 0]) + step
         buffered.append(rows)
-        if exhausted or sum(map(len, buffered)) >= plan.flush_rows:
+        on_page(cursor)
+        if exhausted or sum(map(len, buffered)) >= plan.flush_rows or time.monotonic() - started >= plan.flush_seconds:
             yield batch_lo, cursor, np.concatenate(buffered)
-            batch_lo, buffered = cursor, []
+            batch_lo, buffered, started = cursor, [], time.monotonic()
 
 
 def _fetch_page(client: Any, plan: FetchPlan, cursor: int, hi: int) -> np.ndarray:

@@ -107,3 +107,11 @@ def missing_intervals(start: int, end: int, spans: tuple[tuple[int, int], ...]) 
     if cursor < end:
         missing.append((cursor, end))
     return missing
+
+
+def subtract_interval(spans: tuple[tuple[int, int], ...], cut: tuple[int, int]) -> tuple[tuple[int, int], ...]:
+    """`spans` without the half-open interval `cut` (what a source must be asked for again)."""
+    kept: list[tuple[int, int]] = []
+    for start, end in spans:
+        kept += [(s, e) for s, e in ((start, min(end, cut[0])), (max(start, cut[1]), end)) if s < e]
+    return tuple(kept)

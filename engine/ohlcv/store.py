@@ -215,10 +215,14 @@ class Store:
         or disagrees with its manifest entry (one line each, naming the file)."""
         return [problem for _, problem in self.damaged_partitions(key)]
 
-    def damaged_partitions(self, key: SeriesKey, manifest: Manifest | None = None) -> list[tuple[str, str]]:
-        """(month, problem) for every partition the manifest names that cannot be used as it is."""
+    def damaged_partitions(self, key: SeriesKey, manifest: Manifest | None = None, start_ms: int | None = None,
+                           end_ms: int | None = None) -> list[tuple[str, str]]:
+        """(month, problem) for every partition the manifest names, overlapping [start_ms, end_ms) when
+        given, that cannot be used as it is."""
         manifest, folder, problems = manifest or self.require(key), key.folder(self.root), []
         for month, part in manifest.partitions.items():
+            if (start_ms is not None and part.last_ms < start_ms) or (end_ms is not None and part.first_ms >= end_ms):
+                continue
             path = folder / part.file
             if not path.is_file():
                 problems.append((month, f"{path}: missing (the manifest lists it for {month})"))
@@ -281,13 +285,19 @@ class Store:
             self._sweep(folder, manifest)
         return manifest
 
-    def commit(self, key: SeriesKey, manifest: Manifest) -> None:
-        """Swap in a manifest built elsewhere (repair), under the series lock."""
+    def swap_manifest(self, key: SeriesKey, manifest: Manifest) -> None:
+        """Commit a manifest built elsewhere (a heal); the caller holds `locked(key)`."""
+        folder = key.folder(self.root)
+        self.fs.write_atomic(folder / MANIFEST, manifest.to_json().encode())
+        self._sweep(folder, manifest)
+
+    @contextmanager
+    def locked(self, key: SeriesKey) -> Iterator[None]:
+        """Hold the series' writer lock (not re-entrant: never call `write` inside it)."""
         folder = key.folder(self.root)
         folder.mkdir(parents=True, exist_ok=True)
         with self._locked(folder):
-            self.fs.write_atomic(folder / MANIFEST, manifest.to_json().encode())
-            self._sweep(folder, manifest)
+            yield
 
     @staticmethod
     def _by_month(frame: pd.DataFrame) -> Iterator[tuple[str, pd.DataFrame]]:

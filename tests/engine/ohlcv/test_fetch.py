@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from engine.ohlcv import SeriesKey, Store, load, to_ms
+from engine.ohlcv.conflicts import ConflictError
 from engine.ohlcv.fetch import FetchError, FetchPlan, RetryPolicy, fetch
 from engine.market_rules import rules_from_sources
 from engine.ohlcv.schema import ts_ms_of
@@ -149,3 +150,38 @@ def test_partial_pages_and_fetch_values_round_trip_bit_for_bit(emulator_5m, tmp_
     fetch(client(emulator_5m), Store(tmp_path), FetchPlan(KEY, SINCE, SINCE + 7 * 300_000, page_limit=3), policy=FAST)
     stored = load("binance", "BTC/USDT", "5m", root=tmp_path)
     np.testing.assert_array_equal(stored.to_numpy(), expected(SINCE, SINCE + 7 * 300_000).to_numpy())
+
+
+def test_progress_moves_with_every_page_and_commits_are_bounded_in_time(emulator_5m, tmp_path):
+    emulator_5m.inject(Fault("unavailable", times=None, path="/api/v3/klines", skip=3))
+    seen, store = [], Store(tmp_path)
+    plan = FetchPlan(KEY, SINCE, UNTIL, page_limit=20, flush_rows=10**9, flush_seconds=0.0)  # no row bound
+    with pytest.raises(FetchError):
+        fetch(client(emulator_5m), store, plan, policy=FAST, progress=lambda done, total: seen.append(done))
+    assert len(store.load(KEY)) == 60  # each of the three pages was committed as it came
+    assert seen[:4] == [0, 20, 40, 60]  # the bar moved page by page
+
+
+def test_a_damaged_partition_in_the_range_is_healed_and_fetched_again(emulator_5m, tmp_path):
+    store, ex, april = Store(tmp_path), client(emulator_5m), to_ms("2021-04-01")
+    fetch(ex, store, FetchPlan(KEY, april, UNTIL), policy=FAST)
+    path = KEY.folder(tmp_path) / store.manifest(KEY).partitions["2021-04"].file
+    path.write_bytes(path.read_bytes()[:500])  # truncated
+    result = fetch(ex, store, FetchPlan(KEY, SINCE, UNTIL), policy=FAST)  # a narrower range still heals April
+    assert result.healed is not None and "truncated" in result.healed.problems[0]
+    assert result.candles == len(expected(april, UNTIL))  # all of April again, not "0 new candles"
+    assert store.load(KEY).equals(expected(april, UNTIL)) and store.verify_files(KEY) == []
+    assert [p.parent.name for p in result.healed.quarantined] == ["quarantine"]  # kept, not deleted
+
+
+def test_a_candle_the_exchange_revised_is_reported_and_replaced_only_when_asked(emulator_5m, tmp_path):
+    store, ex = Store(tmp_path), client(emulator_5m)
+    cached = expected(SINCE, UNTIL).copy()
+    cached.iloc[10, cached.columns.get_loc("volume")] += 1.0  # what we hold differs from the exchange's
+    store.write(KEY, cached, source={"kind": "import", "file": "old.csv"}, obtained_ms=UNTIL)
+    with pytest.raises(ConflictError) as caught:
+        fetch(ex, store, FetchPlan(KEY, SINCE, UNTIL), policy=FAST)
+    assert caught.value.conflicts.rows == 1 and caught.value.conflicts.first_ms == int(ts_ms_of(cached)[10])
+    assert store.load(KEY).equals(cached)
+    result = fetch(ex, store, FetchPlan(KEY, SINCE, UNTIL, on_conflict="replace"), policy=FAST)
+    assert result.replaced == 1 and store.load(KEY).equals(expected(SINCE, UNTIL))
