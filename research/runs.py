@@ -26,6 +26,7 @@ from engine.ohlcv import SeriesKey, Store
 from engine.settings import settings
 from engine.strategy import Strategy
 from engine.spec import RunSpec, StrategySpec, describe, source_sha256
+from research import staging
 
 PACKAGES = ("gauntlet", "vectorbt", "vectorbt-rust", "numpy", "pandas", "numba", "pyarrow", "ccxt", "quantstats",
             "papermill", "plotly", "scipy")
@@ -113,9 +114,10 @@ class RunFolder:
         self.final = self.reports_dir / run_id
         if self.final.exists():
             raise FileExistsError(f"run {run_id} already exists at {self.final}")
-        self.staging = self.reports_dir / f".staging-{run_id}"
+        self.staging = self.reports_dir / f"{staging.PREFIX}{run_id}"
+        self.removed_stale = staging.remove_stale(self.reports_dir)  # what SIGKILLed runs left behind
         try:
-            self.staging.mkdir(parents=True)
+            staging.claim(self.staging)
         except FileExistsError:
             raise FileExistsError(f"run {run_id} is being written already") from None
 
@@ -131,6 +133,7 @@ class RunFolder:
         self.path("run.json").write_text(to_json(record))
         if extra is not None:
             extra(self.staging)
+        staging.release(self.staging)
         self.staging.rename(self.final)
         write_index(self.reports_dir)
         return self.final
