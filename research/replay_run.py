@@ -1,5 +1,6 @@
-"""`gauntlet replay` as a run: resolve the parameters (given, or from a sweep / walk-forward run), replay
-through the event loop, optionally prove parity with the sweep, and write the books and a tearsheet."""
+"""`gauntlet replay` as a run: replay one complete spec (`engine.spec.RunSpec`, resolved by
+`research.replay_spec`) through the event loop, optionally prove parity with the sweep, and write the books,
+the spec and a tearsheet."""
 
 from __future__ import annotations
 
@@ -14,40 +15,22 @@ import pandas as pd
 
 from engine.bars import Bars
 from engine.execution import Costs
-from engine.fills import Realism
 from engine.market_rules import rules_from_sources
 from engine.metrics_nb import METRICS, metrics_from_values_nb, window_years
 from engine.ohlcv import SeriesKey, Store, to_ms
 from engine.ohlcv.timeframe import timeframe_ms
 from engine.replay import ReplayResult, replay
-from engine.risk import RiskConfig
+from engine.spec import RunSpec
 from engine.strategy import Strategy, load_strategy
-from research.grid import parse_params
 from research.gaps import describe_record, gap_summary
 from research.parity import ParityReport, attribute, check_parity, explain
-from research.runs import RunFolder, base_record, data_fingerprint, load_record
+from research.runs import RunFolder, base_record, data_fingerprint
 from research.sweep import vbt_freq
-
-
-@dataclass(frozen=True, slots=True)
-class ReplaySpec:
-    strategy: str | None = None  # None: the strategy of `from_run`
-    params: str | None = None  # "fast=10,slow=30"
-    from_run: str | None = None
-    exchange: str | None = None
-    symbol: str | None = None
-    timeframe: str | None = None
-    start: str | None = None
-    end: str | None = None
-    costs: Costs = field(default_factory=Costs)
-    realism: Realism = field(default_factory=Realism)
-    risk: RiskConfig | None = field(default_factory=RiskConfig)  # None: no checks, all-in (the sweep's way)
-    parity: bool = False
 
 
 @dataclass
 class ReplayOutcome:
-    spec: ReplaySpec
+    spec: RunSpec
     strategy: Strategy
     params: Any
     key: SeriesKey
@@ -58,64 +41,34 @@ class ReplayOutcome:
     parity: ParityReport | None = None
     differences: dict | None = None
     gaps: dict | None = None  # the window's gaps and the fills right after one (research.gaps)
+    notes: list[str] = field(default_factory=list)  # overrides, the window, a changed source
 
 
-def _from_run(spec: ReplaySpec) -> tuple[str, dict, dict]:
-    """(strategy, params, config) chosen by a sweep (its best) or a walk-forward (its recommendation)."""
-    record = load_record(spec.from_run)
-    if record.get("kind") not in ("sweep", "walkforward"):
-        raise ValueError(f"run {spec.from_run} is a {record.get('kind', 'unknown')} run; --from-run takes a sweep or "
-                         "a walk-forward, whose choice it replays")
-    config, results = record["config"], record["results"]
-    symbol = spec.symbol or config["symbols"][0]
-    if record["kind"] == "sweep":
-        chosen = results["evidence"].get(symbol, {}).get("best")
-    else:
-        chosen = results.get(symbol, {}).get("recommendation")
-    if not chosen:
-        raise ValueError(f"run {spec.from_run} chose no parameters for {symbol}; pass --params instead")
-    return config["strategy"], chosen, {**config, "symbol": symbol}
-
-
-def resolve(spec: ReplaySpec) -> tuple[Strategy, Any, SeriesKey]:
-    if (spec.params is None) == (spec.from_run is None):
-        raise ValueError("give the parameters: --params NAME=VALUE,... or --from-run RUN_ID (one of them)")
-    if spec.from_run:
-        name, chosen, config = _from_run(spec)
-        strategy = load_strategy(spec.strategy or name)
-        params = strategy.params(chosen)
-        key = SeriesKey(spec.exchange or config["exchange"], config["symbol"], spec.timeframe or config["timeframe"])
-    else:
-        if not (spec.strategy and spec.symbol):
-            raise ValueError("replay needs STRATEGY and --symbol (or --from-run RUN_ID)")
-        strategy = load_strategy(spec.strategy)
-        params = parse_params(strategy, spec.params or "")
-        key = SeriesKey(spec.exchange or "binance", spec.symbol, spec.timeframe or "1h")  # the sweep's defaults
-    return strategy, params, key
-
-
-def run_replay(spec: ReplaySpec, store: Store | None = None) -> ReplayOutcome:
+def run_replay(spec: RunSpec, store: Store | None = None, parity: bool = False,
+               strategy: Strategy | None = None) -> ReplayOutcome:
+    """Replay a complete spec; `strategy` saves loading it again when the caller has it."""
     store = store or Store()
-    strategy, params, key = resolve(spec)
-    start_ms, end_ms = to_ms(spec.start), to_ms(spec.end)
-    if start_ms is not None and end_ms is not None and start_ms >= end_ms:
-        raise ValueError(f"empty date range: --start {spec.start} is not before --end {spec.end}")
+    strategy = strategy or load_strategy(spec.strategy.ref)
+    params = strategy.params(spec.params)
+    m = spec.market
+    key = SeriesKey(m.exchange, m.symbol, m.timeframe)
+    start_ms, end_ms = to_ms(m.start), to_ms(m.end)
     bars = Bars.from_frame(store.load(key, start_ms, end_ms))
     if len(bars) < params.warmup + 2:
         raise ValueError(f"{key}: {len(bars)} bars; {strategy.name} {params} needs at least {params.warmup + 2}")
     gaps = gap_summary(bars, key.timeframe)
     rules, rules_source = rules_from_sources(key.symbol, store.require(key).sources)
     signals = strategy.signals(bars, params)
-    risk = spec.risk
+    costs, realism, risk = spec.costs.to_costs(), spec.realism.to_realism(), spec.risk.to_config()
     if risk is not None and getattr(strategy.module, "DECLARES_STOP", False):  # a declared stop is mandatory
         risk = replace(risk, limits=replace(risk.limits, require_stop=True))
-    result = replay(bars, signals, spec.costs, spec.realism, rules, risk)
-    outcome = ReplayOutcome(spec, strategy, params, key, result, books_metrics(result, spec.costs, key.timeframe),
+    result = replay(bars, signals, costs, realism, rules, risk)
+    outcome = ReplayOutcome(spec, strategy, params, key, result, books_metrics(result, costs, key.timeframe),
                             rules_source, data_fingerprint(store, key, start_ms, end_ms))
-    if spec.parity:
-        outcome.parity, ideal = check_parity(bars, signals, spec.costs, vbt_freq(key.timeframe))
+    if parity:
+        outcome.parity, ideal = check_parity(bars, signals, costs, vbt_freq(key.timeframe))
         outcome.differences = explain(result, ideal)
-        outcome.differences["attribution"] = attribute(bars, signals, spec.costs, spec.realism, rules, risk, ideal)
+        outcome.differences["attribution"] = attribute(bars, signals, costs, realism, rules, risk, ideal)
     outcome.gaps = gaps.run_record([f.bar for f in result.fills], bars.ts_ms)
     return outcome
 
@@ -158,9 +111,9 @@ def write_replay(outcome: ReplayOutcome, command: list[str], reports_dir: Path |
 
     spec = outcome.spec
     config = {"strategy": outcome.strategy.name, "params": asdict(outcome.params), "series": str(outcome.key),
-              **{k: v for k, v in asdict(spec).items() if k not in ("strategy", "params")},
-              "market_rules": outcome.rules_source}
-    identity = {**config, "kind": "replay", "data": outcome.fingerprint}
+              "start": spec.market.start, "end": spec.market.end, "costs": spec.costs.model_dump(),
+              "parity": outcome.parity is not None, "market_rules": outcome.rules_source}
+    identity = {**config, "kind": "replay", "spec": spec.model_dump(), "data": outcome.fingerprint}
     with RunFolder.new(outcome.strategy.name, identity, reports_dir) as folder:
         run_id = folder.run_id
         tables = books(outcome.result)
@@ -172,6 +125,8 @@ def write_replay(outcome: ReplayOutcome, command: list[str], reports_dir: Path |
         write_tearsheet(equity, close, spec.costs.init_cash, folder.path("tearsheet.html"),
                         f"{outcome.strategy.name} {outcome.params} on {outcome.key}")
         record = base_record("replay", run_id, command, config, [outcome.fingerprint])
+        record.update(strategy=spec.strategy.model_dump(), spec=spec.model_dump(), notes=outcome.notes)
+        folder.path("spec.toml").write_text(spec.to_toml())
         record["results"] = {"metrics": outcome.metrics}
         if outcome.parity is not None:
             record["results"]["parity"] = asdict(outcome.parity)
