@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -12,6 +13,7 @@ from rich.table import Table
 from engine.logs import configure_logging
 from engine.ohlcv import SeriesKey, Store, to_ms
 from engine.ohlcv.fetch import FetchPlan, FetchResult, RetryPolicy, fetch
+from engine.ohlcv.heal import Healed
 from engine.ohlcv.inventory import SeriesHealth, inspect, select
 from engine.ohlcv.quality import fmt_ts
 from engine.venues.ccxt_client import make_exchange
@@ -31,28 +33,96 @@ def fetch_series(client: object, store: Store, plan: FetchPlan, policy: RetryPol
 
 
 def fetch_command(exchange: str, symbol: str, timeframe: str, since: str, until: str | None, api_url: str | None,
-                  store_as: str | None, rate_limit: bool, max_attempts: int) -> None:
+                  store_as: str | None, rate_limit: bool, max_attempts: int, replace: bool = False) -> None:
     configure_logging()
     key = SeriesKey(store_as or exchange, symbol, timeframe)
-    plan = FetchPlan(key, to_ms(since), to_ms(until))
+    plan = FetchPlan(key, to_ms(since), to_ms(until), on_conflict="replace" if replace else "refuse")
     client = make_exchange(exchange, api_url=api_url, rate_limit=rate_limit)
     started = time.perf_counter()
     result = fetch_series(client, Store(), plan, RetryPolicy(max_attempts=max_attempts))
     elapsed = time.perf_counter() - started
+    if result.healed is not None:
+        print_healed(result.healed)
+    replaced = f"; replaced {result.replaced:,} candle(s) the exchange had revised" if result.replaced else ""
     console.print(f"{key}: {result.candles:,} new candles in {result.requests} requests ({result.retries} retried), "
-                  f"{elapsed:.1f} s; cache now holds {result.rows_in_cache:,} rows", highlight=False)
+                  f"{elapsed:.1f} s; cache now holds {result.rows_in_cache:,} rows{replaced}", highlight=False)
+
+
+def print_healed(healed: Healed) -> None:
+    """What a heal found, moved aside and lost, in the words the user needs to act on it."""
+    what = "rebuilt the manifest" if healed.rebuilt else "healed"
+    console.print(f"[yellow]{healed.key}: {what}: {len(healed.problems)} problem(s)[/]")
+    for problem in healed.problems:
+        console.print(f"  [red]damaged[/] {problem}", highlight=False)
+    for path in healed.quarantined:
+        console.print(f"  moved aside (kept, not used): {path}", highlight=False)
+    for lo, hi in healed.lost:
+        console.print(f"  no longer cached: {fmt_ts(lo)} → {fmt_ts(hi)}", highlight=False)
 
 
 def import_command(files: Sequence[Path], exchange: str | None, symbol: str | None, timeframe: str | None,
-                   repair: Sequence[str]) -> None:
+                   repair: Sequence[str], replace: bool = False) -> None:
     from engine.ohlcv.importer import import_files
 
-    imported = import_files(Store(), list(files), exchange=exchange, symbol=symbol, timeframe=timeframe, repair=repair)
+    imported = import_files(Store(), list(files), exchange=exchange, symbol=symbol, timeframe=timeframe, repair=repair,
+                            on_conflict="replace" if replace else "refuse")
     for item in imported:
         warnings = "; ".join(issue.describe(item.locate) for issue in item.report.warnings[:3])
         more = f" (+{len(item.report.warnings) - 3} more)" if len(item.report.warnings) > 3 else ""
+        zero = item.report.zero_volume_candles
         console.print(f"{item.path.name} -> {item.key}: {len(item.frame):,} rows"
+                      + (f", {zero:,} with zero volume ({zero / len(item.frame):.1%})" if zero else "")
                       + (f"; warnings: {warnings}{more}" if warnings else ""), highlight=False)
+        if item.replaced is not None:
+            console.print(f"  [yellow]replaced[/] {item.replaced.describe()}", highlight=False)
+
+
+def repair_command(exchange: str, symbol: str, timeframe: str, api_url: str | None, rate_limit: bool,
+                   max_attempts: int) -> bool:
+    """Heal the series, then fetch again what it lost when it came from an exchange; False if data is
+    still missing that only the user can bring back."""
+    from engine.ohlcv.heal import heal
+
+    store, key = Store(), SeriesKey(exchange, symbol, timeframe)
+    sources = _recorded_sources(store, key)
+    healed = heal(store, key, now_ms=time.time_ns() // 1_000_000)
+    if healed.manifest is None:
+        raise LookupError(f"{key} has no files under {key.folder(store.root)}; nothing to repair")
+    if not healed.changed:
+        console.print(f"{key}: every partition file is intact; nothing to repair", style="green")
+        return True
+    print_healed(healed)
+    if not healed.lost:
+        return True
+    fetched = [s for s in sources if s.get("kind") == "ccxt"]
+    if not fetched:
+        imports = sorted({str(s["file"]) for s in sources if s.get("kind") == "import" and s.get("file")})
+        hint = f"import again: {', '.join(imports)}" if imports else "fetch or import those ranges again"
+        console.print(f"[red]{key}: the ranges above are gone from the cache[/]; {hint}", highlight=False)
+        return False
+    origin = fetched[-1]
+    client = make_exchange(str(origin["exchange"]), api_url=api_url or _loopback(origin.get("api_url")),
+                           rate_limit=rate_limit)
+    for lo, hi in healed.lost:
+        plan = FetchPlan(key, lo, hi)
+        result = fetch_series(client, store, plan, RetryPolicy(max_attempts=max_attempts))
+        console.print(f"{key}: fetched {result.candles:,} candles again for {fmt_ts(lo)} → {fmt_ts(hi)}", highlight=False)
+    return True
+
+
+def _recorded_sources(store: Store, key: SeriesKey) -> tuple[dict, ...]:
+    """Where the series came from, if its manifest can still say."""
+    try:
+        manifest = store.manifest(key)
+    except ValueError:
+        return ()
+    return manifest.sources if manifest else ()
+
+
+def _loopback(url: object) -> str | None:
+    """A recorded API address worth reusing: only the loopback emulator's (an exchange's own is ccxt's default)."""
+    parts = urlsplit(str(url or ""))
+    return f"{parts.scheme}://{parts.netloc}" if parts.hostname in ("127.0.0.1", "localhost") else None
 
 
 def verify_command(exchange: str | None, symbol: str | None, timeframe: str | None, zero_volume_run: int) -> bool:
@@ -68,7 +138,9 @@ def verify_command(exchange: str | None, symbol: str | None, timeframe: str | No
 def _print_health(health: SeriesHealth) -> None:
     label = " [yellow](SYNTHETIC sample data)[/]" if health.synthetic else ""
     state = "[green]ok[/]" if health.ok else "[red]ERRORS[/]"
-    console.print(f"[bold]{health.key}[/]{label}: {health.report.rows:,} rows, {state}")
+    zero = health.report.zero_volume_candles
+    zeros = f", {zero:,} with zero volume ({zero / health.report.rows:.1%})" if zero else ""
+    console.print(f"[bold]{health.key}[/]{label}: {health.report.rows:,} rows{zeros}, {state}")
     for problem in health.file_problems:
         console.print(f"  [red]file[/] {problem}", highlight=False)
     if health.report.issues:
@@ -89,14 +161,18 @@ def list_command() -> None:
 
 
 def summary_table(healths: Sequence[SeriesHealth]) -> Table:
-    table = Table("series", "rows", "first (UTC)", "last (UTC)", "gaps", "missing", "errors", "source",
+    table = Table("series", "rows", "first (UTC)", "last (UTC)", "gaps", "missing", "zero volume", "errors", "source",
                   title="OHLCV cache", title_justify="left")
     for h in healths:
         m = h.manifest
         name = f"[yellow]{h.key} (SYNTHETIC)[/]" if h.synthetic else str(h.key)
+        if m.market_type != "spot":
+            name += f" [dim]{m.market_type}[/]"
         errors = len(h.report.errors) + len(h.file_problems)
+        zero = h.report.zero_volume_candles
         table.add_row(name, f"{m.rows:,}", _day_time(m.first_ms), _day_time(m.last_ms), str(len(h.report.gaps)),
-                      f"{h.report.missing_candles:,}", f"[red]{errors}[/]" if errors else "0", h.source)
+                      f"{h.report.missing_candles:,}", f"{zero:,} ({zero / h.report.rows:.1%})" if zero else "0",
+                      f"[red]{errors}[/]" if errors else "0", h.source)
     return table
 
 

@@ -56,6 +56,11 @@ class Conflicts:
         return {"rows": self.rows, "first_ms": self.first_ms, "last_ms": self.last_ms,
                 "examples": [{"ts_ms": e.ts_ms, "old": list(e.old), "new": list(e.new)} for e in self.examples]}
 
+    @classmethod
+    def from_record(cls, record: dict) -> Conflicts:
+        examples = tuple(Difference(int(e["ts_ms"]), tuple(e["old"]), tuple(e["new"])) for e in record["examples"])
+        return cls(int(record["rows"]), int(record["first_ms"]), int(record["last_ms"]), examples)
+
     def __add__(self, other: Conflicts) -> Conflicts:
         return Conflicts(self.rows + other.rows, min(self.first_ms, other.first_ms), max(self.last_ms, other.last_ms),
                          (*self.examples, *other.examples)[:_EXAMPLES])

@@ -89,8 +89,9 @@ def _checked(store: Store, key: SeriesKey, manifest: Manifest, healed: Healed,
     partitions, fetched = dict(manifest.partitions), manifest.fetched
     for month, problem in damaged:
         healed.problems.append(problem)
-        _quarantine(key.folder(store.root) / partitions.pop(month).file, healed)
-        span = _month_span(month)
+        part = partitions.pop(month)
+        _quarantine(key.folder(store.root) / part.file, healed)
+        span = (part.first_ms, part.last_ms + key.timeframe_ms)  # what the file held, as its manifest entry says
         healed.lost.append(span)
         fetched = subtract_interval(fetched, span)
     return replace(manifest, partitions=partitions, fetched=fetched,

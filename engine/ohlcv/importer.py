@@ -9,6 +9,7 @@ Errors name the file and the 1-based line (the header counts); Parquet rows are 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import re
 import time
@@ -24,8 +25,10 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from engine.ohlcv import quality
-from engine.ohlcv.layout import SeriesKey
+from engine.ohlcv.conflicts import Conflicts
+from engine.ohlcv.layout import SeriesKey, symbol_from_disk
 from engine.ohlcv.schema import INDEX_NAME, VALUE_COLUMNS, frame_from_arrays, ts_ms_of
+from engine.ohlcv.timeframe import timeframe_name
 from engine.ohlcv.store import Store
 
 __all__ = ["QUOTE_ASSETS", "CandleFileError", "ImportedFile", "import_files", "read_candle_file"]
@@ -40,7 +43,8 @@ FORMATS = {"binance_klines": "Binance kline dump", "csv": "plain CSV", "parquet"
 _OPTIONS = ("exchange", "symbol", "timeframe")
 _EXAMPLES = {"exchange": "--exchange binance", "symbol": "--symbol BTC/USDT", "timeframe": "--timeframe 1m"}
 _BINANCE_NAME = re.compile(r"^(?P<pair>[A-Z0-9]+)-(?P<timeframe>[0-9]+[A-Za-z]+)(?:-\d{4}-\d{2}(?:-\d{2})?)?$")
-_PARQUET_NAME = re.compile(r"^(?P<exchange>[a-z0-9_]+?)_(?P<symbol>[A-Z0-9]+-[A-Z0-9]+)_(?P<timeframe>[0-9]+[a-z])(?:_.*)?$")
+_PARQUET_NAME = re.compile(r"^(?P<exchange>[a-z0-9_]+?)_(?P<symbol>[A-Z0-9]+-[A-Z0-9]+(?:_[A-Z0-9]+(?:-[A-Z0-9.]+)*)?)"
+                           r"_(?P<timeframe>[0-9]+[a-z])(?:_.*)?$")
 # Epoch integers: the magnitude gives the unit (1e11 s is the year 5138, 1e11 ms is 1973), one per file.
 _UNIT_BOUNDS = np.array([10**11, 10**14, 10**17], dtype=np.int64)
 _UNITS = ("s", "ms", "us", "ns")  # pandas' unit names
@@ -64,6 +68,7 @@ class ImportedFile:
     report: quality.QualityReport
     format: str  # a key of FORMATS
     locate: Callable[[int], str]  # frame row -> "<file> line N (<open time>)", for `Issue.describe`
+    replaced: Conflicts | None = None  # cached candles this file's rows replaced (only when asked to)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,25 +101,31 @@ def read_candle_file(path: Path, *, exchange: str | None = None, symbol: str | N
         parsed = _parse_plain(data, str(path), header or [])
     if not len(parsed.ts_ms):
         raise CandleFileError(f"{path}: no candles (the file has no data rows)")
+    _check_spacing(parsed.ts_ms, key, str(path), given_timeframe=timeframe is not None)
     frame, report, locate = _checked(parsed, key, str(path), repairs, now_ms)
     return ImportedFile(path, key, frame, report, fmt, locate)
 
 
 def import_files(store: Store, paths: Sequence[Path], *, exchange: str | None = None, symbol: str | None = None,
-                 timeframe: str | None = None, repair: Iterable[str] = (),
-                 now_ms: int | None = None) -> list[ImportedFile]:
+                 timeframe: str | None = None, repair: Iterable[str] = (), now_ms: int | None = None,
+                 on_conflict: str = "refuse") -> list[ImportedFile]:
     """Read and check every file first, then write each to the store, so a bad file writes nothing.
 
-    The given names apply to every file. Files are written in order: where two overlap, the later wins.
+    The given names apply to every file. A file whose rows would change cached candles is refused
+    (`ConflictError`, the cache unchanged by it) unless `on_conflict="replace"`; files are written in
+    order, so with replace the later of two overlapping files wins.
     """
     now_ms = _wall_clock_ms() if now_ms is None else now_ms
     repairs = tuple(repair)  # an iterator would be used up by the first file
     imported = [read_candle_file(Path(p), exchange=exchange, symbol=symbol, timeframe=timeframe,
                                  repair=repairs, now_ms=now_ms) for p in paths]
+    written = []
     for item in imported:
         source = {"kind": "import", "file": item.path.name, "format": item.format}
-        store.write(item.key, item.frame, source=source, obtained_ms=now_ms)
-    return imported
+        manifest = store.write(item.key, item.frame, source=source, obtained_ms=now_ms, on_conflict=on_conflict)
+        replaced = manifest.sources[-1].get("replaced")
+        written.append(dataclasses.replace(item, replaced=Conflicts.from_record(replaced) if replaced else None))
+    return written
 
 
 def _wall_clock_ms() -> int:
@@ -195,7 +206,7 @@ def _names_from_file_name(path: Path, fmt: str) -> dict[str, str]:
     match = _PARQUET_NAME.match(stem) if fmt == "parquet" else None
     if match is None:
         return {}
-    return {"exchange": match["exchange"], "symbol": match["symbol"].replace("-", "/"), "timeframe": match["timeframe"]}
+    return {"exchange": match["exchange"], "symbol": symbol_from_disk(match["symbol"]), "timeframe": match["timeframe"]}
 
 
 def _split_pair(pair: str) -> str | None:
@@ -376,6 +387,26 @@ def _text_to_ms(text: pa.ChunkedArray, where: _Where) -> np.ndarray:
 
 
 # -- checks ----------------------------------------------------------------------------------------
+def _check_spacing(ts_ms: np.ndarray, key: SeriesKey, label: str, *, given_timeframe: bool) -> None:
+    """Refuse candles whose spacing says they are another timeframe: 1h candles stored as 5m would be
+    one candle and eleven "missing" ones per hour, and every annualized figure would be wrong.
+
+    The candles fit when some two neighbours are exactly one timeframe apart and none are closer
+    (gaps are allowed; repeated open times are left to the duplicate check)."""
+    steps = np.diff(np.unique(ts_ms))
+    if not len(steps):
+        return
+    wanted = key.timeframe_ms
+    if steps.min() == wanted:
+        return
+    values, counts = np.unique(steps, return_counts=True)
+    common = int(values[np.argmax(counts)])
+    where = "--timeframe" if given_timeframe else "the timeframe read from the file name"
+    raise CandleFileError(f"{label}: candles are {timeframe_name(common)} apart ({counts.max():,} of {len(steps):,} "
+                          f"intervals; the closest two {timeframe_name(int(steps.min()))}), but {where} says "
+                          f"{key.timeframe}; import them as --timeframe {timeframe_name(int(steps.min()))}")
+
+
 def _checked(parsed: _Parsed, key: SeriesKey, label: str, repairs: set[str],
              now_ms: int) -> tuple[pd.DataFrame, quality.QualityReport, Callable[[int], str]]:
     """Repair (when asked), then check; errors raise `QualityError` naming the file lines."""

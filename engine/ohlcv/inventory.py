@@ -8,7 +8,7 @@ from engine.ohlcv import quality
 from engine.ohlcv.quality import fmt_ts
 from engine.ohlcv.layout import SYNTHETIC_EXCHANGE, SeriesKey
 from engine.ohlcv.manifest import Manifest
-from engine.ohlcv.store import Store
+from engine.ohlcv.store import DamagedCacheError, Store, repair_command
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,11 +39,17 @@ class SeriesHealth:
 
 
 def inspect(store: Store, key: SeriesKey, *, min_zero_volume_run: int = quality.DEFAULT_MIN_ZERO_VOLUME_RUN) -> SeriesHealth:
-    """Read a whole series unchecked and run every check on it (files and candles)."""
-    manifest = store.require(key)
+    """Read a whole series unchecked and run every check on it (files and candles); a series whose
+    manifest is lost or unreadable is reported, never skipped."""
+    try:
+        manifest = store.require(key)
+    except DamagedCacheError as exc:
+        empty = Manifest(key.exchange, key.symbol, key.timeframe)
+        return SeriesHealth(key, empty, quality.QualityReport(rows=0), (str(exc),))
     problems = tuple(store.verify_files(key))
     if problems:
-        return SeriesHealth(key, manifest, quality.QualityReport(rows=manifest.rows), problems)
+        hint = f"recover with `{repair_command(key)}`"
+        return SeriesHealth(key, manifest, quality.QualityReport(rows=manifest.rows), (*problems, hint))
     loaded = store.read(key)
     report = quality.check(loaded.frame, key.timeframe, now_ms=manifest.obtained_ms, min_zero_volume_run=min_zero_volume_run)
     return SeriesHealth(key, manifest, report, problems)

@@ -64,6 +64,7 @@ class Issue:
 class QualityReport:
     rows: int
     issues: tuple[Issue, ...] = field(default_factory=tuple)
+    zero_volume_candles: int = 0  # all of them, in runs of any length (the issues list only the long runs)
 
     @property
     def errors(self) -> tuple[Issue, ...]:
@@ -128,7 +129,8 @@ def check(
             last = int(np.argmax(ts))
             issues.append(Issue("incomplete_last", 1, int(ts[last]), int(ts[last]), (last,),
                                 f"candle closes at {fmt_ts(int(ts[last]) + step)}, after the data was obtained"))
-    return QualityReport(rows=len(ts), issues=tuple(issues))
+    zero = int(np.count_nonzero(frame["volume"].to_numpy() == 0)) if len(ts) else 0
+    return QualityReport(rows=len(ts), issues=tuple(issues), zero_volume_candles=zero)
 
 
 def _rows_issue(kind: str, rows: np.ndarray, ts: np.ndarray, detail: str = "") -> list[Issue]:

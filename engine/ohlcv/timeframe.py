@@ -19,6 +19,14 @@ def timeframe_ms(timeframe: str) -> int:
     return int(match.group(1)) * _UNIT_MS[match.group(2)]
 
 
+def timeframe_name(ms: int) -> str:
+    """The shortest timeframe string for a candle length (`3_600_000` -> `1h`), or a plain duration."""
+    for unit, size in sorted(_UNIT_MS.items(), key=lambda item: -item[1]):
+        if ms > 0 and ms % size == 0:
+            return f"{ms // size}{unit}"
+    return f"{ms} ms"
+
+
 def alignment_offset_ms(timeframe: str) -> int:
     """Where candle boundaries sit relative to the epoch: weekly candles start on Mondays."""
     return _WEEK_OFFSET_MS if timeframe.endswith("w") else 0
