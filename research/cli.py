@@ -272,5 +272,37 @@ def demo() -> None:
     _guarded(run_demo)
 
 
+runs_app = typer.Typer(no_args_is_help=True, help="The runs under reports/: list, show, compare.")
+app.add_typer(runs_app, name="runs")
+
+
+@runs_app.command("list")
+def runs_list(
+    strategy: Annotated[Optional[str], typer.Option(help="only runs of this strategy")] = None,
+    symbol: Annotated[Optional[str], typer.Option(help="only runs on this market, e.g. BTC/USDT")] = None,
+    kind: Annotated[Optional[str], typer.Option(help="only sweep, walkforward or replay runs")] = None,
+) -> None:
+    """Every run, newest first (and reports/index.html rebuilt: deleted runs drop out)."""
+    from research.cli_runs import list_command
+
+    _guarded(lambda: list_command(strategy, symbol, kind))
+
+
+@runs_app.command("show")
+def runs_show(run: Annotated[str, typer.Argument(help="run id")]) -> None:
+    """A run's spec (the TOML a replay takes), its figures and its files."""
+    from research.cli_runs import show_command
+
+    _guarded(lambda: show_command(run))
+
+
+@runs_app.command("compare")
+def runs_compare(runs: Annotated[list[str], typer.Argument(help="two or more run ids")]) -> None:
+    """Runs side by side: spec fields and figures, the rows that differ in bold."""
+    from research.cli_runs import compare_command
+
+    _guarded(lambda: compare_command(runs))
+
+
 if __name__ == "__main__":
     app()
