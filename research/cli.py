@@ -304,5 +304,44 @@ def runs_compare(runs: Annotated[list[str], typer.Argument(help="two or more run
     _guarded(lambda: compare_command(runs))
 
 
+strategy_app = typer.Typer(no_args_is_help=True, help="Strategies: the built-ins, and a template for your own.")
+app.add_typer(strategy_app, name="strategy")
+
+
+@strategy_app.command("new")
+def strategy_new(
+    name: Annotated[str, typer.Argument(help="module name, e.g. my_breakout (writes my_breakout.py)")],
+    directory: Annotated[Path, typer.Option(help="folder to write it in")] = Path("."),
+) -> None:
+    """Write a commented strategy file that passes `gauntlet check causality` as written."""
+    from research.cli_strategy import new_command
+
+    _guarded(lambda: new_command(name, directory))
+
+
+@strategy_app.command("list")
+def strategy_list() -> None:
+    """The built-in strategies with their parameters and defaults."""
+    from research.cli_strategy import list_command
+
+    _guarded(list_command)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"gauntlet {version('gauntlet')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[Optional[bool], typer.Option("--version", callback=_version, is_eager=True,
+                                                    help="print the version and exit")] = None,
+) -> None:
+    """gauntlet: research crypto strategies, then run them through the gauntlet to paper and live."""
+
+
 if __name__ == "__main__":
     app()
