@@ -24,7 +24,7 @@ from engine.spec import RunSpec
 from engine.strategy import Strategy, load_strategy
 from research.gaps import describe_record, gap_summary
 from research.parity import ParityReport, attribute, check_parity, explain
-from research.runs import RunFolder, base_record, data_fingerprint
+from research.runs import RunFolder, base_record
 from research.sweep import vbt_freq
 
 
@@ -53,7 +53,8 @@ def run_replay(spec: RunSpec, store: Store | None = None, parity: bool = False,
     m = spec.market
     key = SeriesKey(m.exchange, m.symbol, m.timeframe)
     start_ms, end_ms = to_ms(m.start), to_ms(m.end)
-    bars = Bars.from_frame(store.load(key, start_ms, end_ms))
+    loaded = store.load_checked(key, start_ms, end_ms)
+    bars = Bars.from_frame(loaded.frame)
     if len(bars) < params.warmup + 2:
         raise ValueError(f"{key}: {len(bars)} bars; {strategy.name} {params} needs at least {params.warmup + 2}")
     gaps = gap_summary(bars, key.timeframe)
@@ -64,7 +65,7 @@ def run_replay(spec: RunSpec, store: Store | None = None, parity: bool = False,
         risk = replace(risk, limits=replace(risk.limits, require_stop=True))
     result = replay(bars, signals, costs, realism, rules, risk)
     outcome = ReplayOutcome(spec, strategy, params, key, result, books_metrics(result, costs, key.timeframe),
-                            rules_source, data_fingerprint(store, key, start_ms, end_ms))
+                            rules_source, loaded.fingerprint)
     if parity:
         outcome.parity, ideal = check_parity(bars, signals, costs, vbt_freq(key.timeframe))
         outcome.differences = explain(result, ideal)

@@ -22,7 +22,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from engine.ohlcv import SeriesKey, Store
 from engine.settings import settings
 from engine.strategy import Strategy
 from engine.spec import RunSpec, StrategySpec, describe, source_sha256
@@ -62,16 +61,6 @@ def check_run_id(run_id: str) -> str:
         raise ValueError(f"{run_id!r} is not a run id (yyyymmddThhmmssZ-strategy-hash, as `gauntlet runs list` "
                          "shows them)")
     return run_id
-
-
-def data_fingerprint(store: Store, key: SeriesKey, start_ms: int | None, end_ms: int | None) -> dict:
-    """Which cache files a run read, over which range, and one hash of their contents."""
-    manifest = store.require(key)
-    used = [p for p in manifest.partitions.values()
-            if (start_ms is None or p.last_ms >= start_ms) and (end_ms is None or p.first_ms < end_ms)]
-    digest = hashlib.sha256("".join(p.sha256 for p in used).encode() + f"{start_ms}:{end_ms}".encode()).hexdigest()
-    return {"series": str(key), "exchange": key.exchange, "symbol": key.symbol, "timeframe": key.timeframe,
-            "start_ms": start_ms, "end_ms": end_ms, "files": [p.file for p in used], "sha256": digest}
 
 
 def package_versions() -> dict[str, str | None]:

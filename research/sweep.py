@@ -25,7 +25,6 @@ from engine.strategy import Strategy, load_strategy
 from engine.metrics_nb import METRICS, window_years
 from research.gaps import GapSummary, gap_summary, refuse_long_gaps
 from research.grid import parse_grid
-from research.runs import data_fingerprint
 from research.screen_nb import ma_cross_screen_nb, ma_matrix_nb
 
 MEMORY_BUDGET_BYTES = 1_000_000_000  # for vectorbt batches: ~40 bytes per bar per column (measured)
@@ -78,7 +77,8 @@ def load_markets(spec: SweepSpec, store: Store, min_bars: int) -> list[Market]:
     markets = []
     for symbol in spec.symbols:
         key = SeriesKey(spec.exchange, symbol, spec.timeframe)
-        frame = store.load(key, start_ms, end_ms)
+        loaded = store.load_checked(key, start_ms, end_ms)
+        frame = loaded.frame
         if len(frame) < min_bars:
             raise ValueError(f"{key}: {len(frame)} bars between {spec.start or 'the start'} and "
                              f"{spec.end or 'the end'}; the sweep needs at least {min_bars} (the longest warm-up "
@@ -86,7 +86,7 @@ def load_markets(spec: SweepSpec, store: Store, min_bars: int) -> list[Market]:
         bars = Bars.from_frame(frame)
         gaps = gap_summary(bars, spec.timeframe)
         refuse_long_gaps(gaps, spec.max_gap, str(key))
-        markets.append(Market(symbol, bars, data_fingerprint(store, key, start_ms, end_ms), gaps))
+        markets.append(Market(symbol, bars, loaded.fingerprint, gaps))
     return markets
 
 

@@ -202,13 +202,18 @@ class Store:
     def load(self, key: SeriesKey, start_ms: int | None = None, end_ms: int | None = None,
              repair: Iterable[str] = ()) -> pd.DataFrame:
         """Checked rows for [start_ms, end_ms): errors raise `QualityError` unless a repair is asked for."""
+        return self.load_checked(key, start_ms, end_ms, repair).frame
+
+    def load_checked(self, key: SeriesKey, start_ms: int | None = None, end_ms: int | None = None,
+                     repair: Iterable[str] = ()) -> Loaded:
+        """`load`, keeping the fingerprint of the bytes read: what a run records as its data."""
         loaded = self.read(key, start_ms, end_ms)
         manifest, repairs = loaded.manifest, set(repair)
         frame = quality.repair(loaded.frame, key.timeframe, repairs, now_ms=manifest.obtained_ms) if repairs else loaded.frame
         report = quality.check(frame, key.timeframe, now_ms=manifest.obtained_ms)
         if not report.ok:
             raise quality.QualityError(str(key), report, None if repairs else loaded.locate)
-        return frame
+        return replace(loaded, frame=frame)
 
     def verify_files(self, key: SeriesKey) -> list[str]:
         """Problems with the files themselves: a partition the manifest names that is missing, altered,
