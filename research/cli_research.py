@@ -77,6 +77,7 @@ def size_of(text: str | None) -> int | str | None:
 def walkforward_command(a: WalkForwardArgs) -> None:
     from research.splits import SplitSpec
     from research.sweep import SweepSpec
+    from research.gaps import describe_record
     from research.walkforward import WalkForwardSpec, fold_table, run_walkforward
     from research.walkforward_run import plan_frame, write_walkforward
 
@@ -100,9 +101,20 @@ def walkforward_command(a: WalkForwardArgs) -> None:
     console.print(frame_table(shown, "folds"))
     for symbol, summary in outcome.summary.items():
         eff, oos = summary["efficiency"], summary["stitched_oos"]
-        console.print(f"{symbol}: promote {summary['recommendation']}; stitched OOS sharpe {oos['sharpe']:.3f}, "
-                      f"return {oos['total_return']:.2%}, max drawdown {oos['max_drawdown']:.2%}; WFE {eff['wfe_return']:.2f} "
-                      f"(sharpe {eff['wfe_sharpe']:.2f}); " + evidence_line(summary["evidence"]), highlight=False)
+        console.print(f"{symbol}: stitched OOS sharpe {oos['sharpe']:.3f}, return {oos['total_return']:.2%}, max "
+                      f"drawdown {oos['max_drawdown']:.2%}; {wfe_text(eff)}; " + evidence_line(summary["evidence"]),
+                      highlight=False)
+        console.print(f"{symbol}: " + describe_record(summary["gaps"]), highlight=False)
+        console.print(f"{symbol}: {summary['verdict']['text']}", style="green" if summary["verdict"]["promote"] else "red",
+                      highlight=False)
+
+
+def wfe_text(eff: dict) -> str:
+    """WFE as a ratio only where the in-sample figure is positive; otherwise why not."""
+    if eff.get("wfe_return") is None:
+        return f"WFE n/a ({eff.get('wfe_note', 'not computed')})"
+    sharpe = f"{eff['wfe_sharpe']:.2f}" if eff.get("wfe_sharpe") is not None else "n/a"
+    return f"WFE {eff['wfe_return']:.2f} (sharpe {sharpe})"
 
 
 def notebook_step(name: str):

@@ -1,6 +1,6 @@
 """Walk-forward validation: for each fold, sweep in-sample, pick by the objective, trade the pick blind
-out-of-sample; then stitch the out-of-sample equity, measure efficiency and parameter stability, and
-recommend the parameters a user would promote, with the evidence behind them.
+out-of-sample; then stitch the out-of-sample equity, measure efficiency and parameter stability, name the
+candidate (the most frequent pick) and judge it against the promotion gates (`research.gates`).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from engine.ohlcv import Store
 from engine.strategy import Strategy
 from engine.metrics_nb import METRICS, metrics_from_values_nb, window_years
 from engine.ohlcv.timeframe import timeframe_ms
+from research.gates import verdict
 from research.overfitting import daily_returns, dsr_evidence, pbo_evidence, trial_sr_variance
 from research.splits import Fold, SplitSpec, plan_folds
 from research.sweep import Market, SweepSpec, day_ends, fill_bars, grid_of, load_markets, score_combos
@@ -49,7 +50,7 @@ class WalkForwardOutcome:
     markets: list[Market]
     folds: list[FoldResult]
     stitched: dict[str, pd.Series] = field(default_factory=dict)  # symbol -> stitched OOS equity
-    summary: dict[str, dict] = field(default_factory=dict)  # symbol -> efficiency, stability, evidence, recommendation
+    summary: dict[str, dict] = field(default_factory=dict)  # symbol -> efficiency, stability, evidence, candidate, verdict
 
 
 def _pick(metrics: np.ndarray, objective: str, min_trades: int) -> int | None:
@@ -100,7 +101,7 @@ def stability(results: list[FoldResult], names: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def recommend(results: list[FoldResult]) -> dict[str, Any] | None:
+def candidate_of(results: list[FoldResult]) -> dict[str, Any] | None:
     """The parameters picked in the most folds; ties go to the most recent pick."""
     picks = [tuple(sorted(r.pick.items())) for r in results if r.pick is not None]
     if not picks:
@@ -114,18 +115,28 @@ def recommend(results: list[FoldResult]) -> dict[str, Any] | None:
 def efficiency(results: list[FoldResult]) -> dict[str, float]:
     """Walk-forward efficiency (Pardo): the picks' annualized out-of-sample return over their annualized
     in-sample return, as log growth rates over calendar time (log1p of the CAGR, so a short window's
-    compounding cannot blow it up), and the same ratio for the Sharpe ratio."""
+    compounding cannot blow it up), and the same ratio for the Sharpe ratio.
+
+    A ratio is reported only when its in-sample figure is positive: over a losing in-sample, a losing
+    out-of-sample gives a positive "efficiency" (two losses make 3.76), which means nothing. Then the ratio
+    is None and `wfe_note` says why."""
     picked = [r for r in results if r.pick is not None]
     if not picked:
-        return {"wfe_return": np.nan, "wfe_sharpe": np.nan, "folds_picked": 0, "folds": len(results)}
-    is_rate = np.mean([np.log1p(r.is_metrics["cagr"]) for r in picked])
-    oos_rate = np.mean([np.log1p(r.oos_metrics["cagr"]) for r in picked])
-    is_sharpe = np.nanmean([r.is_metrics["sharpe"] for r in picked])
-    oos_sharpe = np.nanmean([r.oos_metrics["sharpe"] for r in picked])
+        note = "no fold picked a combination"
+        return {"wfe_return": None, "wfe_sharpe": None, "wfe_note": note, "folds_picked": 0, "folds": len(results)}
     with np.errstate(divide="ignore", invalid="ignore"):
-        return {"wfe_return": float(oos_rate / is_rate), "wfe_sharpe": float(oos_sharpe / is_sharpe),
-                "is_annual_log_return": float(is_rate), "oos_annual_log_return": float(oos_rate),
-                "folds_picked": len(picked), "folds": len(results)}
+        is_rate = float(np.mean([np.log1p(r.is_metrics["cagr"]) for r in picked]))
+        oos_rate = float(np.mean([np.log1p(r.oos_metrics["cagr"]) for r in picked]))
+        is_sharpe = float(np.nanmean([r.is_metrics["sharpe"] for r in picked]))
+        oos_sharpe = float(np.nanmean([r.oos_metrics["sharpe"] for r in picked]))
+    bad = [f"{what} {value:.3g}" for what, value in (("annual log return", is_rate), ("Sharpe", is_sharpe))
+           if not value > 0]
+    note = f"in-sample {' and '.join(bad)} {'is' if len(bad) == 1 else 'are'} not positive, so the ratio has no meaning"
+    return {"wfe_return": oos_rate / is_rate if is_rate > 0 else None,
+            "wfe_sharpe": oos_sharpe / is_sharpe if is_sharpe > 0 else None,
+            **({"wfe_note": note} if bad else {}),
+            "is_annual_log_return": is_rate, "oos_annual_log_return": oos_rate,
+            "is_sharpe": is_sharpe, "oos_sharpe": oos_sharpe, "folds_picked": len(picked), "folds": len(results)}
 
 
 def stitched_metrics(equity: pd.Series, results: list[FoldResult], init_cash: float, bar_ms: int) -> dict:
@@ -166,20 +177,24 @@ def run_walkforward(spec: WalkForwardSpec, store: Store | None = None,
 
 def summarize(strategy: Strategy, market: Market, combos: list, results: list[FoldResult], equity: pd.Series,
               spec: WalkForwardSpec) -> dict:
-    """Efficiency, stability, stitched OOS metrics, the recommendation, and its overfitting evidence: DSR of
-    the stitched OOS returns (trials = the grid) and PBO of the whole-period search."""
+    """Efficiency, stability, stitched OOS metrics, the candidate, its overfitting evidence (DSR of the
+    stitched OOS returns, trials = the grid; PBO of the whole-period search), the gaps, and the verdict."""
     sweep = spec.sweep
     whole = score_combos(strategy, market.bars, combos, sweep.costs, sweep.timeframe, sweep.engine)
     whole_returns = daily_returns(whole.daily_values, sweep.costs.init_cash)
     stitched_daily = equity.to_numpy()[day_ends(equity.index.as_unit("ms").asi8)]
     oos_returns = daily_returns(stitched_daily[:, None], sweep.costs.init_cash)[:, 0]
-    return {"efficiency": efficiency(results),
-            "stability": stability(results, list(strategy.param_types)).to_dict("records"),
-            "stitched_oos": stitched_metrics(equity, results, sweep.costs.init_cash, timeframe_ms(sweep.timeframe)),
-            "recommendation": recommend(results),
-            "evidence": {**dsr_evidence(oos_returns, len(combos), trial_sr_variance(whole_returns)),
-                         **pbo_evidence(whole_returns), "trials": len(combos), "days": int(len(oos_returns))},
-            "gaps": market.gaps.run_record(oos_fill_bars(strategy, market, results, sweep), market.bars.ts_ms)}
+    candidate = candidate_of(results)
+    summary = {"efficiency": efficiency(results),
+               "stability": stability(results, list(strategy.param_types)).to_dict("records"),
+               "stitched_oos": stitched_metrics(equity, results, sweep.costs.init_cash, timeframe_ms(sweep.timeframe)),
+               "candidate": candidate,
+               "recommendation": candidate,  # the old name, still read by research/candidates.py and older runs
+               "evidence": {**dsr_evidence(oos_returns, len(combos), trial_sr_variance(whole_returns)),
+                            **pbo_evidence(whole_returns), "trials": len(combos), "days": int(len(oos_returns))},
+               "gaps": market.gaps.run_record(oos_fill_bars(strategy, market, results, sweep), market.bars.ts_ms)}
+    summary["verdict"] = verdict(summary).record()
+    return summary
 
 
 def oos_fill_bars(strategy: Strategy, market: Market, results: list[FoldResult], sweep: SweepSpec) -> np.ndarray:

@@ -1,5 +1,5 @@
-"""A walk-forward as a run: the plan, the per-fold table, the stitched out-of-sample equity, stability and
-the recommendation, written to `reports/<run-id>/`."""
+"""A walk-forward as a run: the plan, the per-fold table, the stitched out-of-sample equity, stability, the
+candidate and its verdict against the promotion gates, written to `reports/<run-id>/`."""
 
 from __future__ import annotations
 
@@ -52,10 +52,6 @@ def write_walkforward(outcome: WalkForwardOutcome, command: list[str], reports_d
 
 
 def headline(outcome: WalkForwardOutcome) -> str:
-    parts = []
-    for symbol, summary in outcome.summary.items():
-        rec = summary["recommendation"]
-        params = ",".join(f"{k}={v}" for k, v in rec.items()) if rec else "none"
-        oos = summary["stitched_oos"]
-        parts.append(f"{symbol} promote {params}; OOS sharpe {oos['sharpe']:.2f}, WFE {summary['efficiency']['wfe_return']:.2f}")
-    return "; ".join(parts)
+    """Per symbol, the verdict against the promotion gates (`research.gates`): it says "promote" only when
+    every gate passes."""
+    return "; ".join(f"{symbol} {summary['verdict']['text']}" for symbol, summary in outcome.summary.items())

@@ -14,7 +14,7 @@ from engine.execution import Costs
 from engine.ohlcv import SeriesKey, Store
 from research.splits import SplitSpec
 from research.sweep import SweepSpec, score_combos
-from research.walkforward import WalkForwardSpec, recommend, run_walkforward
+from research.walkforward import WalkForwardSpec, candidate_of, run_walkforward
 from research.walkforward_run import write_walkforward
 from tests.conftest import shared_candles
 
@@ -83,14 +83,14 @@ def test_picks_are_traded_blind_and_stitched_in_order(cache):
     assert equity.index.is_monotonic_increasing and len(equity) == sum(r.fold.oos_bars for r in outcome.folds)
 
 
-def test_recommendation_is_the_most_frequent_pick_latest_on_ties():
-    class R:  # the part of FoldResult recommend reads
+def test_the_candidate_is_the_most_frequent_pick_latest_on_ties():
+    class R:  # the part of FoldResult candidate_of reads
         def __init__(self, pick):
             self.pick = pick
     picks = [{"fast": 5, "slow": 30}, {"fast": 10, "slow": 60}, {"fast": 5, "slow": 30}, {"fast": 10, "slow": 60}, None]
-    assert recommend([R(p) for p in picks]) == {"fast": 10, "slow": 60}
-    assert recommend([R(p) for p in picks[:3]]) == {"fast": 5, "slow": 30}
-    assert recommend([R(None)]) is None
+    assert candidate_of([R(p) for p in picks]) == {"fast": 10, "slow": 60}
+    assert candidate_of([R(p) for p in picks[:3]]) == {"fast": 5, "slow": 30}
+    assert candidate_of([R(None)]) is None
 
 
 def test_a_walkforward_run_records_plan_folds_equity_and_evidence(cache, tmp_path):
@@ -103,7 +103,7 @@ def test_a_walkforward_run_records_plan_folds_equity_and_evidence(cache, tmp_pat
     assert list(equity.columns) == ["timestamp", "equity", "symbol"]
     record = json.loads((folder / "run.json").read_text())
     summary = record["results"]["BTC/USDT"]
-    assert summary["recommendation"] in [r.pick for r in outcome.folds]
+    assert summary["candidate"] in [r.pick for r in outcome.folds]
     assert {"wfe_return", "wfe_sharpe"} <= set(summary["efficiency"]) and summary["evidence"]["trials"] == 12
     assert {row["param"] for row in summary["stability"]} == {"fast", "slow"}
 
