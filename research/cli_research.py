@@ -148,11 +148,9 @@ def _cell(value: object) -> str:
 
 
 def evidence_line(found: dict) -> str:
-    dsr = f"DSR {found['dsr']:.3f} over {found['trials']} trials" if found.get("dsr") is not None else \
-        f"DSR n/a ({found.get('dsr_note', 'one trial')})"
-    pbo = f"PBO {found['pbo']:.2f} ({found['pbo_splits']} blocks of {found['days']} days)" \
-        if found.get("pbo") is not None else f"PBO n/a ({found.get('pbo_note', '')})"
-    return f"{dsr}; {pbo}"
+    from research.overfitting import evidence_text
+
+    return evidence_text(found)
 
 
 def results_table(results, param_names: list[str], top: int) -> Table:

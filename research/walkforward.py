@@ -190,7 +190,8 @@ def summarize(strategy: Strategy, market: Market, combos: list, results: list[Fo
                "stitched_oos": stitched_metrics(equity, results, sweep.costs.init_cash, timeframe_ms(sweep.timeframe)),
                "candidate": candidate,
                "recommendation": candidate,  # the old name, still read by research/candidates.py and older runs
-               "evidence": {**dsr_evidence(oos_returns, len(combos), trial_sr_variance(whole_returns)),
+               "evidence": {**dsr_evidence(oos_returns, len(combos), trial_sr_variance(whole_returns),
+                                          of="the stitched out-of-sample daily returns"),
                             **pbo_evidence(whole_returns), "trials": len(combos), "days": int(len(oos_returns))},
                "gaps": market.gaps.run_record(oos_fill_bars(strategy, market, results, sweep), market.bars.ts_ms)}
     summary["verdict"] = verdict(summary).record()
