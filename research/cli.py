@@ -19,16 +19,21 @@ app.add_typer(data_app, name="data")
 app.add_typer(emulator_app, name="emulator")
 
 
-def _guarded(fn: Callable[[], T]) -> T:
-    """One clear line instead of a traceback for errors a user can fix (GAUNTLET_DEBUG=1 shows it)."""
+def _guarded(fn: Callable[[], T], ctx: typer.Context | None = None) -> T:
+    """One clear line instead of a traceback for errors a user can fix (GAUNTLET_DEBUG=1 shows it), naming the
+    command's flags (`ctx`) rather than Python names."""
     try:
         return fn()
     except (ValueError, LookupError, RuntimeError, OSError) as exc:
         if os.environ.get("GAUNTLET_DEBUG"):
             raise
         from rich.console import Console
+        from rich.markup import escape
 
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+        from research.flags import command_flags, in_flags
+
+        text = in_flags(str(exc), command_flags(ctx.command if ctx is not None else None))
+        Console(stderr=True).print(f"[bold red]error:[/] {escape(text)}", markup=True, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
 
 
@@ -113,7 +118,11 @@ Exchange = Annotated[str, typer.Option(help="cache folder of the candles")]
 Timeframe = Annotated[str, typer.Option(help="candle length, e.g. 1h")]
 Start = Annotated[Optional[str], typer.Option(help="first bar (UTC), e.g. 2024-01-01")]
 End = Annotated[Optional[str], typer.Option(help="stop before this bar (UTC)")]
-Params = Annotated[Optional[list[str]], typer.Option("--param", help="grid override NAME=START:STOP:STEP or NAME=A,B,C")]
+Params = Annotated[Optional[list[str]], typer.Option("--param", help="NAME=VALUE, or a grid NAME=START:STOP:STEP or "
+                                                     "NAME=A,B,C; repeat for each parameter")]
+Point = Annotated[Optional[list[str]], typer.Option("--param", help="NAME=VALUE, e.g. --param fast=10 --param slow=30; "
+                                                    "repeat for each parameter (default: the strategy's defaults)")]
+OldParams = Annotated[Optional[str], typer.Option("--params", hidden=True, help="old spelling: NAME=VALUE,...")]
 FeeRate = Annotated[float, typer.Option(help="fee on notional per fill, e.g. 0.001")]
 SlippageRate = Annotated[float, typer.Option(help="adverse price move per fill, e.g. 0.0005")]
 InitCash = Annotated[float, typer.Option(help="starting cash in quote currency")]
@@ -122,6 +131,7 @@ MaxGap = Annotated[Optional[str], typer.Option(help="refuse data whose longest g
 
 @app.command("sweep")
 def sweep(
+    ctx: typer.Context,
     strategy: StrategyArg,
     symbol: Symbols,
     exchange: Exchange = "binance",
@@ -142,11 +152,12 @@ def sweep(
     from research.cli_research import sweep_command
 
     _guarded(lambda: sweep_command(strategy, symbol, exchange, timeframe, start, end, param or [], fee_rate,
-                                   slippage_rate, init_cash, objective, engine, top, notebook, max_gap))
+                                   slippage_rate, init_cash, objective, engine, top, notebook, max_gap), ctx)
 
 
 @app.command("walkforward")
 def walkforward(
+    ctx: typer.Context,
     strategy: StrategyArg,
     symbol: Symbols,
     exchange: Exchange = "binance",
@@ -154,7 +165,7 @@ def walkforward(
     start: Start = None,
     end: End = None,
     param: Params = None,
-    folds: Annotated[Optional[int], typer.Option(help="number of folds")] = None,
+    folds: Annotated[Optional[int], typer.Option(min=1, help="number of folds")] = None,
     mode: Annotated[str, typer.Option(help="rolling (fixed in-sample length) or anchored (from the first bar)")] = "rolling",
     is_size: Annotated[Optional[str], typer.Option(help="in-sample size: bars (2000) or time (180D)")] = None,
     oos_size: Annotated[Optional[str], typer.Option(help="out-of-sample size: bars or time (30D)")] = None,
@@ -175,15 +186,16 @@ def walkforward(
     args = WalkForwardArgs(strategy, symbol, exchange, timeframe, start, end, param or [], folds, mode, is_size,
                            oos_size, purge, embargo, objective, min_trades, fee_rate, slippage_rate, init_cash, engine,
                            notebook, max_gap)
-    _guarded(lambda: walkforward_command(args))
+    _guarded(lambda: walkforward_command(args), ctx)
 
 
 @app.command("replay")
 def replay_command(
     ctx: typer.Context,
     strategy: Annotated[Optional[str], typer.Argument(help="strategy (default: the one of --from-run)")] = None,
-    params: Annotated[Optional[str], typer.Option(help="NAME=VALUE,... e.g. fast=10,slow=30 (with --from-run: "
-                                                       "overrides those parameters)")] = None,
+    param: Annotated[Optional[list[str]], typer.Option("--param", help="NAME=VALUE, e.g. --param fast=10 --param "
+                                                      "slow=30 (with --from-run: overrides those parameters)")] = None,
+    params: OldParams = None,
     from_run: Annotated[Optional[str], typer.Option(help="reproduce a run: a replay, or the candidate of a sweep or "
                                                          "walk-forward, with its window, costs and realism")] = None,
     window: Annotated[Optional[str], typer.Option(help="walk-forward runs: oos (its out-of-sample windows, the "
@@ -241,25 +253,28 @@ def replay_command(
     given overrides one field, and the replay says which); writes orders, fills, round trips, equity, metrics,
     spec.toml and a QuantStats tearsheet to reports/<run-id>/."""
     from research.cli_replay import replay_command as run
+    from research.cli_research import point_options
 
-    ok = _guarded(lambda: run(ctx.params))
+    ok = _guarded(lambda: run(point_options(ctx.params)), ctx)
     if not ok:
         raise typer.Exit(1)
 
 
 @check_app.command("causality")
 def check_causality(
+    ctx: typer.Context,
     strategy: Annotated[str, typer.Argument(help="built-in name, dotted module, or path/to/file.py")],
-    params: Annotated[Optional[str], typer.Option(help="NAME=VALUE,... (default: the strategy's defaults)")] = None,
+    param: Point = None,
+    params: OldParams = None,
     exchange: Annotated[Optional[str], typer.Option(help="cached candles to test on (default: the synthetic sample)")] = None,
     symbol: Annotated[str, typer.Option(help="market of the cached candles")] = "BTC/USDT",
     timeframe: Annotated[str, typer.Option(help="timeframe of the cached candles")] = "1h",
     cuts: Annotated[int, typer.Option(min=1, help="cut points to sample")] = 50,
 ) -> None:
     """Look-ahead and warm-up check: exits 1 naming the first violating bar and column."""
-    from research.cli_research import causality_command
+    from research.cli_research import causality_command, point_specs
 
-    ok = _guarded(lambda: causality_command(strategy, params, exchange, symbol, timeframe, cuts))
+    ok = _guarded(lambda: causality_command(strategy, point_specs(param, params), exchange, symbol, timeframe, cuts), ctx)
     if not ok:
         raise typer.Exit(1)
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pandas as pd
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -126,7 +127,10 @@ def notebook_step(name: str):
 
     def step(folder) -> None:
         try:
-            run_notebook(name, folder, {"run_dir": "."})  # the kernel runs inside the run folder
+            with progress_bar("cells") as bar:
+                task = bar.add_task(f"notebook {name}.ipynb", total=None)
+                run_notebook(name, folder, {"run_dir": "."},  # the kernel runs inside the run folder
+                             on_cell=lambda done, total: bar.update(task, completed=done, total=total))
         except PapermillExecutionError as exc:
             console.print(f"[yellow]warning:[/] {name}.ipynb failed at cell {exc.exec_count}: {exc.ename}: "
                           f"{exc.evalue}; the run is kept, and {name}.ipynb shows the failing cell", highlight=False)
@@ -162,7 +166,26 @@ def results_table(results, param_names: list[str], top: int) -> Table:
     return table
 
 
-def causality_command(strategy: str, params: str | None, exchange: str | None, symbol: str, timeframe: str,
+def point_specs(param: Sequence[str] | None, params: str | None) -> list[str]:
+    """`--param` pairs plus the old `--params a=1,b=2` spelling, which still works and prints a one-line hint."""
+    from research.grid import legacy_hint
+
+    if params is None:
+        return list(param or [])
+    Console(stderr=True).print(legacy_hint(params), style="yellow", highlight=False, markup=False, soft_wrap=True)
+    return [*(param or []), params]
+
+
+def point_options(options: dict) -> dict:
+    """Replay's options with its `--param` pairs (and the old `--params`) as the one `params` text a replay
+    request takes."""
+    from research.grid import point_text
+
+    specs = point_specs(options.get("param"), options.get("params"))
+    return {**{k: v for k, v in options.items() if k != "param"}, "params": point_text(specs) if specs else None}
+
+
+def causality_command(strategy: str, params: Sequence[str], exchange: str | None, symbol: str, timeframe: str,
                       cuts: int) -> bool:
     from engine.bars import Bars
     from engine.causality import check_causality
@@ -172,7 +195,7 @@ def causality_command(strategy: str, params: str | None, exchange: str | None, s
     from research.grid import parse_params
 
     loaded = load_strategy(strategy)
-    p = parse_params(loaded, params or "")
+    p = parse_params(loaded, params)
     frame = load(exchange, symbol, timeframe) if exchange else synthetic_candles(symbol, timeframe, days=180)
     source = f"{exchange} {symbol} {timeframe}" if exchange else f"the SYNTHETIC sample ({symbol} {timeframe})"
     violations = check_causality(loaded, Bars.from_frame(frame), p, cuts=cuts)

@@ -7,6 +7,8 @@ that tests (and scripts) read back from the executed notebook.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +25,32 @@ def template(name: str) -> Path:
     return NOTEBOOKS_DIR / f"{name}.ipynb"
 
 
-def run_notebook(name: str, folder: Path, parameters: dict[str, Any], timeout_s: int = 900) -> Path:
-    """Execute `notebooks/<name>.ipynb` into `folder/<name>.ipynb` with papermill; return the HTML export."""
+def run_notebook(name: str, folder: Path, parameters: dict[str, Any], timeout_s: int = 900,
+                 on_cell: Callable[[int, int], None] | None = None) -> Path:
+    """Execute `notebooks/<name>.ipynb` into `folder/<name>.ipynb` with papermill; return the HTML export.
+    `on_cell(done, total)` hears of each executed cell."""
     import papermill as pm
 
     executed = folder / f"{name}.ipynb"
+    progress = False if on_cell is None else {"file": _CellCount(on_cell), "bar_format": "{n}/{total}\n", "mininterval": 0}
     pm.execute_notebook(str(template(name)), str(executed), parameters=parameters, kernel_name="python3",
-                        language="python", progress_bar=False, cwd=str(folder), execution_timeout=timeout_s)
+                        language="python", progress_bar=progress, cwd=str(folder), execution_timeout=timeout_s)
     return export_html(executed)
+
+
+class _CellCount:
+    """The file papermill's tqdm bar writes to, with the bar formatted as `done/total`: the cell count reaches
+    `on_cell` instead of the terminal (where it would fight rich's progress display)."""
+
+    def __init__(self, on_cell: Callable[[int, int], None]) -> None:
+        self.on_cell = on_cell
+
+    def write(self, text: str) -> None:
+        for done, total in re.findall(r"(\d+)/(\d+)", text):
+            self.on_cell(int(done), int(total))
+
+    def flush(self) -> None:
+        pass
 
 
 # JupyterLab's page template without its CDN scripts (require.js, MathJax, mermaid: the templates use none of

@@ -70,7 +70,7 @@ def resolve(request: ReplayRequest) -> Resolved:
 
 def _fresh(request: ReplayRequest) -> Resolved:
     if request.params is None:
-        raise ValueError("give the parameters: --params NAME=VALUE,... or --from-run RUN_ID (one of them)")
+        raise ValueError("give the parameters: --param NAME=VALUE (repeated) or --from-run RUN_ID (one of them)")
     if not (request.strategy and request.flags.get("symbol")):
         raise ValueError("replay needs STRATEGY and --symbol (or --from-run RUN_ID)")
     if request.window is not None or request.use_recorded_source:
@@ -141,7 +141,7 @@ def _sha(path: str) -> str:
 def _candidate(record: dict, request: ReplayRequest, notes: list[str]) -> RunSpec:
     candidates = record.get("candidates")
     if not candidates:
-        raise ValueError(f"run {request.from_run} chose no parameters (or predates recorded specs); pass --params "
+        raise ValueError(f"run {request.from_run} chose no parameters (or predates recorded specs); pass --param NAME=VALUE "
                          "and the flags instead")
     wanted = request.flags.get("symbol")
     symbol = wanted if wanted in candidates else next(iter(candidates))

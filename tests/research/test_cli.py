@@ -170,3 +170,47 @@ def test_sweep_and_walkforward_commands_on_the_cache(data_dir):
     bad = gauntlet("sweep", "sma_cross", "--symbol", "BTC/USDT", "--param", "fast=x")
     assert bad.exit_code == 1 and "error: parameter fast of sma_cross is int; got 'x'" in bad.output
     assert len([p for p in (data_dir.parent / "reports").iterdir() if p.is_dir()]) == 2
+
+
+def test_check_causality_takes_param_like_every_command_and_the_old_params_with_a_hint(data_dir):
+    new = gauntlet("check", "causality", "sma_cross", "--param", "fast=5", "--param", "slow=20", "--cuts", "5")
+    assert new.exit_code == 0, new.output
+    assert "Params(fast=5, slow=20)" in new.output and "hint" not in new.output
+    old = gauntlet("check", "causality", "sma_cross", "--params", "fast=5,slow=20", "--cuts", "5")
+    assert old.exit_code == 0 and "Params(fast=5, slow=20)" in old.output
+    assert "hint: --params fast=5,slow=20 is spelled --param fast=5 --param slow=20 now" in old.output
+    grid = gauntlet("check", "causality", "sma_cross", "--param", "fast=5:20:5", "--cuts", "5")
+    assert grid.exit_code == 1 and "error: --param fast=5:20:5 is a grid" in grid.output
+
+
+def test_walkforward_errors_name_the_flags(data_dir):
+    Store().write(SeriesKey("binance", "BTC/USDT", "1h"), shared_candles("binance_BTC-USDT_1h_2024-01_2024-09.parquet"),
+                  source={"kind": "test"}, obtained_ms=4_102_444_800_000)
+    base = ["walkforward", "sma_cross", "--symbol", "BTC/USDT", "--param", "fast=5,10", "--param", "slow=30"]
+    cases = {(): "error: give --folds, --oos-size or both",
+             ("--folds", "3"): "error: rolling mode needs --is-size (bars or a duration such as '90D'); or use --mode "
+                               "anchored",
+             ("--folds", "3", "--is-size", "60D", "--purge", "-3"): "error: --purge must be zero or more, got '-3'"}
+    for extra, words in cases.items():
+        result = gauntlet(*base, *extra)
+        assert result.exit_code == 1 and words in result.output, result.output
+        assert [w for w in ("n_folds", "is_size", "oos_size", "mode='") if w in result.output] == []
+
+
+def test_replay_takes_param_pairs_like_sweep_and_the_old_params_alike(data_dir):
+    import json
+
+    Store().write(SeriesKey("binance", "BTC/USDT", "1h"), shared_candles("binance_BTC-USDT_1h_2024-01_2024-09.parquet"),
+                  source={"kind": "test"}, obtained_ms=4_102_444_800_000)
+    market = ["--exchange", "binance", "--symbol", "BTC/USDT", "--end", "2024-04-01"]
+    new = gauntlet("replay", "sma_cross", "--param", "fast=10", "--param", "slow=30", *market)
+    old = gauntlet("replay", "sma_cross", "--params", "fast=10,slow=30", *market)
+    assert new.exit_code == 0 and old.exit_code == 0, new.output + old.output
+    assert "hint: --params fast=10,slow=30 is spelled --param fast=10 --param slow=30" in old.output
+    metrics = [json.loads(p.read_text()) for p in sorted((data_dir.parent / "reports").glob("*/metrics.json"))]
+    assert len(metrics) == 2 and metrics[0]["final_equity"] == metrics[1]["final_equity"]
+    assert metrics[0]["round_trips"] > 10
+    grid = gauntlet("replay", "sma_cross", "--param", "fast=5:20:5", *market)
+    assert grid.exit_code == 1 and "error: --param fast=5:20:5 is a grid" in grid.output
+    bad = gauntlet("replay", "sma_cross", "--param", "fast=10", "--fee-rate", "2", *market)
+    assert bad.exit_code == 1 and "--fee-rate" in bad.output and "fee_rate" not in bad.output
