@@ -193,7 +193,8 @@ def _pages(call: _Caller, client: Any, plan: FetchPlan, lo: int, hi: int, now: i
         cursor = hi if exhausted else int(rows[-1, 0]) + step
         buffered.append(rows)
         on_page(cursor)
-        if exhausted or sum(map(len, buffered)) >= plan.flush_rows or time.monotonic() - started >= plan.flush_seconds:
+        done = exhausted or cursor >= hi  # a full last page that ends exactly at `hi` is done too
+        if done or sum(map(len, buffered)) >= plan.flush_rows or time.monotonic() - started >= plan.flush_seconds:
             yield batch_lo, cursor, np.concatenate(buffered)
             batch_lo, buffered, started = cursor, [], time.monotonic()
 

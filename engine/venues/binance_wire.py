@@ -1,4 +1,7 @@
-"""Binance spot REST bodies, as the real exchange writes them: klines rows, exchangeInfo, error payloads.
+"""Binance REST bodies, as the real exchange writes them: klines rows, exchangeInfo, error payloads.
+
+Spot (`/api/v3`) and USDⓈ-M perpetuals (`/fapi/v1`, ccxt's `BTC/USDT:USDT`) share the klines format;
+their exchangeInfo entries differ (a perpetual names its contract type and margin asset).
 
 Pure functions from our records to JSON-ready values, kept apart from the HTTP server so the shapes can
 be compared field by field with the real responses in `shared/data/fixtures/binance_spot/`.
@@ -44,9 +47,40 @@ class MarketRules:
     min_notional: str = "5.00000000"
 
 
+PERPETUAL_DELIVERY_MS = 4_133_404_800_000  # 2100-12-25: what Binance lists as a perpetual's delivery date
+
+
 def market_id(symbol: str) -> str:
-    """`BTC/USDT` -> `BTCUSDT`."""
-    return symbol.replace("/", "")
+    """`BTC/USDT` -> `BTCUSDT`; the perpetual `BTC/USDT:USDT` has the same id on its own API."""
+    return symbol.split(":", 1)[0].replace("/", "")
+
+
+def is_perpetual(symbol: str) -> bool:
+    """A USDⓈ-M perpetual in ccxt's unified form: `BASE/QUOTE:QUOTE` (settled in the quote asset)."""
+    pair, _, settle = symbol.partition(":")
+    return bool(settle) and settle == pair.split("/")[1]
+
+
+def perpetual_info(symbol: str, rules: MarketRules) -> dict:
+    """A `/fapi/v1/exchangeInfo` symbol entry for a USDⓈ-M perpetual."""
+    pair = symbol.split(":", 1)[0]
+    base, quote = pair.split("/")
+    return {
+        "symbol": market_id(symbol), "pair": market_id(symbol), "contractType": "PERPETUAL",
+        "deliveryDate": PERPETUAL_DELIVERY_MS, "onboardDate": 1_569_398_400_000, "status": "TRADING",
+        "baseAsset": base, "quoteAsset": quote, "marginAsset": quote, "pricePrecision": 2, "quantityPrecision": 3,
+        "baseAssetPrecision": 8, "quotePrecision": 8, "underlyingType": "COIN", "underlyingSubType": [],
+        "triggerProtect": "0.0500", "liquidationFee": "0.012500", "marketTakeBound": "0.05",
+        "filters": [
+            {"filterType": "PRICE_FILTER", "minPrice": rules.tick_size, "maxPrice": "4529764", "tickSize": rules.tick_size},
+            {"filterType": "LOT_SIZE", "minQty": "0.001", "maxQty": "1000", "stepSize": "0.001"},
+            {"filterType": "MARKET_LOT_SIZE", "minQty": "0.001", "maxQty": "120", "stepSize": "0.001"},
+            {"filterType": "MAX_NUM_ORDERS", "limit": 200},
+            {"filterType": "MIN_NOTIONAL", "notional": "100"},
+        ],
+        "orderTypes": ["LIMIT", "MARKET", "STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET"],
+        "timeInForce": ["GTC", "IOC", "FOK", "GTX"],
+    }
 
 
 def symbol_info(symbol: str, rules: MarketRules) -> dict:
@@ -69,12 +103,16 @@ def symbol_info(symbol: str, rules: MarketRules) -> dict:
     }
 
 
-def exchange_info(server_time_ms: int, symbols: list[dict]) -> dict:
-    return {
+def exchange_info(server_time_ms: int, symbols: list[dict], *, futures: bool = False) -> dict:
+    body = {
         "timezone": "UTC", "serverTime": server_time_ms,
         "rateLimits": [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000}],
         "exchangeFilters": [], "symbols": symbols,
     }
+    if futures:
+        quotes = sorted({s["marginAsset"] for s in symbols})
+        body |= {"futuresType": "U_MARGINED", "assets": [{"asset": q, "marginAvailable": True} for q in quotes]}
+    return body
 
 
 def klines_json(ts_ms: np.ndarray, values: np.ndarray, interval: str) -> str:

@@ -1,8 +1,8 @@
 """The one place that builds ccxt exchange clients, real or pointed at a loopback server.
 
 Pointing a client elsewhere means rewriting every entry of `urls['api']` (a constructor `urls` dict is
-deep-merged, which would leave some groups on the real host), keeping market loading to spot so it asks
-only `exchangeInfo`, and restoring Binance's spot error table, which ccxt selects by the real hostname.
+deep-merged, which would leave some groups on the real host), keeping market loading to the spot and
+USDⓈ-M exchangeInfo the emulator answers, and restoring Binance's spot error table, which ccxt selects by the real hostname.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 import ccxt
 import ccxt.async_support as ccxt_async
 
-SPOT_ONLY_OPTIONS = {
-    "fetchMarkets": {"types": ["spot"]},
+EMULATOR_OPTIONS = {
+    "fetchMarkets": {"types": ["spot", "linear"]},  # what the emulator serves: /api/v3 and /fapi/v1
     "fetchCurrencies": False,
     "fetchMargins": False,
     "adjustForTimeDifference": False,
@@ -40,7 +40,7 @@ def make_exchange(
     config: dict[str, Any] = {"enableRateLimit": rate_limit, "timeout": timeout_ms, **(credentials or {})}
     if api_url is not None:
         config["options"] = {key: (dict(value) if isinstance(value, dict) else value)
-                             for key, value in SPOT_ONLY_OPTIONS.items()}
+                             for key, value in EMULATOR_OPTIONS.items()}
     exchange = cls(config)
     if api_url is not None:
         _point_at(exchange, api_url.rstrip("/"))

@@ -9,6 +9,7 @@ a test instrument rather than a file server:
 - faults: HTTP 429 with Retry-After, 418 bans, 503s, timeouts, truncated bodies, dropped connections and
   bad credentials, each injected for the next N matching requests or for good.
 
+Spot markets are served on `/api/v3` and USDⓈ-M perpetuals (a feed named `BTC/USDT:USDT`) on `/fapi/v1`.
 Only 127.0.0.1 is ever bound. Trading endpoints arrive with the engine's venues.
 """
 
@@ -115,10 +116,15 @@ class BinanceEmulator:
     """Start with `with BinanceEmulator([feed]) as emu:`; `emu.base_url` is what ccxt is pointed at."""
 
     def __init__(self, feeds: Iterable[Feed], *, now_ms: int | None = None, port: int = 0) -> None:
-        self.feeds = {wire.market_id(f.symbol): f for f in feeds}
-        if not self.feeds:
+        feeds = list(feeds)
+        if not feeds:
             raise ValueError("the emulator needs at least one feed of candles")
-        self.clock = Clock(now_ms if now_ms is not None else max(f.end_ms for f in self.feeds.values()))
+        unknown = [f.symbol for f in feeds if ":" in f.symbol and not wire.is_perpetual(f.symbol)]
+        if unknown:
+            raise ValueError(f"the emulator serves spot markets and USDⓈ-M perpetuals (BTC/USDT:USDT), not {unknown[0]}")
+        self.feeds = {wire.market_id(f.symbol): f for f in feeds if ":" not in f.symbol}  # /api/v3
+        self.perpetual_feeds = {wire.market_id(f.symbol): f for f in feeds if ":" in f.symbol}  # /fapi/v1
+        self.clock = Clock(now_ms if now_ms is not None else max(f.end_ms for f in feeds))
         self.requests: deque[str] = deque(maxlen=100_000)  # the recent request log, bounded for long serves
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
@@ -174,26 +180,29 @@ class BinanceEmulator:
 
     # -- endpoints ------------------------------------------------------------------------------
     def respond(self, path: str, query: dict[str, str]) -> tuple[int, object]:
-        routes = {"/api/v3/ping": lambda q: (200, {}),
-                  "/api/v3/time": lambda q: (200, {"serverTime": self.clock.now_ms}),
-                  "/api/v3/exchangeInfo": self._exchange_info,
-                  "/api/v3/klines": self._klines}
-        route = routes.get(path)
+        family, _, endpoint = path.rpartition("/")
+        feeds = {"/api/v3": self.feeds, "/fapi/v1": self.perpetual_feeds}.get(family)
+        routes = {"ping": lambda q: (200, {}),
+                  "time": lambda q: (200, {"serverTime": self.clock.now_ms}),
+                  "exchangeInfo": lambda q: self._exchange_info(q, feeds, futures=family == "/fapi/v1"),
+                  "klines": lambda q: self._klines(q, feeds)}
+        route = routes.get(endpoint) if feeds is not None else None
         return route(query) if route else wire.error_body("not_found")
 
-    def _exchange_info(self, query: dict[str, str]) -> tuple[int, object]:
-        wanted = list(self.feeds)
+    def _exchange_info(self, query: dict[str, str], feeds: dict[str, Feed], *, futures: bool) -> tuple[int, object]:
+        wanted = list(feeds)
         if "symbol" in query:
             wanted = [query["symbol"]]
         elif "symbols" in query:
             wanted = json.loads(query["symbols"])
-        if any(w not in self.feeds for w in wanted):
+        if any(w not in feeds for w in wanted):
             return wire.error_body("bad_symbol")
-        infos = [wire.symbol_info(self.feeds[w].symbol, self.feeds[w].rules) for w in wanted]
-        return 200, wire.exchange_info(self.clock.now_ms, infos)
+        info = wire.perpetual_info if futures else wire.symbol_info
+        infos = [info(feeds[w].symbol, feeds[w].rules) for w in wanted]
+        return 200, wire.exchange_info(self.clock.now_ms, infos, futures=futures)
 
-    def _klines(self, query: dict[str, str]) -> tuple[int, object]:
-        feed = self.feeds.get(query.get("symbol", ""))
+    def _klines(self, query: dict[str, str], feeds: dict[str, Feed]) -> tuple[int, object]:
+        feed = feeds.get(query.get("symbol", ""))
         if feed is None:
             return wire.error_body("bad_symbol")
         if query.get("interval") != feed.timeframe:

@@ -13,7 +13,7 @@ from engine.ohlcv.fetch import FetchError, FetchPlan, RetryPolicy, fetch
 from engine.market_rules import rules_from_sources
 from engine.ohlcv.schema import ts_ms_of
 from engine.venues.ccxt_client import make_exchange
-from engine.venues.emulator import Fault
+from engine.venues.emulator import BinanceEmulator, Fault, Feed
 from tests.conftest import shared_candles
 
 KEY = SeriesKey("binance", "BTC/USDT", "5m")
@@ -185,3 +185,26 @@ def test_a_candle_the_exchange_revised_is_reported_and_replaced_only_when_asked(
     assert store.load(KEY).equals(cached)
     result = fetch(ex, store, FetchPlan(KEY, SINCE, UNTIL, on_conflict="replace"), policy=FAST)
     assert result.replaced == 1 and store.load(KEY).equals(expected(SINCE, UNTIL))
+
+
+def test_a_perpetual_is_fetched_through_the_futures_api_into_its_own_series(tmp_path):
+    spot, swap = SeriesKey("binance", "BTC/USDT", "5m"), SeriesKey("binance", "BTC/USDT:USDT", "5m")
+    perpetual = TRUTH.iloc[:2000].copy()
+    perpetual[["open", "high", "low", "close"]] *= 1.001  # the perpetual trades a little above spot
+    feeds = [Feed.from_frame("BTC/USDT", "5m", TRUTH.iloc[:2000]), Feed.from_frame("BTC/USDT:USDT", "5m", perpetual)]
+    with BinanceEmulator(feeds) as emulator:
+        store, until = Store(tmp_path), int(ts_ms_of(TRUTH)[2000])
+        for key in (spot, swap):
+            fetch(client(emulator), store, FetchPlan(key, int(ts_ms_of(TRUTH)[0]), until), policy=FAST)
+        assert emulator.count("/fapi/v1/klines") > 0
+    assert store.load(swap).equals(perpetual) and store.load(spot).equals(TRUTH.iloc[:2000])
+    manifest = store.manifest(swap)
+    assert manifest.market_type == "swap" and manifest.sources[-1]["market"]["type"] == "swap"
+    assert swap.folder(tmp_path).parent.name == "BTC-USDT_USDT" and store.manifest(spot).market_type == "spot"
+
+
+def test_a_range_that_ends_exactly_at_a_full_page_keeps_its_last_page(emulator_5m, tmp_path):
+    start = to_ms("2021-04-20")
+    plan = FetchPlan(KEY, start, start + 200 * 300_000, page_limit=100)  # two full pages, nothing after
+    result = fetch(client(emulator_5m), Store(tmp_path), plan, policy=FAST)
+    assert result.candles == 200 and Store(tmp_path).load(KEY).equals(expected(start, start + 200 * 300_000))
