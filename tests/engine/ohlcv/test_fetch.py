@@ -204,7 +204,7 @@ def test_a_perpetual_is_fetched_through_the_futures_api_into_its_own_series(tmp_
 
 
 def test_a_range_that_ends_exactly_at_a_full_page_keeps_its_last_page(emulator_5m, tmp_path):
-    start = to_ms("2021-04-20")
+    start = to_ms("2021-01-10")  # 200 candles without a gap
     plan = FetchPlan(KEY, start, start + 200 * 300_000, page_limit=100)  # two full pages, nothing after
     result = fetch(client(emulator_5m), Store(tmp_path), plan, policy=FAST)
     assert result.candles == 200 and Store(tmp_path).load(KEY).equals(expected(start, start + 200 * 300_000))
