@@ -149,7 +149,8 @@ class RunSpec(_Frozen):
     risk: RiskSpec = RiskSpec()
 
     @classmethod
-    def sweep_like(cls, strategy: StrategySpec, params: dict[str, Any], market: MarketSpec, costs: CostsSpec) -> RunSpec:
+    def sweep_like(cls, strategy: StrategySpec, params: dict[str, Any], market: MarketSpec,
+                   costs: CostsSpec) -> RunSpec:
         """What a sweep or walk-forward assumes: ideal execution, no risk rules (all-in)."""
         return cls(strategy=strategy, params=params, market=market, costs=costs, realism=RealismSpec.ideal(),
                    risk=RiskSpec(enabled=False))

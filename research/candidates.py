@@ -37,8 +37,8 @@ def sweep_candidates(outcome: Any) -> dict:
 def walkforward_candidates(outcome: Any) -> dict:
     """`run.json` fields of a walk-forward: strategy, per-symbol candidate specs over the whole span, and the
     out-of-sample windows (UTC, end exclusive) in fold order."""
-    record = _specs(outcome.strategy, outcome.spec.sweep,
-                    {s: summary["recommendation"] for s, summary in outcome.summary.items()})
+    chosen = {s: summary.get("candidate", summary.get("recommendation")) for s, summary in outcome.summary.items()}
+    record = _specs(outcome.strategy, outcome.spec.sweep, chosen)
     step = timeframe_ms(outcome.spec.sweep.timeframe)
     ts = {m.symbol: m.bars.ts_ms for m in outcome.markets}
     windows: dict[str, list[list[str]]] = {}
