@@ -13,7 +13,7 @@ T = TypeVar("T")
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode="rich",
                   help="gauntlet: research crypto strategies, then run them through the gauntlet to paper and live.")
-data_app = typer.Typer(no_args_is_help=True, help="The Parquet OHLCV cache: fetch, import, verify, list.")
+data_app = typer.Typer(no_args_is_help=True, help="The Parquet OHLCV cache: fetch, import, verify, list, repair.")
 emulator_app = typer.Typer(no_args_is_help=True, help="The loopback Binance emulator.")
 app.add_typer(data_app, name="data")
 app.add_typer(emulator_app, name="emulator")
@@ -48,11 +48,14 @@ def data_fetch(
     store_as: Annotated[Optional[str], typer.Option(help="cache folder name if not the exchange id (e.g. synthetic)")] = None,
     rate_limit: Annotated[bool, typer.Option(help="respect the exchange's rate limit")] = True,
     max_attempts: Annotated[int, typer.Option(min=1, help="tries per request on retryable errors")] = 8,
+    replace: Annotated[bool, typer.Option("--replace", help="take candles the exchange revised over the cached ones")] = False,
 ) -> None:
-    """Fill the cache from an exchange through ccxt; a second run fetches only what is missing."""
+    """Fill the cache from an exchange through ccxt; a second run fetches only what is missing, and a damaged
+    partition in the range is healed and fetched again."""
     from research.cli_data import fetch_command
 
-    _guarded(lambda: fetch_command(exchange, symbol, timeframe, since, until, api_url, store_as, rate_limit, max_attempts))
+    _guarded(lambda: fetch_command(exchange, symbol, timeframe, since, until, api_url, store_as, rate_limit, max_attempts,
+                                   replace))
 
 
 @data_app.command("import")
@@ -62,11 +65,30 @@ def data_import(
     symbol: Annotated[Optional[str], typer.Option(help="market, e.g. BTC/USDT (inferred where possible)")] = None,
     timeframe: Annotated[Optional[str], typer.Option(help="candle length (inferred where possible)")] = None,
     repair: Annotated[Optional[list[str]], typer.Option(help="sort, dedupe, drop_invalid, drop_incomplete")] = None,
+    replace: Annotated[bool, typer.Option("--replace", help="overwrite cached candles whose values differ")] = False,
 ) -> None:
-    """Import candle files into the cache; every file is checked before anything is written."""
+    """Import candle files into the cache; every file is checked before anything is written, and rows that
+    would change cached candles are refused unless --replace."""
     from research.cli_data import import_command
 
-    _guarded(lambda: import_command(files, exchange, symbol, timeframe, repair or []))
+    _guarded(lambda: import_command(files, exchange, symbol, timeframe, repair or [], replace))
+
+
+@data_app.command("repair")
+def data_repair(
+    exchange: Annotated[str, typer.Argument(help="cache folder of the series, e.g. binance")],
+    symbol: Annotated[str, typer.Argument(help="market, e.g. BTC/USDT")],
+    timeframe: Annotated[str, typer.Argument(help="candle length, e.g. 1h")],
+    api_url: Annotated[Optional[str], typer.Option(help="fetch lost ranges from here (default: where they came from)")] = None,
+    rate_limit: Annotated[bool, typer.Option(help="respect the exchange's rate limit")] = True,
+    max_attempts: Annotated[int, typer.Option(min=1, help="tries per request on retryable errors")] = 8,
+) -> None:
+    """Check every partition file of a series, rebuild a lost manifest from the intact ones, move damaged
+    files aside (never deleted) and fetch their ranges again when the series came from an exchange."""
+    from research.cli_data import repair_command
+
+    if not _guarded(lambda: repair_command(exchange, symbol, timeframe, api_url, rate_limit, max_attempts)):
+        raise typer.Exit(1)
 
 
 @data_app.command("verify")
