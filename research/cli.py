@@ -273,7 +273,8 @@ def replay_command(
 ) -> None:
     """Replay a strategy through the event loop, or reproduce a run (--from-run: its whole spec; each option
     given overrides one field, and the replay says which); writes orders, fills, round trips, equity, metrics,
-    spec.toml and a QuantStats tearsheet to reports/<run-id>/."""
+    spec.toml and a QuantStats tearsheet (quantstats.html; --notebook adds tearsheet.ipynb and its tearsheet.html) to
+    reports/<run-id>/."""
     from research.cli_replay import replay_command as run
     from research.cli_research import point_options
 

@@ -123,7 +123,7 @@ def write_replay(outcome: ReplayOutcome, command: list[str], reports_dir: Path |
         folder.path("metrics.json").write_text(json.dumps(outcome.metrics, indent=1))
         equity = tables["equity"].set_index("timestamp")["equity"]
         close = pd.Series(outcome.result.bars.close, index=equity.index)
-        write_tearsheet(equity, close, spec.costs.init_cash, folder.path("tearsheet.html"),
+        write_tearsheet(equity, close, spec.costs.init_cash, folder.path("quantstats.html"),
                         f"{outcome.strategy.name} {outcome.params} on {outcome.key}")
         record = base_record("replay", run_id, command, config, [outcome.fingerprint])
         record.update(strategy=spec.strategy.model_dump(), spec=spec.model_dump(), notes=outcome.notes)
