@@ -267,7 +267,9 @@ def replay_command(
     cooldown_bars: Annotated[Optional[int], typer.Option(help="bars without entries after a losing streak")] = None,
     require_stop: Annotated[Optional[bool], typer.Option("--require-stop/--no-require-stop",
                                                          help="refuse entries that carry no stop-loss")] = None,
-    save_spec: Annotated[Optional[Path], typer.Option(help="also write the resolved spec as TOML here")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="replay the spec in this TOML file (e.g. from "
+                                                        "--save-config); options override its fields")] = None,
+    save_config: Annotated[Optional[Path], typer.Option(help="also write the resolved spec as TOML here")] = None,
     parity: Annotated[bool, typer.Option(help="also prove the ideal replay equals the vectorbt sweep")] = False,
     notebook: Annotated[bool, typer.Option(help="also execute notebooks/tearsheet.ipynb into the run folder")] = False,
 ) -> None:

@@ -18,12 +18,13 @@ def replay_command(options: dict[str, Any]) -> bool:
 
     request = ReplayRequest(options["strategy"], options["params"], options["from_run"], options["window"],
                             options["use_recorded_source"], options["ideal"],
-                            {k: v for k, v in options.items() if k in FLAG_FIELDS and v is not None})
+                            {k: v for k, v in options.items() if k in FLAG_FIELDS and v is not None},
+                            None if options.get("config") is None else str(options["config"]))
     resolved = resolve(request)
     for note in resolved.notes:
         console.print(note, style="yellow" if note.startswith("warning") else None, highlight=False)
-    if options.get("save_spec") is not None:
-        path = resolved.spec.write(Path(options["save_spec"]))
+    if options.get("save_config") is not None:
+        path = resolved.spec.write(Path(options["save_config"]))
         console.print(f"spec written to {path}", highlight=False)
     outcome = run_replay(resolved.spec, parity=options["parity"], strategy=resolved.strategy)
     outcome.notes = resolved.notes

@@ -45,6 +45,7 @@ class ReplayRequest:
     use_recorded_source: bool = False
     ideal: bool | None = None
     flags: dict[str, Any] = field(default_factory=dict)
+    config: str | None = None  # a spec file (TOML), e.g. one written by --save-config
 
 
 @dataclass
@@ -58,14 +59,35 @@ def resolve(request: ReplayRequest) -> Resolved:
     unknown = set(request.flags) - set(FLAG_FIELDS)
     if unknown:
         raise ValueError(f"not replay options: {', '.join(sorted(unknown))}")
-    if request.from_run is None:
+    if request.config is not None and request.from_run is not None:
+        raise ValueError("give --config FILE or --from-run RUN_ID, not both")
+    if request.config is not None:
+        base, strategy, notes = _from_file(request)
+    elif request.from_run is not None:
+        base, strategy, notes = _from_run(request)
+    else:
         return _fresh(request)
-    base, strategy, notes = _from_run(request)
     spec = _apply(base, request)
     if request.strategy is not None:
         strategy = load_strategy(request.strategy)
-    notes += [f"overrides the run's spec: {line}" for line in _changes(base, spec)]
+    origin = f"the spec in {request.config}" if request.config else "the run's spec"
+    notes += [f"overrides {origin}: {line}" for line in _changes(base, spec)]
     return Resolved(spec, strategy, notes)
+
+
+def _from_file(request: ReplayRequest) -> tuple[RunSpec, Strategy, list[str]]:
+    if request.window is not None or request.use_recorded_source:
+        raise ValueError("--window and --use-recorded-source apply to --from-run")
+    spec, notes = RunSpec.read(request.config), []
+    _warn_if_changed(spec, f"{request.config} was written", notes)
+    strategy = load_strategy(spec.strategy.ref)
+    return spec.replace({"strategy": {**strategy_record(strategy), "ref": spec.strategy.ref}}), strategy, notes
+
+
+def _warn_if_changed(spec: RunSpec, since: str, notes: list[str]) -> None:
+    if spec.strategy.path and spec.strategy.sha256 and _sha(spec.strategy.path) != spec.strategy.sha256:
+        notes.append(f"warning: {spec.strategy.path} changed since {since} (sha256 {spec.strategy.sha256[:12]} "
+                     f"then, {_sha(spec.strategy.path)[:12]} now)")
 
 
 def _fresh(request: ReplayRequest) -> Resolved:
@@ -93,10 +115,10 @@ def _apply(base: RunSpec, request: ReplayRequest) -> RunSpec:
     risk_flags = [n for n in flags if FLAG_FIELDS[n].startswith(("risk.limits.", "risk.sizing."))]
     if risk_flags and "risk_rules" not in flags:
         changes["risk.enabled"] = True  # a risk limit asked for is a risk limit applied
-    if request.strategy is not None and request.from_run is not None:
+    if request.strategy is not None and (request.from_run is not None or request.config is not None):
         changes["strategy"] = strategy_record(load_strategy(request.strategy))
     spec = base.replace(changes) if changes else base
-    if request.params is not None and request.from_run is not None:
+    if request.params is not None and (request.from_run is not None or request.config is not None):
         spec = _with_params(spec, request.params)
     return spec
 

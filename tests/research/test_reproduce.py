@@ -137,3 +137,23 @@ def test_a_damaged_run_json_is_one_line_naming_the_file(env_cache, damage):
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert result.output.replace("\n", "").startswith(f"error: {folder / 'run.json'} is damaged: ")
     assert "damaged" in write_index(env_cache / "reports").read_text()  # the index shows it, and still works
+
+
+def test_a_spec_file_replays_what_it_says(env_cache, tmp_path):
+    reports, saved = env_cache / "reports", tmp_path / "spec.toml"
+    first = gauntlet("replay", "sma_cross", "--params", "fast=10,slow=30", "--symbol", "BTC/USDT", "--start",
+                     "2024-04-01", "--fee-rate", "0.0025", "--no-partial-fills", "--save-config", str(saved))
+    assert first.exit_code == 0, first.output
+    (original,) = runs(reports)
+    assert saved.read_text() == (original / "spec.toml").read_text()
+    again = gauntlet("replay", "--config", str(saved))
+    assert again.exit_code == 0, again.output
+    copy = newest(reports, [original])
+    assert json.loads((copy / "metrics.json").read_text()) == json.loads((original / "metrics.json").read_text())
+    cheaper = gauntlet("replay", "--config", str(saved), "--fee-rate", "0.001")
+    assert cheaper.exit_code == 0 and f"overrides the spec in {saved}: costs.fee_rate 0.0025 -> 0.001" in \
+        cheaper.output.replace("\n", "")
+    saved.write_text(saved.read_text().replace("fee_rate = 0.0025", "fee_rate = 2.5"))
+    broken = gauntlet("replay", "--config", str(saved))
+    assert broken.exit_code == 1 and "fee_rate = 2.5" in saved.read_text()
+    assert f"{saved}: invalid spec: " in broken.output.replace("\n", "") and "less than 1" in broken.output
