@@ -50,6 +50,7 @@ def _print_parity(outcome) -> None:
                   f"{d['slippage_cost']['ideal']:.2f}; borrow interest {d['borrow_interest']:.2f}; "
                   f"partial fills {d['partial_fills']}; rejected {len(d['rejected'])}; cancelled {d['cancelled']}; "
                   f"risk blocks {len(d['risk_blocks'])}", highlight=False)
+    from research.parity import describe_step
+
     for step in d["attribution"]:
-        console.print(f"  {step['step']:<62s} costs {step['cost']:>+14,.2f}  -> equity {step['final_equity']:,.2f}",
-                      highlight=False)
+        console.print("  " + describe_step(step), highlight=False)

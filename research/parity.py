@@ -1,5 +1,6 @@
 """Parity: the ideal replay (realism off) must equal the vectorbt sweep trade for trade, and the realistic
-replay is explained against the ideal one, cost by cost, in quote currency."""
+replay is explained against the ideal one, feature by feature, as each feature's signed effect on final
+equity in quote currency (an effect is negative when the feature makes equity smaller: a cost)."""
 
 from __future__ import annotations
 
@@ -119,9 +120,11 @@ _STEPS = (  # realism switched on one feature at a time, in the order a fill mee
 
 def attribute(bars: Bars, signals: Signals, costs: Costs, realism: Realism, rules: MarketRules,
               risk: RiskConfig | None, ideal: ReplayResult) -> list[dict]:
-    """What each realism feature costs, in quote: the realistic replay rebuilt from the ideal one (already
-    run, by `check_parity`) a feature at a time, each step's cost the final equity it takes away. The steps
-    add up to the whole difference, interactions included (they fall to the later feature)."""
+    """What each realism feature does to final equity, in quote: the realistic replay rebuilt from the ideal
+    one (already run, by `check_parity`) a feature at a time, each step's `effect` the signed change of final
+    equity (negative: a cost). The effects add up to the whole difference, interactions included (they fall
+    to the later feature). A positive effect means realism made the strategy look BETTER than the ideal
+    replay (e.g. a volume cap left losing orders unfilled on zero-volume candles); `describe_step` says so."""
     current = Realism.ideal()
     before = float(ideal.equity[-1])
     steps = []
@@ -131,9 +134,21 @@ def attribute(bars: Bars, signals: Signals, costs: Costs, realism: Realism, rule
             continue
         current = target
         after = float(replay(bars, signals, costs, current, rules).equity[-1])
-        steps.append({"step": label, "final_equity": after, "cost": before - after})
+        steps.append({"step": label, "final_equity": after, "effect": after - before})
         before = after
     if risk is not None:
         after = float(replay(bars, signals, costs, current, rules, risk).equity[-1])
-        steps.append({"step": "risk rules and sizing", "final_equity": after, "cost": before - after})
+        steps.append({"step": "risk rules and sizing", "final_equity": after, "effect": after - before})
     return steps
+
+
+def describe_step(step: dict) -> str:
+    """One line per step: its signed effect on final equity, in words where realism flattered the strategy."""
+    effect = step["effect"]
+    if effect < 0:
+        words = f"costs {-effect:,.2f}"
+    elif effect > 0:
+        words = f"adds {effect:,.2f}: realism makes the strategy look better here (orders it cut or left unfilled lost money)"
+    else:
+        words = "no effect"
+    return f"{step['step']:<62s} effect {effect:>+14,.2f} -> equity {step['final_equity']:,.2f}  ({words})"

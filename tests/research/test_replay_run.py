@@ -85,7 +85,7 @@ def test_replay_writes_the_books_metrics_tearsheet_and_parity(env_cache):
     assert [step["step"].split(" (")[0] for step in steps] == ["stop conventions", "exchange rules", "partial fills",
                                                                "borrow interest on shorts", "risk rules and sizing"]
     assert steps[-1]["final_equity"] == pytest.approx(metrics["final_equity"], rel=1e-12)  # rebuilt step by step
-    assert sum(step["cost"] for step in steps) == pytest.approx(-differences["difference"], rel=1e-9)
+    assert sum(step["effect"] for step in steps) == pytest.approx(differences["difference"], rel=1e-9)
     again = gauntlet("replay", "sma_cross", "--params", "fast=10,slow=30", "--symbol", "BTC/USDT",
                      "--notebook")  # binance and 1h, the sweep's defaults; the tearsheet notebook opens its own run
     assert again.exit_code == 0, again.output
