@@ -18,6 +18,7 @@ import numpy as np
 
 from engine.bars import Bars
 from engine.clock import Clock, HistoricalClock
+from engine.core.ids import client_order_id
 from engine.events import Event, EventKind
 from engine.execution import Costs, at_next_open
 from engine.fills import REFUSALS, FillModel, Realism
@@ -46,8 +47,8 @@ class EventLoop:
     submitted by hand (an IOC order, a resting limit) for tests and, later, the paper and live runners."""
 
     def __init__(self, bars: Bars, costs: Costs, realism: Realism, rules: MarketRules, risk: RiskConfig | None = None,
-                 on_event: Callable[[Event], None] | None = None, bar_ms: int = 0) -> None:
-        self.bars, self.realism, self.ts_ms = bars, realism, bars.ts_ms
+                 on_event: Callable[[Event], None] | None = None, bar_ms: int = 0, scope: str = "replay") -> None:
+        self.bars, self.realism, self.ts_ms, self.scope = bars, realism, bars.ts_ms, scope
         self.venue = FillModel(bars, costs, realism, rules)
         self.ledger = Ledger(cash=costs.init_cash)
         self.orders: list[Order] = []
@@ -66,6 +67,10 @@ class EventLoop:
         self.record_bar, self.record_cash, self.record_qty = [0], [costs.init_cash], [0.0]
         needs_atr = risk is not None and risk.sizing.method == "atr"
         self.atr = atr_nb(bars.high, bars.low, bars.close, 14, True) if needs_atr else None
+
+    def order_id(self, decided: int, role: str) -> str:
+        """The client id of the order playing `role` in the decision made at the close of bar `decided`."""
+        return client_order_id(self.scope, int(self.ts_ms[decided]), role)
 
     def settle(self, t: int) -> None:
         """Bring the books to the open of bar t: a short pays its interest for the bars since the last record."""
@@ -120,7 +125,8 @@ class EventLoop:
             self.cancel(order, t, "exit signal")
         closing = any(o.reduce_only and o.type is OrderType.MARKET for o in self.open)
         if self.ledger.qty and not closing:  # an open market close already covers the position
-            self.submit(Order(f"x{t}", self.venue.rules.symbol, -heading, abs(self.ledger.qty), reduce_only=True,
+            self.submit(Order(self.order_id(decided, "exit"), self.venue.rules.symbol, -heading, abs(self.ledger.qty),
+                              reduce_only=True,
                               decided_bar=decided, live_from_bar=t), t)
 
     def enter(self, t: int, side: int, decided: int, size: float, stops: tuple[float, float]) -> None:
@@ -129,8 +135,8 @@ class EventLoop:
         collateral = self.ledger.free_cash
         quote = collateral * size if self.book is None else self._risk_checked(t, decided, size, has_stop, collateral)
         if quote > 0:
-            order = Order(f"e{t}", self.venue.rules.symbol, side, 0.0, quote_qty=quote, decided_bar=decided,
-                          live_from_bar=t)
+            order = Order(self.order_id(decided, "entry"), self.venue.rules.symbol, side, 0.0, quote_qty=quote,
+                          decided_bar=decided, live_from_bar=t)
             self.submit(order, t)
             if order.is_open and (has_stop or math.isfinite(stops[1])):
                 self.protection[order.client_id] = stops
@@ -176,11 +182,13 @@ class EventLoop:
             return  # entered on the last bar: no bar left to protect
         held = abs(self.ledger.qty)
         if math.isfinite(sl):
-            made.append(Order(f"{entry.client_id}-sl", rules.symbol, side, held, OrderType.STOP, reduce_only=True,
+            made.append(Order(self.order_id(entry.decided_bar, "stop_loss"), rules.symbol, side, held, OrderType.STOP,
+                              reduce_only=True,
                               stop_px=rules.round_px(entry.avg_px * (1 + side * sl), side),
                               decided_bar=entry.decided_bar, live_from_bar=live))
         if math.isfinite(tp):
-            made.append(Order(f"{entry.client_id}-tp", rules.symbol, side, held, OrderType.LIMIT, reduce_only=True,
+            made.append(Order(self.order_id(entry.decided_bar, "take_profit"), rules.symbol, side, held,
+                              OrderType.LIMIT, reduce_only=True,
                               limit_px=rules.round_px(entry.avg_px * (1 - side * tp), -side),
                               decided_bar=entry.decided_bar, live_from_bar=live))
         for order in made:
@@ -302,19 +310,20 @@ def _no_gc_pauses() -> Iterator[None]:
 
 def replay(bars: Bars, signals: Signals, costs: Costs, realism: Realism, rules: MarketRules,
            risk: RiskConfig | None = None, on_event: Callable[[Event], None] | None = None,
-           clock: Clock | None = None) -> ReplayResult:
+           clock: Clock | None = None, scope: str = "replay") -> ReplayResult:
     """Walk `signals` (decided at each bar's close) through the event loop; `risk=None` checks nothing and
     sizes all-in, as the sweep does. The loop waits on `clock` for each bar it visits to open and to close:
-    the bars' own times by default (no waiting), or an accelerated clock to rehearse a deployment's pacing."""
+    the bars' own times by default (no waiting), or an accelerated clock to rehearse a deployment's pacing.
+    `scope` names whose orders these are (a run, a deployment): it is part of every client order id."""
     if len(signals) != len(bars):
         raise ValueError(f"signals have {len(signals)} rows for {len(bars)} bars")
     clock = clock if clock is not None else HistoricalClock(int(bars.ts_ms[0]) if len(bars) else 0)
     with _no_gc_pauses():
-        return _replay(bars, signals, costs, realism, rules, risk, on_event, clock)
+        return _replay(bars, signals, costs, realism, rules, risk, on_event, clock, scope)
 
 
 def _replay(bars: Bars, signals: Signals, costs: Costs, realism: Realism, rules: MarketRules,
-            risk: RiskConfig | None, on_event: Callable[[Event], None] | None, clock: Clock) -> ReplayResult:
+            risk: RiskConfig | None, on_event: Callable[[Event], None] | None, clock: Clock, scope: str) -> ReplayResult:
     n, lag = len(bars), realism.latency_bars
     bar_ms = int(np.diff(bars.ts_ms).min()) if n > 1 else 0  # a gap in the data is not a longer bar
     effective = at_next_open(signals)
@@ -331,7 +340,7 @@ def _replay(bars: Bars, signals: Signals, costs: Costs, realism: Realism, rules:
                          zip(entries[due].tolist(), exits[due].tolist(), short_entries[due].tolist(),
                              short_exits[due].tolist()),
                          size.tolist(), zip(sl.tolist(), tp.tolist())))
-    loop = EventLoop(bars, costs, realism, rules, risk, on_event, bar_ms)
+    loop = EventLoop(bars, costs, realism, rules, risk, on_event, bar_ms, scope)
     done, k = 0, 0  # bars passed so far; next decision
     while True:
         if not loop.open:  # skip what cannot change the books: an entry while already in, an exit while out

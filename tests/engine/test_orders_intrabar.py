@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from engine.bars import Bars
+from engine.core.ids import parse_client_id
 from engine.execution import Costs
 from engine.fills import FillModel, Realism
 from engine.market_rules import unrestricted
@@ -44,6 +45,10 @@ def test_the_reference_price_of_resting_orders(kind, side, level, expected, real
     assert venue.reference_px(Order("o", "T/USDT", side, 1.0, kind, **price), 0) == expected
 
 
+def role(order) -> str:
+    return parse_client_id(order.client_id).role
+
+
 def stop_signals(n: int, sl: float = np.nan, tp: float = np.nan) -> Signals:
     entries = np.zeros(n, bool)
     entries[0] = True
@@ -74,7 +79,7 @@ def test_a_stop_is_live_on_the_entry_bar_unless_vectorbt_conventions_apply():
 def test_when_stop_and_target_share_a_bar_the_stop_is_assumed_first():
     bars = bar_rows([(100, 100, 100, 100), (100, 100, 100, 100), (100, 120, 80, 100)])
     result = replay(bars, stop_signals(3, sl=0.1, tp=0.1), Costs(0.0, 0.0, 1000.0), IDEAL, FREE)
-    stop, target = (o for o in result.orders if o.client_id.endswith(("-sl", "-tp")))
+    stop, target = (o for o in result.orders if role(o) in ("stop_loss", "take_profit"))
     assert stop.status is OrderStatus.FILLED and stop.avg_px == pytest.approx(90.0)
     assert target.status is OrderStatus.CANCELLED and "one-cancels-other" in target.reason
 
@@ -85,7 +90,8 @@ def test_a_take_profit_fills_at_its_limit_with_the_maker_fee():
     result = replay(bars, stop_signals(4, sl=0.2, tp=0.05), costs, IDEAL, FREE)
     buy, sell = result.fills
     assert sell.bar == 2 and sell.px == pytest.approx(105.0) and sell.fee == pytest.approx(sell.notional * 0.0002)
-    assert {o.client_id[-2:]: o.status for o in result.orders[1:]} == {"sl": OrderStatus.CANCELLED, "tp": OrderStatus.FILLED}
+    assert {role(o): o.status for o in result.orders[1:]} == {"stop_loss": OrderStatus.CANCELLED,
+                                                              "take_profit": OrderStatus.FILLED}
     assert result.ledger.qty == 0
 
 
