@@ -3,6 +3,15 @@
 Every sweep column goes through `Portfolio.from_signals` with the execution conventions of
 `engine.execution` (signals shifted by `at_next_open`, filled at the open with slippage, fees on
 notional) and is scored by the same accumulators as the fused kernel (`engine.metrics_nb`).
+
+Every comparison with vectorbt names its engine instead of taking vectorbt 1.2's default ("auto": Rust
+where `vectorbt-rust` is installed, else numba), so a result never depends on what an install picked:
+- `PORTFOLIO_ENGINE = "rust"` for `Portfolio.from_signals` and what it derives (value, assets, trades): the
+  precompiled simulation, which the parity and sweep tests hold equal to our replay and fused kernel to
+  1e-9 (its numba twin compiles for about 10 s in every fresh process);
+- `INDICATOR_ENGINE = "numba"` for vectorbt's indicators (`vbt.MA`, `vbt.RSI`, `vbt.ATR`, rolling extremes):
+  our kernels (`engine.indicators_nb`) equal its numba ones bit for bit, while its Rust `vbt.MA` differs by
+  up to ~1e-7 on real closes, enough to flip a crossing on flat candles.
 """
 
 from __future__ import annotations
@@ -18,6 +27,9 @@ from engine.execution import Costs, at_next_open
 from engine.signals import Signals
 from engine.metrics_nb import METRICS, metrics_from_values_nb
 
+PORTFOLIO_ENGINE = "rust"  # Portfolio.from_signals (see above)
+INDICATOR_ENGINE = "numba"  # vectorbt's indicators, when compared with ours (see above)
+
 
 def _stack(columns: Sequence[np.ndarray | None], fill: float | bool) -> np.ndarray | None:
     """Columns side by side, missing ones filled; None when no column has any."""
@@ -31,7 +43,7 @@ def portfolio(bars: Bars, signal_list: Sequence[Signals], costs: Costs, freq: st
     column = {name: getattr(bars, name)[:, None] for name in ("open", "high", "low", "close")}  # broadcast over columns
     kwargs: dict = dict(close=column["close"], entries=_stack([s.entries for s in shifted], False),
                         exits=_stack([s.exits for s in shifted], False), price=column["open"], fees=costs.fee_rate,
-                        slippage=costs.slippage_rate, init_cash=costs.init_cash, freq=freq)
+                        slippage=costs.slippage_rate, init_cash=costs.init_cash, freq=freq, engine=PORTFOLIO_ENGINE)
     if any(s.has_shorts for s in shifted):
         kwargs.update(short_entries=_stack([s.short_entries for s in shifted], False),
                       short_exits=_stack([s.short_exits for s in shifted], False))
