@@ -5,6 +5,10 @@ For sampled cut points t, row t of `signals(bars)` must equal the last row of `s
 (otherwise the full-history run used bars after t: look-ahead) and the last row of `signals` on the
 trailing `warmup` bars (otherwise live, which only has those bars, would decide differently: warm-up too
 short).
+
+The warm-up region (bars before `warmup - 1`, where no live decision is made) is checked for look-ahead
+too, at every bar: a full-history run decides there, and what it decides feeds the sweep. A backward fill
+(`.bfill()`) of an indicator's leading NaNs is the classic leak, and it only shows there.
 """
 
 from __future__ import annotations
@@ -46,9 +50,9 @@ def cut_points(n_bars: int, warmup: int, count: int, seed: int = 0) -> list[int]
 
 
 def check_causality(strategy: Strategy, bars: Bars, params: Any, *, cuts: int = 50, seed: int = 0) -> list[Violation]:
-    """Every violation found at the sampled cut points, earliest first."""
+    """Every violation found at the sampled cut points and in the warm-up region, earliest first."""
     full = strategy.signals(bars, params).columns
-    violations = []
+    violations = _warmup_lookahead(strategy, bars, params, full)
     for t in cut_points(len(bars), params.warmup, cuts, seed):
         prefix = strategy.signals(bars[: t + 1], params).columns
         window = strategy.signals(bars[max(0, t + 1 - params.warmup): t + 1], params).columns
@@ -58,6 +62,18 @@ def check_causality(strategy: Strategy, bars: Bars, params: Any, *, cuts: int = 
                     got = partial[name][-1] if name in partial else "(column missing)"
                     violations.append(Violation(t, int(bars.ts_ms[t]), name, kind, _plain(column[t]), _plain(got)))
     return sorted(violations, key=lambda v: (v.bar, v.kind != "look-ahead"))
+
+
+def _warmup_lookahead(strategy: Strategy, bars: Bars, params: Any, full: dict[str, np.ndarray]) -> list[Violation]:
+    """Look-ahead at every bar before the first decidable one: row t of the full run against the prefix."""
+    found = []
+    for t in range(min(max(params.warmup - 1, 0), len(bars))):
+        prefix = strategy.signals(bars[: t + 1], params).columns
+        for name, column in full.items():
+            if name not in prefix or not _same(column[t], prefix[name][-1]):
+                got = prefix[name][-1] if name in prefix else "(column missing)"
+                found.append(Violation(t, int(bars.ts_ms[t]), name, "look-ahead", _plain(column[t]), _plain(got)))
+    return found
 
 
 def _same(a: Any, b: Any) -> bool:

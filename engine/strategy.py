@@ -12,11 +12,15 @@ import importlib
 import importlib.util
 import itertools
 import sys
+import traceback
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from types import ModuleType
 from typing import Any, get_type_hints
+
+import numpy as np
 
 from engine.bars import Bars
 from engine.signals import Signals
@@ -44,11 +48,21 @@ class Strategy:
         return {f.name: hints[f.name] for f in dataclasses.fields(self.Params)}
 
     def signals(self, bars: Bars, params: Any) -> Signals:
-        result = self.module.signals(bars, params)
+        """The strategy's signals, checked: an exception inside it, or a size or stop no order can take,
+        becomes one `StrategyError` naming the strategy, the parameters and where (file and line, or bar)."""
+        try:
+            result = self.module.signals(bars, params)
+        except Exception as exc:  # noqa: BLE001 - any bug in user code becomes one clear error
+            raise StrategyError(f"{self.name} {params}: signals() raised {type(exc).__name__}: {exc} "
+                                f"(at {_where(exc, self.module)})") from exc
         if not isinstance(result, Signals):
-            raise TypeError(f"{self.name}.signals returned {type(result).__name__}, not Signals")
+            raise StrategyError(f"{self.name}.signals returned {type(result).__name__}, not Signals")
         if len(result) != len(bars):
-            raise ValueError(f"{self.name}.signals returned {len(result)} rows for {len(bars)} bars")
+            raise StrategyError(f"{self.name}.signals returned {len(result)} rows for {len(bars)} bars")
+        if (problem := _bad_values(result)) is not None:
+            column, rule, bad = problem
+            raise StrategyError(f"{self.name} {params}: {column} must be {rule}; it is {_column(result, column)[bad[0]]} "
+                                f"at bar {bad[0]} ({_utc(bars.ts_ms[bad[0]])}), the first of {len(bad)} such bar(s)")
         return result
 
     def params(self, values: Mapping[str, Any] | None = None) -> Any:
@@ -74,6 +88,42 @@ class Strategy:
                 yield self.params(dict(zip(names, combo, strict=True)))
             except ValueError:
                 continue
+
+
+class StrategyError(ValueError):
+    """A strategy's own code failed or produced signals no order can follow; the message says where."""
+
+
+def _where(exc: BaseException, module: ModuleType) -> str:
+    """file:line of the deepest frame inside the strategy's own file (else the deepest frame at all)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    own = [f for f in frames if f.filename == getattr(module, "__file__", None)]
+    frame = (own or frames)[-1]
+    return f"{frame.filename}:{frame.lineno}"
+
+
+def _column(signals: Signals, name: str) -> np.ndarray:
+    return getattr(signals, name)
+
+
+def _bad_values(signals: Signals) -> tuple[str, str, np.ndarray] | None:
+    """(column, rule, offending bars) of the first rule broken: a size at an entry must be in (0, 1] (NaN
+    or 0 would make vectorbt skip the order silently), a stop distance NaN (none) or >= 0."""
+    if signals.size is not None:
+        entry = signals.entries | (signals.short_entries if signals.short_entries is not None else False)
+        size = signals.size
+        bad = np.flatnonzero(entry & ~((size > 0.0) & (size <= 1.0)))  # NaN fails both comparisons
+        if len(bad):
+            return "size", "in (0, 1] at every entry", bad
+    for name in ("sl_stop", "tp_stop"):
+        stop = getattr(signals, name)
+        if stop is not None and len(bad := np.flatnonzero(stop < 0.0)):
+            return name, "NaN (no stop) or a distance >= 0", bad
+    return None
+
+
+def _utc(ts_ms: int) -> str:
+    return datetime.fromtimestamp(int(ts_ms) / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def coerce(strategy: str, name: str, value: Any, kind: type) -> Any:
