@@ -8,7 +8,7 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -23,9 +23,11 @@ from engine.replay import ReplayResult, replay
 from engine.spec import RunSpec
 from engine.strategy import Strategy, load_strategy
 from research.gaps import describe_record, gap_summary
-from research.parity import ParityReport, attribute, check_parity, explain
 from research.runs import RunFolder, base_record
 from research.sweep import vbt_freq
+
+if TYPE_CHECKING:  # vectorbt loads (seconds) only when --parity asks for it
+    from research.parity import ParityReport
 
 
 @dataclass
@@ -67,6 +69,8 @@ def run_replay(spec: RunSpec, store: Store | None = None, parity: bool = False,
     outcome = ReplayOutcome(spec, strategy, params, key, result, books_metrics(result, costs, key.timeframe),
                             rules_source, loaded.fingerprint)
     if parity:
+        from research.parity import attribute, check_parity, explain
+
         outcome.parity, ideal = check_parity(bars, signals, costs, vbt_freq(key.timeframe))
         outcome.differences = explain(result, ideal)
         outcome.differences["attribution"] = attribute(bars, signals, costs, realism, rules, risk, ideal)
