@@ -2,11 +2,13 @@
 
 A clock says what time it is and waits for the next bar to close. Replay uses the bars' own times; paper
 and live wait on the wall clock; an accelerated clock runs wall time faster, for rehearsing a live
-deployment in minutes.
+deployment in minutes. The loopback exchange keeps its time on the same kind of clock, so a test that
+moves one moves both.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,16 +22,27 @@ class Clock(Protocol):
 
 
 class HistoricalClock:
-    """Time is the close of the last bar replayed; waiting is instant."""
+    """Time moves only when told: replay's clock (the close of the last bar replayed, waiting is instant)
+    and a test's or the emulator's (`set`, `advance`). Safe to share between threads."""
 
     def __init__(self, start_ms: int = 0) -> None:
-        self._now_ms = start_ms
+        self._now_ms, self._lock = int(start_ms), threading.Lock()
 
     def now_ms(self) -> int:
-        return self._now_ms
+        with self._lock:
+            return self._now_ms
 
     def wait_until(self, ts_ms: int) -> None:
-        self._now_ms = max(self._now_ms, ts_ms)
+        with self._lock:
+            self._now_ms = max(self._now_ms, int(ts_ms))
+
+    def set(self, now_ms: int) -> None:
+        with self._lock:
+            self._now_ms = int(now_ms)
+
+    def advance(self, ms: int) -> None:
+        with self._lock:
+            self._now_ms += int(ms)
 
 
 @dataclass

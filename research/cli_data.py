@@ -197,7 +197,7 @@ def serve_command(candles: Path | None, from_cache: str | None, symbol: str, tim
         served = ", ".join(f"{f.symbol} {f.timeframe} ({len(f.ts_ms):,} candles)" for f in feeds)
         console.print(f"Binance emulator on {emulator.base_url} serving {served}"
                       + (" [yellow]SYNTHETIC[/]" if sample else "") + "; Ctrl-C stops it")
-        console.print(f"clock: {fmt_ts(emulator.clock.now_ms)}", highlight=False)
+        console.print(f"clock: {fmt_ts(emulator.clock.now_ms())}", highlight=False)
         try:
             while True:
                 time.sleep(3600)

@@ -30,6 +30,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from engine.clock import Clock, HistoricalClock
 from engine.ohlcv.schema import VALUE_COLUMNS, ts_ms_of
 from engine.ohlcv.timeframe import timeframe_ms
 from engine.venues import binance_wire as wire
@@ -75,26 +76,6 @@ class Feed:
         return int(self.ts_ms[-1]) + timeframe_ms(self.timeframe) if len(self.ts_ms) else 0
 
 
-class Clock:
-    """The emulator's now, in epoch ms; tests move it to open and close candles."""
-
-    def __init__(self, now_ms: int) -> None:
-        self._now_ms, self._lock = now_ms, threading.Lock()
-
-    @property
-    def now_ms(self) -> int:
-        with self._lock:
-            return self._now_ms
-
-    def set(self, now_ms: int) -> None:
-        with self._lock:
-            self._now_ms = int(now_ms)
-
-    def advance(self, ms: int) -> None:
-        with self._lock:
-            self._now_ms += int(ms)
-
-
 @dataclass(slots=True)
 class Fault:
     """Misbehaviour for the next `times` requests whose path starts with `path` (`times=None`: forever),
@@ -115,7 +96,8 @@ class Fault:
 class BinanceEmulator:
     """Start with `with BinanceEmulator([feed]) as emu:`; `emu.base_url` is what ccxt is pointed at."""
 
-    def __init__(self, feeds: Iterable[Feed], *, now_ms: int | None = None, port: int = 0) -> None:
+    def __init__(self, feeds: Iterable[Feed], *, now_ms: int | None = None, port: int = 0,
+                 clock: Clock | None = None) -> None:
         feeds = list(feeds)
         if not feeds:
             raise ValueError("the emulator needs at least one feed of candles")
@@ -124,7 +106,8 @@ class BinanceEmulator:
             raise ValueError(f"the emulator serves spot markets and USDⓈ-M perpetuals (BTC/USDT:USDT), not {unknown[0]}")
         self.feeds = {wire.market_id(f.symbol): f for f in feeds if ":" not in f.symbol}  # /api/v3
         self.perpetual_feeds = {wire.market_id(f.symbol): f for f in feeds if ":" in f.symbol}  # /fapi/v1
-        self.clock = Clock(now_ms if now_ms is not None else max(f.end_ms for f in feeds))
+        # the exchange's now: a manual clock (tests move it) unless one is given (an accelerated rehearsal)
+        self.clock = clock or HistoricalClock(now_ms if now_ms is not None else max(f.end_ms for f in feeds))
         self.requests: deque[str] = deque(maxlen=100_000)  # the recent request log, bounded for long serves
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
@@ -183,7 +166,7 @@ class BinanceEmulator:
         family, _, endpoint = path.rpartition("/")
         feeds = {"/api/v3": self.feeds, "/fapi/v1": self.perpetual_feeds}.get(family)
         routes = {"ping": lambda q: (200, {}),
-                  "time": lambda q: (200, {"serverTime": self.clock.now_ms}),
+                  "time": lambda q: (200, {"serverTime": self.clock.now_ms()}),
                   "exchangeInfo": lambda q: self._exchange_info(q, feeds, futures=family == "/fapi/v1"),
                   "klines": lambda q: self._klines(q, feeds)}
         route = routes.get(endpoint) if feeds is not None else None
@@ -199,7 +182,7 @@ class BinanceEmulator:
             return wire.error_body("bad_symbol")
         info = wire.perpetual_info if futures else wire.symbol_info
         infos = [info(feeds[w].symbol, feeds[w].rules) for w in wanted]
-        return 200, wire.exchange_info(self.clock.now_ms, infos, futures=futures)
+        return 200, wire.exchange_info(self.clock.now_ms(), infos, futures=futures)
 
     def _klines(self, query: dict[str, str], feeds: dict[str, Feed]) -> tuple[int, object]:
         feed = feeds.get(query.get("symbol", ""))
@@ -218,7 +201,7 @@ class BinanceEmulator:
         return 200, _KlinesBody(self._kline_rows(feed, start, end, limit))
 
     def _kline_rows(self, feed: Feed, start: int | None, end: int | None, limit: int) -> str:
-        now, step = self.clock.now_ms, timeframe_ms(feed.timeframe)
+        now, step = self.clock.now_ms(), timeframe_ms(feed.timeframe)
         hi = int(np.searchsorted(feed.ts_ms, now, side="right"))  # candles that have opened
         if end is not None:
             hi = min(hi, int(np.searchsorted(feed.ts_ms, end, side="right")))
@@ -272,7 +255,7 @@ def _handler_for(emulator: BinanceEmulator) -> type[BaseHTTPRequestHandler]:
         do_POST = do_DELETE = do_GET
 
         def _send_error(self, fault: Fault) -> None:
-            until = emulator.clock.now_ms + fault.retry_after_s * 1000
+            until = emulator.clock.now_ms() + fault.retry_after_s * 1000
             status, body = wire.error_body(fault.kind, until=until) if fault.kind == "ip_ban" else wire.error_body(fault.kind)
             self._send(status, json.dumps(body).encode(), headers={"Retry-After": str(fault.retry_after_s)})
 

@@ -62,7 +62,7 @@ def test_klines_follow_binance_start_end_and_limit_rules(emulator_5m):
     assert get(emulator_5m, "/api/v3/klines?symbol=BTCUSDT&interval=5m&limit=1001") == (
         400, {"code": -1130, "msg": "Invalid data sent for a parameter."})
     assert get(emulator_5m, "/api/v3/klines?symbol=DOGEUSDT&interval=5m") == (400, {"code": -1121, "msg": "Invalid symbol."})
-    assert get(emulator_5m, "/api/v3/time") == (200, {"serverTime": emulator_5m.clock.now_ms})
+    assert get(emulator_5m, "/api/v3/time") == (200, {"serverTime": emulator_5m.clock.now_ms()})
 
 
 def test_the_clock_decides_which_candles_exist_and_serves_the_open_one_partially(emulator_5m):
@@ -72,7 +72,7 @@ def test_the_clock_decides_which_candles_exist_and_serves_the_open_one_partially
     assert [r[0] for r in rows] == [opened - 300_000, opened]
     final = shared_candles("binance_BTC-USDT_5m.parquet").loc["2021-04-24 20:00"]
     partial = [float(v) for v in rows[-1][1:6]]
-    assert partial[0] == final["open"] and partial[4] < final["volume"] and rows[-1][6] > emulator_5m.clock.now_ms
+    assert partial[0] == final["open"] and partial[4] < final["volume"] and rows[-1][6] > emulator_5m.clock.now_ms()
     assert final["low"] <= partial[2] <= partial[1] <= final["high"]
 
 
