@@ -14,6 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from engine.spec import RunSpec
+from research.runs import read_record
 from research.sweep import SweepSpec
 
 
@@ -28,7 +29,7 @@ class SweepView:
     @classmethod
     def from_run(cls, run_dir: str | Path) -> SweepView:
         folder = Path(run_dir)
-        record = json.loads((folder / "run.json").read_text())
+        record = read_record(folder / "run.json")
         config = record["config"]
         return cls(f"{record['run_id']}", pd.read_parquet(folder / "results.parquet"), record["results"]["evidence"],
                    config["grid"], config["objective"])
@@ -62,7 +63,7 @@ class WalkForwardView:
     @classmethod
     def from_run(cls, run_dir: str | Path) -> WalkForwardView:
         folder = Path(run_dir)
-        record = json.loads((folder / "run.json").read_text())
+        record = read_record(folder / "run.json")
         return cls(record["run_id"], pd.read_csv(folder / "plan.csv"), pd.read_parquet(folder / "folds.parquet"),
                    pd.read_parquet(folder / "oos_equity.parquet"), record["results"], list(record["config"]["grid"]))
 
@@ -106,7 +107,7 @@ class ReplayView:
         from engine.ohlcv import load
 
         folder = Path(run_dir)
-        record = json.loads((folder / "run.json").read_text())
+        record = read_record(folder / "run.json")
         frame = pd.read_parquet(folder / "equity.parquet").set_index("timestamp")
         exchange, symbol, timeframe = record["config"]["series"].split(" ")
         close = load(exchange, symbol, timeframe, frame.index[0], frame.index[-1] + pd.Timedelta(1, "ms"))["close"]
