@@ -272,6 +272,7 @@ def replay_command(
     save_config: Annotated[Optional[Path], typer.Option(help="also write the resolved spec as TOML here")] = None,
     parity: Annotated[bool, typer.Option(help="also prove the ideal replay equals the vectorbt sweep")] = False,
     notebook: Annotated[bool, typer.Option(help="also execute notebooks/tearsheet.ipynb into the run folder")] = False,
+    max_gap: MaxGap = None,
 ) -> None:
     """Replay a strategy through the event loop, or reproduce a run (--from-run: its whole spec; each option
     given overrides one field, and the replay says which); writes orders, fills, round trips, equity, metrics,

@@ -13,6 +13,7 @@ from research.console import console
 def replay_command(options: dict[str, Any]) -> bool:
     """`options`: the command's parsed options by name; None means "not given"."""
     from research.cli_research import notebook_step
+    from research.gaps import describe_record
     from research.replay_run import run_replay, write_replay
     from research.replay_spec import FLAG_FIELDS, ReplayRequest, resolve
 
@@ -26,7 +27,8 @@ def replay_command(options: dict[str, Any]) -> bool:
     if options.get("save_config") is not None:
         path = resolved.spec.write(Path(options["save_config"]))
         console.print(f"spec written to {path}", highlight=False)
-    outcome = run_replay(resolved.spec, parity=options["parity"], strategy=resolved.strategy)
+    outcome = run_replay(resolved.spec, parity=options["parity"], strategy=resolved.strategy,
+                         max_gap=options.get("max_gap"))
     outcome.notes = resolved.notes
     folder = write_replay(outcome, sys.argv, extra=notebook_step("tearsheet") if options["notebook"] else None)
     console.print(f"run [bold]{folder.name}[/]  ->  {folder}", highlight=False)
@@ -36,6 +38,7 @@ def replay_command(options: dict[str, Any]) -> bool:
                   f"sharpe {m['sharpe']:.3f}, max drawdown {m['max_drawdown']:.2%}, {m['round_trips']} round trips, "
                   f"fees {m['fees_paid']:.2f}, final equity {m['final_equity']:.2f}  (rules: {outcome.rules_source})",
                   highlight=False)
+    console.print(f"{outcome.key}: {describe_record(outcome.gaps)}", highlight=False)
     if outcome.parity is None:
         return True
     _print_parity(outcome)

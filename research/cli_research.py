@@ -41,7 +41,7 @@ def sweep_command(strategy: str, symbols: Sequence[str], exchange: str, timefram
     console.print(f"run [bold]{folder.name}[/]  ->  {folder}", highlight=False)
     console.print(results_table(outcome.results, list(outcome.strategy.param_types), top))
     for symbol, found in outcome.evidence.items():
-        console.print(f"{symbol}: best {found['best']}  " + evidence_line(found), highlight=False)
+        console.print(f"{symbol}: candidate {found['best']}  " + evidence_line(found), highlight=False)
         console.print(f"{symbol}: " + describe_record(found["gaps"]), highlight=False)
 
 

@@ -22,7 +22,7 @@ from engine.ohlcv.timeframe import timeframe_ms
 from engine.replay import ReplayResult, replay
 from engine.spec import RunSpec
 from engine.strategy import Strategy, load_strategy
-from research.gaps import describe_record, gap_summary
+from research.gaps import describe_record, gap_summary, refuse_long_gaps
 from research.runs import RunFolder, base_record
 from research.sweep import vbt_freq
 
@@ -47,8 +47,9 @@ class ReplayOutcome:
 
 
 def run_replay(spec: RunSpec, store: Store | None = None, parity: bool = False,
-               strategy: Strategy | None = None) -> ReplayOutcome:
-    """Replay a complete spec; `strategy` saves loading it again when the caller has it."""
+               strategy: Strategy | None = None, max_gap: str | None = None) -> ReplayOutcome:
+    """Replay a complete spec; `strategy` saves loading it again when the caller has it; `max_gap` (a duration)
+    refuses data whose longest gap is longer."""
     store = store or Store()
     strategy = strategy or load_strategy(spec.strategy.ref)
     params = strategy.params(spec.params)
@@ -60,6 +61,7 @@ def run_replay(spec: RunSpec, store: Store | None = None, parity: bool = False,
     if len(bars) < params.warmup + 2:
         raise ValueError(f"{key}: {len(bars)} bars; {strategy.name} {params} needs at least {params.warmup + 2}")
     gaps = gap_summary(bars, key.timeframe)
+    refuse_long_gaps(gaps, max_gap, str(key))
     rules, rules_source = rules_from_sources(key.symbol, store.require(key).sources)
     signals = strategy.signals(bars, params)
     costs, realism, risk = spec.costs.to_costs(), spec.realism.to_realism(), spec.risk.to_config()

@@ -102,3 +102,9 @@ def test_replay_states_gaps_and_its_fills_after_a_gap(gappy_cache, tmp_path):
     after = int(fills["bar"].isin([495, 575, 1728, 2277, 3356, 3477]).sum())
     assert record["gaps"]["fills_after_gap"] == after > 0 and record["gaps"]["missing_bars"] == 11
     assert "6 gap(s) in the window" in record["headline"]
+    assert "6 gap(s) in the window, 11 missing bars, the longest 3h" in " ".join(result.output.split())
+    refused = CliRunner().invoke(app, ["replay", "sma_cross", "--params", "fast=5,slow=8", "--symbol", "BTC/USDT",
+                                       "--max-gap", "90min"])
+    assert refused.exit_code != 0 and "Traceback" not in refused.output
+    assert "the longest gap is 3h (3 missing 1h bars from 2020-12-21 15:00 UTC), longer than --max-gap 90min" in \
+        " ".join(refused.output.split())
