@@ -51,3 +51,21 @@ def walkforward_candidates(outcome: Any) -> dict:
 
 def _iso(ts_ms: int) -> str:
     return pd.Timestamp(ts_ms, unit="ms", tz="UTC").isoformat()
+
+
+def legacy_candidates(record: dict) -> dict[str, dict]:
+    """Candidate specs rebuilt from the config of a run written before runs recorded them (its window and
+    costs were in the config all along; its strategy source was not recorded)."""
+    config, results = record["config"], record.get("results", {})
+    if record["kind"] == "sweep":
+        chosen = {s: found.get("best") for s, found in results.get("evidence", {}).items()}
+    else:
+        chosen = {s: summary.get("candidate", summary.get("recommendation")) for s, summary in results.items()
+                  if isinstance(summary, dict)}
+    costs = config.get("costs", {})
+    return {symbol: RunSpec.sweep_like(
+        StrategySpec(name=config["strategy"], ref=config["strategy"]), params,
+        MarketSpec(exchange=config["exchange"], symbol=symbol, timeframe=config["timeframe"], start=config.get("start"),
+                   end=config.get("end")),
+        CostsSpec(**{k: v for k, v in costs.items() if k in CostsSpec.model_fields})).model_dump()
+        for symbol, params in chosen.items() if params}

@@ -162,15 +162,28 @@ def _sha(path: str) -> str:
 
 def _candidate(record: dict, request: ReplayRequest, notes: list[str]) -> RunSpec:
     candidates = record.get("candidates")
+    if not candidates and "strategy" not in record:  # written before runs recorded their candidates' specs
+        candidates = _legacy(record, request.from_run)
+        notes.append(f"run {request.from_run} predates recorded specs: its candidate's spec is rebuilt from its "
+                     "config (window, costs); its strategy source was not recorded")
     if not candidates:
-        raise ValueError(f"run {request.from_run} chose no parameters (or predates recorded specs); pass --param NAME=VALUE "
-                         "and the flags instead")
+        raise ValueError(f"run {request.from_run} chose no parameters; pass --param NAME=VALUE and the flags instead")
     wanted = request.flags.get("symbol")
     symbol = wanted if wanted in candidates else next(iter(candidates))
     spec = RunSpec.parse(candidates[symbol], f"run {request.from_run}, candidate for {symbol}")
     if record["kind"] == "walkforward":
         spec = _window(spec, record.get("oos_windows", {}).get(symbol, []), request.window or "oos", notes)
     return spec
+
+
+def _legacy(record: dict, run_id: str) -> dict:
+    from research.candidates import legacy_candidates
+
+    try:
+        return legacy_candidates(record)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"run {run_id} predates recorded specs and its config cannot be read as one ({exc}); "
+                         "pass --param NAME=VALUE and the flags instead") from None
 
 
 def _window(spec: RunSpec, windows: list[list[str]], window: str, notes: list[str]) -> RunSpec:

@@ -51,12 +51,22 @@ def test_from_run_of_a_sweep_equals_the_sweeps_figure_for_its_candidate(env_cach
                                               "start": "2024-03-01", "end": "2024-08-15", "fee_rate": 0.002,
                                               "slippage_rate": 0.001, "init_cash": 2500.0, "maker_fee_rate": None}
 
+    # a run written before runs recorded their specs: rebuilt from its config, the same figures
+    record = json.loads((sweep / "run.json").read_text())
+    legacy = {k: v for k, v in record.items() if k not in ("strategy", "candidates")}
+    (sweep / "run.json").write_text(json.dumps(legacy))
+    rebuilt = gauntlet("replay", "--from-run", sweep.name)
+    assert rebuilt.exit_code == 0 and "predates recorded specs" in rebuilt.output, rebuilt.output
+    legacy_run = newest(reports, [sweep, replay])
+    (sweep / "run.json").write_text(json.dumps(record))
+    assert json.loads((legacy_run / "metrics.json").read_text()) == metrics
+
     # one flag overrides one field, and the replay says which
     overridden = gauntlet("replay", "--from-run", sweep.name, "--fee-rate", "0.001", "--no-ideal")
     assert overridden.exit_code == 0, overridden.output
     assert "costs.fee_rate 0.002 -> 0.001" in overridden.output and "risk.enabled False -> True" in overridden.output
     assert "market.start" not in overridden.output
-    spec = json.loads((newest(reports, [sweep, replay]) / "run.json").read_text())["spec"]
+    spec = json.loads((newest(reports, [sweep, replay, legacy_run]) / "run.json").read_text())["spec"]
     assert spec["costs"]["fee_rate"] == 0.001 and spec["market"]["start"] == "2024-03-01"
     assert spec["realism"]["exchange_rules"] and spec["risk"]["enabled"]
 
