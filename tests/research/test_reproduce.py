@@ -118,7 +118,8 @@ def test_a_changed_strategy_source_is_named_and_the_recorded_copy_replays(env_ca
     assert first.exit_code == 0, first.output
     (original,) = runs(reports)
     record = json.loads((original / "run.json").read_text())
-    assert record["strategy"]["path"] == str(mine.resolve()) and (original / "source" / "my_cross.py").read_text() == source
+    assert record["strategy"]["path"] == str(mine.resolve())
+    assert (original / "source" / "my_cross.py").read_text() == source
     mine.write_text(source.replace("crossed_above_nb(fast, slow), exits=crossed_above_nb(slow, fast)",
                                    "crossed_above_nb(slow, fast), exits=crossed_above_nb(fast, slow)"))
     changed = gauntlet("replay", "--from-run", original.name)
