@@ -10,10 +10,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from engine.metrics_nb import YEAR_MS, window_years
 from engine.ohlcv import quality
 from engine.ohlcv.timeframe import timeframe_ms
-
-YEAR_MS = 365 * 86_400_000
 
 
 def candle_figure(frame: pd.DataFrame, title: str, max_bars: int = 5_000) -> go.Figure:
@@ -29,9 +28,10 @@ def candle_figure(frame: pd.DataFrame, title: str, max_bars: int = 5_000) -> go.
 
 
 def returns_summary(frame: pd.DataFrame, timeframe: str) -> pd.DataFrame:
-    """Log returns per bar: count, mean, std, skew, kurtosis, extremes, and annualized volatility (365 days)."""
+    """Log returns per bar: count, mean, std, skew, kurtosis, extremes, and annualized volatility (by the
+    observed bars per 365-day year, rows / calendar years, as every annualized figure; see research/stats.py)."""
     r = np.log(frame["close"]).diff().dropna()
-    per_year = YEAR_MS / timeframe_ms(timeframe)
+    per_year = len(frame) / window_years(frame.index.as_unit("ms").asi8, timeframe_ms(timeframe))
     return pd.DataFrame({"value": {
         "bars": len(frame), "mean": r.mean(), "std": r.std(), "skew": r.skew(), "excess_kurtosis": r.kurt(),
         "min": r.min(), "max": r.max(), "annual_volatility": r.std() * np.sqrt(per_year)}})

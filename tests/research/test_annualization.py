@@ -62,3 +62,15 @@ def test_sweep_scores_gappy_data_on_calendar_time(engine):
     returns = pd.Series(np.r_[value[0] / COSTS.init_cash, value[1:] / value[:-1]] - 1.0)
     assert scores.metrics[0, METRICS.index("sharpe")] == pytest.approx(
         qs.stats.sharpe(returns, periods=(hi - lo) / years), rel=1e-9)
+
+
+def test_explore_annualizes_volatility_by_the_observed_bars():
+    from research.explore import returns_summary
+
+    frame = shared_candles("binance_BTC-USDT_1h_2024-01_2024-09.parquet")
+    week = (frame.index.as_unit("ms").asi8 // (7 * 86_400_000)) % 2
+    sparse = frame[week == 0]
+    summary = returns_summary(sparse, "1h")["value"]
+    observed = len(sparse) / window_years(sparse.index.as_unit("ms").asi8, HOUR_MS)
+    assert summary["annual_volatility"] == pytest.approx(summary["std"] * np.sqrt(observed), rel=1e-12)
+    assert observed < 0.55 * 8760
