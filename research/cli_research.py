@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from rich.console import Console
@@ -15,6 +16,8 @@ from engine.execution import Costs
 from engine.metrics_nb import METRICS
 from research.console import console
 
+if TYPE_CHECKING:
+    from research.walkforward import WalkForwardSpec
 
 
 def progress_bar(unit: str = "combinations") -> Progress:
@@ -75,23 +78,32 @@ def size_of(text: str | None) -> int | str | None:
     return int(text) if text is not None and text.strip().isdigit() else text
 
 
-def walkforward_command(a: WalkForwardArgs) -> None:
+def walkforward_spec(a: WalkForwardArgs) -> WalkForwardSpec:
+    """The spec a walk-forward runs, from its options: one translation for `gauntlet walkforward` and for the
+    jobs of `gauntlet schedule`."""
     from research.splits import SplitSpec
     from research.sweep import SweepSpec
-    from research.gaps import describe_record
-    from research.walkforward import WalkForwardSpec, fold_table, run_walkforward
-    from research.walkforward_run import plan_frame, write_walkforward
+    from research.walkforward import WalkForwardSpec
 
     sweep = SweepSpec(a.strategy, a.exchange, tuple(a.symbols), a.timeframe, a.start, a.end, tuple(a.params),
                       Costs(a.fee_rate, a.slippage_rate, a.init_cash), a.engine, a.objective, a.max_gap)
     splits = SplitSpec(n_folds=a.folds, mode=a.mode, is_size=size_of(a.is_size), oos_size=size_of(a.oos_size),
                        purge=size_of(a.purge) or 0, embargo=size_of(a.embargo) or 0)
+    return WalkForwardSpec(sweep, splits, a.min_trades)
+
+
+def walkforward_command(a: WalkForwardArgs) -> None:
+    from research.gaps import describe_record
+    from research.walkforward import fold_table, run_walkforward
+    from research.walkforward_run import plan_frame, write_walkforward
+
+    spec = walkforward_spec(a)
     with progress_bar("folds") as bar:
         def tracker(symbol: str):
             task = bar.add_task(f"walk-forward {symbol}", total=None)
             return lambda done, total: bar.update(task, completed=done, total=total)
 
-        outcome = run_walkforward(WalkForwardSpec(sweep, splits, a.min_trades), progress=tracker)
+        outcome = run_walkforward(spec, progress=tracker)
     console.print(frame_table(plan_frame(outcome), "split plan"))
     extra = notebook_step("walkforward") if a.notebook else None
     folder = write_walkforward(outcome, sys.argv, extra=extra)

@@ -5,6 +5,8 @@ folders each time (a run finishes, `gauntlet runs list`), so a deleted run drops
 from __future__ import annotations
 
 import html
+import os
+import threading
 from pathlib import Path
 
 _LINKED = (".html", ".csv", ".ipynb", ".parquet", ".json")
@@ -38,7 +40,7 @@ def write_index(reports_dir: Path) -> Path:
             f"</head><body><h1>gauntlet runs</h1><p>{len(runs)} run(s), newest first.</p><table><tr><th>run</th>"
             f"<th>kind</th><th>strategy</th><th>data</th><th>result</th><th>files</th></tr>{rows}</table></body></html>")
     path = reports_dir / "index.html"
-    tmp = path.with_suffix(".html.tmp")
+    tmp = path.with_suffix(f".html.{os.getpid()}-{threading.get_ident()}.tmp")  # two writers never share one
     tmp.write_text(page)
     tmp.replace(path)
     return path
