@@ -12,7 +12,7 @@ from research.console import console
 
 def replay_command(options: dict[str, Any]) -> bool:
     """`options`: the command's parsed options by name; None means "not given"."""
-    from research.cli_research import notebook_step
+    from research.cli_research import notebook_step, step
     from research.gaps import describe_record
     from research.replay_run import run_replay, write_replay
     from research.replay_spec import FLAG_FIELDS, ReplayRequest, resolve
@@ -27,10 +27,12 @@ def replay_command(options: dict[str, Any]) -> bool:
     if options.get("save_config") is not None:
         path = resolved.spec.write(Path(options["save_config"]))
         console.print(f"spec written to {path}", highlight=False)
-    outcome = run_replay(resolved.spec, parity=options["parity"], strategy=resolved.strategy,
-                         max_gap=options.get("max_gap"))
+    with step(f"replay {resolved.strategy.name} on {resolved.spec.market.symbol}"):
+        outcome = run_replay(resolved.spec, parity=options["parity"], strategy=resolved.strategy,
+                             max_gap=options.get("max_gap"))
     outcome.notes = resolved.notes
-    folder = write_replay(outcome, sys.argv, extra=notebook_step("tearsheet") if options["notebook"] else None)
+    with step("books, metrics and the QuantStats tearsheet"):
+        folder = write_replay(outcome, sys.argv, extra=notebook_step("tearsheet") if options["notebook"] else None)
     console.print(f"run [bold]{folder.name}[/]  ->  {folder}", highlight=False)
     m = outcome.metrics
     window = f"{outcome.spec.market.start or 'first bar'} -> {outcome.spec.market.end or 'last bar'}"
