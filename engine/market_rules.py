@@ -23,6 +23,11 @@ class MarketRules:
     min_notional: float = 0.0
     margin: bool = True  # the exchange lends for shorts (Binance: isMarginTradingAllowed)
 
+    @property
+    def quote_asset(self) -> str:
+        """The currency prices and fees are in: `USDT` of `BTC/USDT` (and of `BTC/USDT:USDT`)."""
+        return self.symbol.partition("/")[2].split(":")[0] or "quote"
+
     @classmethod
     def from_ccxt(cls, market: dict[str, Any]) -> MarketRules:
         """From a ccxt unified market (precision in TICK_SIZE mode, as Binance reports it)."""

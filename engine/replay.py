@@ -4,6 +4,8 @@ fill model (`engine.fills`, the simulated venue) filling orders and the ledger k
 The loop visits only bars where something happens (a decision takes effect, or an order is still open)
 and records the books after each; every bar's value follows from those records in one pass at the end
 (`engine.valuation`). The same loop body paper and live will drive with a wall clock, at replay speed.
+Every step is a typed event (`engine.core.events`); a `BarClosed` stands for the visited bar and the idle
+stretch before it, so the records account for every bar.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import numpy as np
 from engine.bars import Bars
 from engine.clock import Clock, HistoricalClock
 from engine.core.ids import client_order_id
-from engine.events import Event, EventKind
+from engine.core.events import (BarClosed, Decided, Event, InterestCharged, OrderAccepted, OrderCancelled,
+                                OrderFilled, OrderRejected, OrderSubmitted, RiskChecked)
 from engine.execution import Costs, at_next_open
 from engine.fills import REFUSALS, FillModel, Realism
 from engine.indicators_nb import atr_nb
@@ -49,6 +52,7 @@ class EventLoop:
     def __init__(self, bars: Bars, costs: Costs, realism: Realism, rules: MarketRules, risk: RiskConfig | None = None,
                  on_event: Callable[[Event], None] | None = None, bar_ms: int = 0, scope: str = "replay") -> None:
         self.bars, self.realism, self.ts_ms, self.scope = bars, realism, bars.ts_ms, scope
+        self.quote_asset = rules.quote_asset  # the simulated venue charges fees in quote
         self.venue = FillModel(bars, costs, realism, rules)
         self.ledger = Ledger(cash=costs.init_cash)
         self.orders: list[Order] = []
@@ -62,7 +66,7 @@ class EventLoop:
         self.placed: list[Order] = []  # orders submitted during the current pass of `work`
         self.deferred: tuple[int, int, float, tuple[float, float]] | None = None  # a reversal's entry, once flat
         self.book = RiskBook(risk.limits, risk.sizing, peak=costs.init_cash, day_start=costs.init_cash) if risk else None
-        self.borrow_per_bar = realism.borrow_rate * bar_ms / _YEAR_MS
+        self.bar_ms, self.borrow_per_bar = bar_ms, realism.borrow_rate * bar_ms / _YEAR_MS
         self.prefix = closes_before(bars.close) if self.borrow_per_bar else None
         self.record_bar, self.record_cash, self.record_qty = [0], [costs.init_cash], [0.0]
         needs_atr = risk is not None and risk.sizing.method == "atr"
@@ -76,7 +80,10 @@ class EventLoop:
         """Bring the books to the open of bar t: a short pays its interest for the bars since the last record."""
         start, qty = self.record_bar[-1], self.record_qty[-1]
         if qty < 0 and self.borrow_per_bar:
-            self.ledger.pay_interest(-qty * self.borrow_per_bar * (self.prefix[t] - self.prefix[start]))
+            amount = -qty * self.borrow_per_bar * (self.prefix[t] - self.prefix[start])
+            self.ledger.pay_interest(amount)
+            if amount > 0:
+                self.emit(_new_tuple(InterestCharged, (self._ts(t), amount, self.quote_asset)))
 
     def record(self, t: int) -> None:
         """The books as they stand after bar t, and until the next record."""
@@ -90,11 +97,14 @@ class EventLoop:
         return value_bars(np.array(self.record_bar[k:]), np.array(self.record_cash[k:]),
                           np.array(self.record_qty[k:]), self.bars.close, lo, hi, self.borrow_per_bar, self.prefix)
 
-    def emit(self, kind: EventKind, t: int, order_id: str = "", detail: str = "") -> None:
-        event = _new_tuple(Event, (kind, t, int(self.ts_ms[t]), order_id, detail))  # skips NamedTuple's __new__
+    def emit(self, event: Event) -> None:
         self.events.append(event)
         if self.on_event is not None:
             self.on_event(event)
+
+    def _ts(self, t: int) -> int:
+        """Open time of bar t, or the close of the last bar past the end (interest settled at the end)."""
+        return int(self.ts_ms[t]) if t < len(self.ts_ms) else int(self.ts_ms[-1]) + self.bar_ms
 
     def heading(self) -> int:
         """The side the books are on or on their way to: the position's, else an open entry's, else 0."""
@@ -109,7 +119,7 @@ class EventLoop:
         target = _target(heading, signal)
         if target is None:
             return
-        self.emit(EventKind.SIGNAL, t, detail=f"{_TARGETS[heading, target]} decided at bar {decided}")
+        self.emit(_new_tuple(Decided, (int(self.ts_ms[t]), int(self.ts_ms[decided]), _TARGETS[heading, target])))
         self.deferred = None
         if heading:
             self.close(t, decided, heading)
@@ -147,21 +157,26 @@ class EventLoop:
         equity = self.ledger.equity(px)
         atr = float(self.atr[decided]) if self.atr is not None else 0.0
         wanted = self.book.size(equity, collateral, px, atr) * size
-        allowed, reason = self.book.check_entry(t, equity, wanted, abs(self.ledger.qty) * px, has_stop)
-        self.emit(EventKind.RISK_DECISION, t, detail=reason or f"allowed: {allowed:.2f} of {equity:.2f} equity")
+        book = self.book
+        allowed, rule = book.check_entry(t, equity, wanted, abs(self.ledger.qty) * px, has_stop)
+        cooldown_ms = self._ts(min(book.cooldown_until, len(self.ts_ms))) if rule == "cooldown" else 0
+        self.emit(RiskChecked(int(self.ts_ms[t]), equity, wanted, allowed, rule, book.peak, book.day_start, cooldown_ms))
         return allowed
 
     def submit(self, order: Order, t: int) -> None:
         """Send an order: the venue either refuses it outright (it never becomes open) or accepts it."""
         self.orders.append(order)
-        self.emit(EventKind.ORDER_SUBMITTED, t, order.client_id)
+        ts = int(self.ts_ms[t])
+        self.emit(_new_tuple(OrderSubmitted, (ts, order.client_id, order.side, order.type.value, order.qty,
+                                              order.quote_qty, order.limit_px, order.stop_px, order.reduce_only)))
         why = self.venue.screen(order, float(self.bars.close[max(order.decided_bar, 0)]))
         if why is not None:
             order.move(OrderStatus.REJECTED, why)
-            self.emit(EventKind.ORDER_REJECTED, t, order.client_id, why)
+            self.emit(_new_tuple(OrderRejected, (ts, order.client_id, why)))
             return
         order.move(OrderStatus.SUBMITTED)
-        self.emit(EventKind.ORDER_ACCEPTED, t, order.client_id)  # the simulated venue acknowledges at once
+        # the simulated venue acknowledges at once, numbering orders as it accepts them
+        self.emit(_new_tuple(OrderAccepted, (ts, order.client_id, f"sim-{len(self.orders)}")))
         self.placed.append(order)
         self.open.append(order)
 
@@ -169,7 +184,7 @@ class EventLoop:
         order.move(OrderStatus.CANCELLED, why)
         self.open.remove(order)
         self.oco.pop(order.client_id, None)
-        self.emit(EventKind.ORDER_CANCELLED, t, order.client_id, why)
+        self.emit(_new_tuple(OrderCancelled, (int(self.ts_ms[t]), order.client_id, why)))
 
     def protect(self, entry: Order, t: int) -> None:
         """Place the entry's stop-loss (a stop) and take-profit (a limit) as one-cancels-other reduce-only
@@ -231,7 +246,7 @@ class EventLoop:
                 if first:
                     order.move(OrderStatus.REJECTED, why)
                     self.open.remove(order)
-                    self.emit(EventKind.ORDER_REJECTED, t, order.client_id, why)
+                    self.emit(_new_tuple(OrderRejected, (int(self.ts_ms[t]), order.client_id, why)))
                 else:
                     self.cancel(order, t, f"the rest is refused: {why}")
             elif order.client_id in self.wake:
@@ -248,8 +263,8 @@ class EventLoop:
                 order.remaining < self.venue.rules.qty_step * (fill.px + fill.fee / fill.qty):  # a step, fee included
             order.move(OrderStatus.FILLED, "the rest is less than one lot step")
             done = True
-        self.emit(EventKind.ORDER_FILLED if done else EventKind.ORDER_PARTIALLY_FILLED, t, order.client_id,
-                  f"{fill.qty:.8g} @ {fill.px:.8g}")
+        self.emit(_new_tuple(OrderFilled, (fill.ts_ms, order.client_id, fill.qty, fill.px, fill.fee, self.quote_asset,
+                                           f"sim-t{len(self.fills)}", done)))
         if order.client_id in self.wake and not done:
             self.wake[order.client_id] = self.venue.first_trigger(order, t + 1)
         if done:
@@ -352,10 +367,10 @@ def _replay(bars: Bars, signals: Signals, costs: Costs, realism: Realism, rules:
             t = min(t, loop.next_bar(done))  # open orders work on the bars where they can trade
         if t >= n:
             break
+        clock.wait_until(int(bars.ts_ms[t]))  # bar t opens: the previous close's decisions act now
         loop.settle(t)
         if loop.book is not None and t > (last := loop.record_bar[-1]):  # the last visited bar and the idle ones after
             loop.book.observe(loop.value(last, t, since_last=True)[0], bars.ts_ms[last:t])
-        clock.wait_until(int(bars.ts_ms[t]))  # bar t opens: the previous close's decisions act now
         stopped = False
         if realism.vectorbt_stops and loop.open:
             filled, protective = len(loop.fills), set(loop.oco)
@@ -368,8 +383,11 @@ def _replay(bars: Bars, signals: Signals, costs: Costs, realism: Realism, rules:
         loop.work(t)
         loop.record(t)
         clock.wait_until(int(bars.ts_ms[t]) + bar_ms)
-        loop.emit(EventKind.BAR_CLOSED, t)
+        loop.emit(_new_tuple(BarClosed, (int(bars.ts_ms[t]), t + 1 - done)))  # bar t and the idle stretch before it
         done = t + 1
+    if n > done:
+        clock.wait_until(int(bars.ts_ms[n - 1]) + bar_ms)
+        loop.emit(_new_tuple(BarClosed, (int(bars.ts_ms[n - 1]), n - done)))
     loop.settle(n)
     equity, position = loop.value(0, n)
     return ReplayResult(bars, loop.orders, loop.fills, loop.ledger, equity, position, loop.events)

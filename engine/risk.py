@@ -1,7 +1,8 @@
 """Risk rules, checked before every entry (first failure blocks), and position sizing.
 
 Exits are never blocked: reducing risk is always allowed. Every decision, allowed or blocked, becomes a
-`risk_decision` event with its reason, so a replay and a live journal say why a trade did not happen.
+`RiskChecked` event naming the rule and its figures, so a replay and a live journal say why a trade did not
+happen.
 """
 
 from __future__ import annotations
@@ -117,20 +118,19 @@ class RiskBook:
 
     def check_entry(self, bar: int, equity: float, quote: float, held_value: float,
                     has_stop: bool) -> tuple[float, str | None]:
-        """(quote allowed, reason it was blocked or cut): the first failing rule decides."""
+        """(quote allowed, the rule that blocked or cut it, a key of `RISK_RULES`): the first failing rule decides."""
         lim = self.limits
         if lim.require_stop and not has_stop:
-            return 0.0, "blocked: the strategy must carry a stop-loss on every entry"
+            return 0.0, "require_stop"
         if bar <= self.cooldown_until:
-            return 0.0, f"blocked: cooling down after {lim.loss_streak} losing round trips, until bar {self.cooldown_until}"
+            return 0.0, "cooldown"
         if lim.max_drawdown_pct is not None and equity <= self.peak * (1 - lim.max_drawdown_pct):
-            return 0.0, (f"blocked: drawdown circuit breaker, equity {equity:.2f} is {1 - equity / self.peak:.1%} "
-                         f"below the peak {self.peak:.2f}")
+            return 0.0, "max_drawdown"
         if lim.daily_loss_pct is not None and self.day_start > 0 and equity <= self.day_start * (1 - lim.daily_loss_pct):
-            return 0.0, f"blocked: daily loss limit, equity {equity:.2f} vs {self.day_start:.2f} at the day's start"
+            return 0.0, "daily_loss"
         if held_value > 0 and lim.max_positions <= 1:
-            return 0.0, "blocked: max concurrent positions reached"
+            return 0.0, "max_positions"
         cap = min(lim.max_position_pct * equity, lim.max_exposure_pct * equity - held_value)
         if quote > cap:
-            return max(cap, 0.0), f"cut: {quote:.2f} above the position/exposure limit {max(cap, 0.0):.2f}"
+            return max(cap, 0.0), "position_limit"
         return quote, None

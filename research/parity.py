@@ -10,6 +10,7 @@ from typing import NamedTuple
 import numpy as np
 
 from engine.bars import Bars
+from engine.core.events import OrderFilled, RiskChecked
 from engine.execution import Costs
 from engine.fills import Realism
 from engine.ledger import Fill
@@ -100,9 +101,9 @@ def explain(realistic: ReplayResult, ideal: ReplayResult) -> dict:
         "borrow_interest": realistic.ledger.interest_paid,
         "slippage_cost": {"ideal": slippage(ideal), "realistic": slippage(realistic)},
         "orders": {"ideal": len(ideal.orders), "realistic": len(realistic.orders)},
-        "partial_fills": int(sum(1 for e in realistic.events if e.kind == "order_partially_filled")),
+        "partial_fills": int(sum(1 for e in realistic.events if isinstance(e, OrderFilled) and not e.done)),
         "rejected": {o.client_id: o.reason for o in realistic.orders if o.status.value == "rejected"},
-        "risk_blocks": [e.detail for e in realistic.events if e.kind == "risk_decision" and not e.detail.startswith("allowed")],
+        "risk_blocks": [e.describe() for e in realistic.events if isinstance(e, RiskChecked) and e.rule is not None],
         "cancelled": int(statuses.count("cancelled")),
         "round_trips": {"ideal": len(ideal.ledger.round_trips), "realistic": len(realistic.ledger.round_trips)},
     }

@@ -1,7 +1,7 @@
 """Client order ids: the one place they are made, deterministic from what the order is.
 
 An id is `g<scope>-<decided>-<role><attempt>`: a 6-character tag of the deployment or run that owns the
-order, the decision's open time in base 36, the order's role in that decision and the attempt number.
+order, the decision's open time in hex, the order's role in that decision and the attempt number (hex).
 Names come from time, never from a bar index, so two windows of the same data, a restarted runner and the
 bar-by-bar driver all call one order by one name, and two deployments on one account never share one.
 A resend after a lost answer is a new attempt, never the same id twice (the exchange refuses a
@@ -14,14 +14,14 @@ import base64
 import hashlib
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 __all__ = ["ROLES", "ClientId", "client_order_id", "parse_client_id", "scope_tag"]
 
 # role -> one letter (the id keeps room for long attempt counts and any scope)
 ROLES = {"entry": "e", "exit": "x", "stop_loss": "s", "take_profit": "t", "manual": "m"}
 _LETTERS = {letter: role for role, letter in ROLES.items()}
-_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
-_PATTERN = re.compile(r"^g(?P<scope>[a-z2-7]{6})-(?P<decided>[0-9a-z]+)-(?P<role>[a-z])(?P<attempt>[0-9a-z]+)$")
+_PATTERN = re.compile(r"^g(?P<scope>[a-z2-7]{6})-(?P<decided>[0-9a-f]+)-(?P<role>[a-z])(?P<attempt>[0-9a-f]+)$")
 MAX_LENGTH = 36
 
 
@@ -35,6 +35,7 @@ class ClientId:
     attempt: int
 
 
+@lru_cache(maxsize=256)  # a replay names thousands of orders for one scope
 def scope_tag(scope: str) -> str:
     """Six base-32 characters of the scope name's sha256 (one in a billion chance that two names share one)."""
     if not scope:
@@ -48,7 +49,7 @@ def client_order_id(scope: str, decided_ms: int, role: str, attempt: int = 0) ->
         raise ValueError(f"unknown order role {role!r}; one of {', '.join(ROLES)}")
     if decided_ms < 0 or attempt < 0:
         raise ValueError(f"decision time and attempt must be non-negative, got {decided_ms} and {attempt}")
-    text = f"g{scope_tag(scope)}-{_base36(decided_ms)}-{ROLES[role]}{_base36(attempt)}"
+    text = f"g{scope_tag(scope)}-{decided_ms:x}-{ROLES[role]}{attempt:x}"
     if len(text) > MAX_LENGTH:  # only an absurd attempt count gets here
         raise ValueError(f"client id {text} is longer than {MAX_LENGTH} characters")
     return text
@@ -59,13 +60,5 @@ def parse_client_id(text: str) -> ClientId | None:
     match = _PATTERN.fullmatch(text)
     if match is None or match["role"] not in _LETTERS:
         return None
-    return ClientId(match["scope"], int(match["decided"], 36), _LETTERS[match["role"]], int(match["attempt"], 36))
+    return ClientId(match["scope"], int(match["decided"], 16), _LETTERS[match["role"]], int(match["attempt"], 16))
 
-
-def _base36(value: int) -> str:
-    digits = ""
-    while True:
-        value, digit = divmod(value, 36)
-        digits = _ALPHABET[digit] + digits
-        if value == 0:
-            return digits

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from engine.bars import Bars
 from engine.clock import AcceleratedClock
-from engine.events import EventKind
+from engine.core.events import BarClosed, Decided, Event, OrderFilled
 from engine.execution import Costs
 from engine.fills import Realism
 from engine.market_rules import MarketRules, unrestricted
@@ -80,8 +80,8 @@ def test_an_opposite_entry_reverses_the_position_close_first_then_open():
     result = replay(bars, signals_at(5, entries=[0], exits=[1], short_entries=[1]), Costs(0.0, 0.0, 1000.0),
                     Realism.ideal(), FREE)
     assert [(f.bar, f.side, f.qty) for f in result.fills] == [(1, 1, 10.0), (2, -1, 10.0), (2, -1, 10.0)]
-    assert [e.detail for e in result.events if e.kind == "signal"] == ["long entry decided at bar 0",
-                                                                      "reverse to short decided at bar 1"]
+    assert [(e.intent, e.decided_ms, e.ts_ms) for e in result.events if isinstance(e, Decided)] == \
+        [("long entry", 0, 60_000), ("reverse to short", 60_000, 120_000)]
     assert result.ledger.qty == -10.0 and result.ledger.cash == 2000.0 and result.ledger.free_cash == 0.0
     conflicting = replay(bars, signals_at(5, entries=[0], short_entries=[0]), Costs(0.0, 0.0, 1000.0),
                          Realism.ideal(), FREE)
@@ -123,8 +123,11 @@ def test_partial_fills_carry_to_the_next_bars_within_the_participation_cap():
     assert [f.bar for f in result.fills] == [1, 2, 3]
     assert [f.qty for f in result.fills] == pytest.approx([1.0, 1.0, 0.5])
     kinds = [e.kind for e in result.events if e.kind.startswith("order_")]
-    assert kinds == ["order_submitted", "order_accepted", "order_partially_filled", "order_partially_filled",
-                     "order_filled"]
+    assert kinds == ["order_submitted", "order_accepted", "order_filled", "order_filled", "order_filled"]
+    filled = [e for e in result.events if isinstance(e, OrderFilled)]
+    assert [(e.qty, e.px, e.fee, e.fee_asset, e.done) for e in filled] == \
+        [(1.0, 10.0, 0.0, "USDT", False), (1.0, 10.0, 0.0, "USDT", False), (pytest.approx(0.5), 10.0, 0.0, "USDT", True)]
+    assert len({e.trade_id for e in filled}) == 3
     assert result.orders[0].status is OrderStatus.FILLED and result.ledger.cash == 0.0
 
 
@@ -230,7 +233,9 @@ def test_books_balance_spot_never_goes_negative_and_orders_end_properly(stream, 
     assert len(still_open) <= 1 and all(o is result.orders[-1] for o in still_open)
     for order in result.orders:
         assert order.status is not OrderStatus.PENDING
-    assert all(e.kind in EventKind for e in result.events)
+    assert all(isinstance(e, Event) for e in result.events)
+    assert sum(e.bars for e in result.events if isinstance(e, BarClosed)) == len(bars)  # every bar, idle ones too
+    assert [e.ts_ms for e in result.events] == sorted(e.ts_ms for e in result.events)  # in time order
 
 
 @pytest.mark.parametrize("change, message", [
@@ -278,8 +283,9 @@ def test_an_ioc_order_fills_what_its_first_bar_allows_and_a_gtc_limit_rests_unti
     assert ioc.reason.startswith("immediate or cancel")
     assert rest.status is OrderStatus.FILLED and [(f.bar, f.px, f.fee) for f in loop.fills if f.order_id == "gtc"] == \
         [(3, 8.5, 0.0)]  # waited for bar 3, which traded through 8.5; maker fee
-    kinds = [e.kind for e in loop.events if e.order_id == "ioc"]
-    assert kinds == ["order_submitted", "order_accepted", "order_partially_filled", "order_cancelled"]
+    kinds = [(e.kind, getattr(e, "done", None)) for e in loop.events if getattr(e, "client_id", "") == "ioc"]
+    assert kinds == [("order_submitted", None), ("order_accepted", None), ("order_filled", False),
+                     ("order_cancelled", None)]
 
 
 def test_a_reduce_only_order_with_nothing_to_reduce_is_refused():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.events import EventKind
+from engine.core.events import RiskChecked
 from engine.execution import Costs
 from engine.fills import Realism
 from engine.market_rules import unrestricted
@@ -18,7 +18,11 @@ FREE, IDEAL, NO_COSTS = unrestricted("T/USDT"), Realism.ideal(), Costs(0.0, 0.0,
 
 
 def decisions(result) -> list[str]:
-    return [e.detail for e in result.events if e.kind is EventKind.RISK_DECISION]
+    return [e.describe() for e in result.events if isinstance(e, RiskChecked)]
+
+
+def rules(result) -> list[str | None]:
+    return [e.rule for e in result.events if isinstance(e, RiskChecked)]
 
 
 def test_drawdown_circuit_breaker_blocks_entries_but_not_exits():
@@ -26,6 +30,7 @@ def test_drawdown_circuit_breaker_blocks_entries_but_not_exits():
     signals = signals_at(7, entries=[0, 3], exits=[1])
     result = replay(bars, signals, NO_COSTS, IDEAL, FREE, RiskConfig(RiskLimits(max_drawdown_pct=0.3)))
     assert [f.side for f in result.fills] == [1, -1]  # the exit went through, the second entry did not
+    assert rules(result) == [None, "max_drawdown"]
     assert decisions(result)[0].startswith("allowed") and "drawdown circuit breaker" in decisions(result)[1]
 
 
@@ -39,7 +44,7 @@ def test_daily_loss_limit_uses_the_utc_day_start():
     loose = replay(bars, signals, NO_COSTS, IDEAL, FREE, RiskConfig(RiskLimits(daily_loss_pct=0.5)))
     tight = replay(bars, signals, NO_COSTS, IDEAL, FREE, RiskConfig(RiskLimits(daily_loss_pct=0.1)))
     assert len(loose.fills) == 3 and len(tight.fills) == 2
-    assert any("daily loss limit" in d for d in decisions(tight))
+    assert "daily_loss" in rules(tight) and any("daily loss limit" in d for d in decisions(tight))
 
 
 def test_a_losing_streak_starts_a_cooldown():
@@ -47,8 +52,7 @@ def test_a_losing_streak_starts_a_cooldown():
     signals = signals_at(10, entries=[0, 2, 4, 7], exits=[1, 3, 5])
     limits = RiskLimits(loss_streak=2, cooldown_bars=3)
     result = replay(bars, signals, Costs(0.001, 0.0, 1000.0), IDEAL, FREE, RiskConfig(limits))
-    blocked = [d for d in decisions(result) if d.startswith("blocked")]
-    assert len(blocked) == 1 and "cooling down after 2 losing round trips" in blocked[0]
+    assert [rule for rule in rules(result) if rule is not None] == ["cooldown"]
     assert [f.bar for f in result.fills if f.side > 0] == [1, 3, 8]  # entry decided at 4 blocked, at 7 allowed
 
 
