@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from engine.bars import Bars
 from engine.execution import Costs
+from engine.metrics_nb import YEAR_MS
 from engine.ohlcv import SeriesKey, Store
 from engine.settings import settings
 from engine.strategy import load_strategy
@@ -102,6 +103,11 @@ def test_replay_states_gaps_and_its_fills_after_a_gap(gappy_cache, tmp_path):
     after = int(fills["bar"].isin([495, 575, 1728, 2277, 3356, 3477]).sum())
     assert record["gaps"]["fills_after_gap"] == after > 0 and record["gaps"]["missing_bars"] == 11
     assert "6 gap(s) in the window" in record["headline"]
+    metrics = json.loads((folder / "metrics.json").read_text())
+    equity = pd.read_parquet(folder / "equity.parquet")
+    ts = pd.DatetimeIndex(equity["timestamp"]).as_unit("ms").asi8
+    years = (int(ts[-1]) - int(ts[0]) + 3_600_000) / YEAR_MS  # calendar time, the 11 missing hours included
+    assert metrics["cagr"] == pytest.approx((equity["equity"].iloc[-1] / 10_000.0) ** (1 / years) - 1, rel=1e-9)
     assert "6 gap(s) in the window, 11 missing bars, the longest 3h" in " ".join(result.output.split())
     refused = CliRunner().invoke(app, ["replay", "sma_cross", "--params", "fast=5,slow=8", "--symbol", "BTC/USDT",
                                        "--max-gap", "90min"])
