@@ -368,6 +368,33 @@ def strategy_list() -> None:
     _guarded(list_command)
 
 
+schedule_app = typer.Typer(no_args_is_help=True, help="Scheduled walk-forward reports (a schedule.toml of jobs).")
+app.add_typer(schedule_app, name="schedule")
+ScheduleFile = Annotated[Path, typer.Option("--file", help="the jobs file (see schedule.example.toml)")]
+
+
+@schedule_app.command("run")
+def schedule_run(
+    file: ScheduleFile = Path("schedule.toml"),
+    once: Annotated[Optional[str], typer.Option(help="run this job now and exit (for cron)")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="jobs that may run at once")] = 2,
+) -> None:
+    """Run the jobs on their cron times (UTC) in the foreground until Ctrl-C: refresh the cache, walk forward
+    with the notebook, compare with the job's previous run, publish the report."""
+    from research.cli_schedule import run_command
+
+    if not _guarded(lambda: run_command(file, once, workers)):
+        raise typer.Exit(1)
+
+
+@schedule_app.command("status")
+def schedule_status(file: ScheduleFile = Path("schedule.toml")) -> None:
+    """Each job's last run, its result and its next time."""
+    from research.cli_schedule import status_command
+
+    _guarded(lambda: status_command(file))
+
+
 def _version(value: bool) -> None:
     if value:
         from importlib.metadata import version

@@ -1,0 +1,100 @@
+"""The bodies of `gauntlet schedule run` and `gauntlet schedule status`."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.markup import escape
+from rich.table import Table
+
+from engine.logs import configure_logging
+from engine.settings import settings
+from research.console import console
+from research.schedule import Job, load_schedule
+from research.schedule_history import FILE_NAME, Entry, History
+from research.schedule_jobs import Context
+
+__all__ = ["run_command", "status_command"]
+
+
+def _context(file: Path) -> Context:
+    reports_dir = settings().reports_dir
+    return Context(file, History(reports_dir / FILE_NAME), reports_dir)
+
+
+def run_command(file: Path, once: str | None, workers: int) -> bool:
+    """The scheduler in the foreground until Ctrl-C; with `once`, that job now (False if it failed)."""
+    from research.schedule_runner import attempt, build_scheduler
+
+    configure_logging()
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)  # its skips and misses reach our log as events
+    jobs, ctx = load_schedule(file), _context(file)
+    if once is not None:
+        job = _named(jobs, once, file)
+        job.check()
+        return _report(job, attempt(job, ctx) is not None, ctx)
+    for job in jobs:
+        job.check()
+    scheduler = build_scheduler(jobs, ctx, workers=workers)
+    console.print(status_table(jobs, ctx.history, f"{file}: {len(jobs)} job(s), times in UTC; Ctrl-C stops"))
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        console.print("stopping: running jobs finish first")
+        scheduler.shutdown(wait=True)
+    return True
+
+
+def _named(jobs: list[Job], name: str, file: Path) -> Job:
+    for job in jobs:
+        if job.name == name:
+            return job
+    raise LookupError(f"{file} has no job {name!r}; its jobs are {', '.join(j.name for j in jobs)}")
+
+
+def _report(job: Job, ok: bool, ctx: Context) -> bool:
+    last = ctx.history.last(job.name)
+    if not ok or last is None:
+        console.print(f"[bold red]error:[/] job {job.name} failed: {escape(last.note if last else 'unknown')}",
+                      highlight=False, soft_wrap=True)
+        return False
+    console.print(f"job {job.name}: run [bold]{last.run_id}[/]  ->  {ctx.reports_dir / str(last.run_id)}",
+                  highlight=False)
+    console.print(f"job {job.name}: {escape(last.note)}", highlight=False, soft_wrap=True)
+    return True
+
+
+def status_command(file: Path) -> None:
+    """The table, then each job's last run folder and what it found (or its error), unabridged."""
+    jobs, ctx = load_schedule(file), _context(file)
+    console.print(status_table(jobs, ctx.history, f"{file}: times in UTC; the history is {ctx.history.path}"))
+    for job in jobs:
+        last = ctx.history.last(job.name)
+        if last is not None:
+            run = f"run {last.run_id}: " if last.run_id else ""
+            console.print(f"{job.name}: {run}{escape(last.note)}", highlight=False, soft_wrap=True)
+
+
+def status_table(jobs: list[Job], history: History, title: str) -> Table:
+    """Each job's last run, its result and its next time."""
+    table = Table("job", "cron", "last run", "result", "next", title=title, title_justify="left")
+    now = datetime.now(UTC)
+    for job in jobs:
+        last = history.last(job.name)
+        following = job.trigger().get_next_fire_time(None, now)
+        table.add_row(job.name, job.cron, _when(last.started_at) if last else "never", _result(last), _when(following))
+    return table
+
+
+def _when(at: datetime | None) -> str:
+    return "-" if at is None else at.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def _result(last: Entry | None) -> str:
+    if last is None:
+        return "-"
+    colour = {"ok": "green", "failed": "red", "interrupted": "yellow"}.get(last.result, "cyan")
+    took = f" ({(last.finished_at - last.started_at).total_seconds():.0f} s)" if last.finished_at else ""
+    return f"[{colour}]{last.result}[/]{took}"

@@ -1,0 +1,124 @@
+"""The scheduler behind `gauntlet schedule run`: APScheduler, one entry per job, on the job's cron (UTC).
+
+- A job never overlaps itself (`max_instances=1`: a time that comes while the previous run still runs is
+  skipped and logged).
+- Missed times coalesce into one run (`coalesce=True`), if the latest of them is within the job's misfire
+  grace; that holds across restarts too: a job whose last run (from the history) is older than a fire time
+  that passed while no scheduler ran gets one catch-up run at start.
+- A failing job is logged and recorded with its error and tries again at its next time; the other jobs and
+  the scheduler go on. Jobs run side by side in a small thread pool.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+
+from research.schedule import Job
+from research.schedule_jobs import Context, JobRun, run_job
+
+__all__ = ["WORKERS", "attempt", "build_scheduler", "missed_times"]
+
+log = structlog.get_logger("gauntlet.schedule")
+WORKERS = 2  # jobs running at once; the walk-forward itself is CPU-bound
+Run = Callable[[Job, Context], JobRun]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def attempt(job: Job, ctx: Context, run: Run = run_job) -> JobRun | None:
+    """One run of a job, recorded in the history before and after; an error is logged and recorded, never
+    raised, so the scheduler and the other jobs go on and the job tries again at its next time."""
+    row, started = ctx.history.started(job.name, _now()), time.perf_counter()
+    log.info("schedule.job.started", job=job.name)
+    try:
+        done = run(job, ctx)
+    except Exception as exc:  # noqa: BLE001 - whatever a job raises is its failure, not the scheduler's
+        error = _redact(str(exc) or type(exc).__name__)
+        ctx.history.finished(row, _now(), "failed", None, error)
+        log.error("schedule.job.failed", job=job.name, error=error, error_type=type(exc).__name__,
+                  seconds=round(time.perf_counter() - started, 3))
+        return None
+    note = "; ".join(done.comparison.get("changes", [])) or (done.comparison.get("note") or "nothing changed")
+    if done.notebook_error:
+        note = f"{note}; {done.notebook_error}"
+    ctx.history.finished(row, _now(), "ok", done.run_id, note)
+    log.info("schedule.job.finished", job=job.name, run_id=done.run_id, changed=done.comparison.get("changed"),
+             changes=done.comparison.get("changes"), seconds=round(time.perf_counter() - started, 3))
+    return done
+
+
+def _redact(text: str) -> str:
+    """Credentials in a URL (`//user:secret@host`) never reach the log or the history."""
+    return re.sub(r"//[^/@\s]+@", "//***@", text)
+
+
+def build_scheduler(jobs: Sequence[Job], ctx: Context, scheduler_cls: type | None = None, run: Run = run_job,
+                    trigger_of: Callable[[Job], Any] = Job.trigger, workers: int = WORKERS) -> Any:
+    """A configured, not yet started scheduler (BlockingScheduler unless `scheduler_cls` says otherwise);
+    `trigger_of` gives each job's trigger (its cron; a test passes a short interval)."""
+    from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, EVENT_JOB_SUBMITTED
+    from apscheduler.executors.pool import ThreadPoolExecutor
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    scheduler = (scheduler_cls or BlockingScheduler)(
+        executors={"default": ThreadPoolExecutor(workers)}, timezone=UTC,
+        job_defaults={"coalesce": True, "max_instances": 1})
+    now = _now()
+    for job in jobs:
+        trigger = trigger_of(job)
+        catch_up = _catch_up(job, ctx, trigger, now)
+        scheduler.add_job(attempt, trigger, args=(job, ctx, run), id=job.name, name=job.name, coalesce=True,
+                          max_instances=1, misfire_grace_time=job.misfire_grace_s,
+                          **({"next_run_time": now} if catch_up else {}))
+    scheduler.add_listener(_on_event, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED | EVENT_JOB_SUBMITTED)
+    return scheduler
+
+
+def _catch_up(job: Job, ctx: Context, trigger: Any, now: datetime) -> bool:
+    """One run now if fire times passed since the job's last run while no scheduler ran, the latest of
+    them within the job's misfire grace."""
+    last = ctx.history.last(job.name)
+    if last is None:
+        return False
+    missed = missed_times(trigger, last.started_at, now)
+    if not missed:
+        return False
+    late = (now - missed[-1]).total_seconds()
+    if late > job.misfire_grace_s:
+        log.warning("schedule.job.missed", job=job.name, missed=len(missed), latest=missed[-1].isoformat(),
+                    reason=f"more than its misfire grace ({job.misfire_grace_s} s) ago")
+        return False
+    log.info("schedule.job.catching_up", job=job.name, missed=len(missed), latest=missed[-1].isoformat())
+    return True
+
+
+def missed_times(trigger: Any, after: datetime, now: datetime, limit: int = 1000) -> list[datetime]:
+    """The trigger's fire times in (after, now], oldest first (at most `limit`, the latest kept)."""
+    found: deque[datetime] = deque(maxlen=limit)
+    at = trigger.get_next_fire_time(None, after + timedelta(microseconds=1))
+    while at is not None and at <= now:
+        found.append(at)
+        at = trigger.get_next_fire_time(at, at + timedelta(microseconds=1))
+    return list(found)
+
+
+def _on_event(event: Any) -> None:
+    """APScheduler's skips and coalesced times, in the structured log."""
+    from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
+
+    if event.code == EVENT_JOB_MAX_INSTANCES:
+        log.warning("schedule.job.skipped", job=event.job_id, reason="its previous run is still running")
+    elif event.code == EVENT_JOB_MISSED:
+        log.warning("schedule.job.missed", job=event.job_id, scheduled=event.scheduled_run_time.isoformat(),
+                    reason="later than its misfire grace")
+    elif len(event.scheduled_run_times) > 1:
+        log.info("schedule.job.coalesced", job=event.job_id, times=len(event.scheduled_run_times))
