@@ -1,16 +1,21 @@
 """Orders and their lifecycle: an order is an intent, and its state machine is the one the exchange runs.
 
-    pending -> submitted -> partially_filled -> filled
-       |           |               |
-       +-> rejected, cancelled <---+          (filled, cancelled and rejected are terminal)
+    pending -> submitted -> accepted -> partially_filled -> filled
+       |           |           |              |
+       |           +-----------+--------------+--> pending_cancel (asked, not confirmed: fills may still come)
+       +-----------+-----------+------> rejected, cancelled          (filled, cancelled, rejected: terminal)
 
-Any other move raises `InvalidTransition`: a bug in the loop must stop the run, not corrupt a ledger.
+`Order.apply(event)` drives it with the venue's events (`engine.core.events`), so an order's state is a fold
+over what the exchange said. A fill may arrive before the acknowledgement (live feeds do that), so a
+submitted order can fill. Any other move raises `InvalidTransition`: a bug in the loop must stop the run,
+not corrupt a ledger, and a refused event changes nothing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 
 class OrderType(StrEnum):
@@ -25,8 +30,10 @@ class TimeInForce(StrEnum):
 
 
 class OrderStatus(StrEnum):
-    PENDING = "pending"
-    SUBMITTED = "submitted"
+    PENDING = "pending"  # made, not yet sent
+    SUBMITTED = "submitted"  # sent; the venue has not answered (live: unknown until it does)
+    ACCEPTED = "accepted"  # the venue acknowledged it, with its own order id
+    PENDING_CANCEL = "pending_cancel"  # a cancel was asked and not yet confirmed
     PARTIALLY_FILLED = "partially_filled"
     FILLED = "filled"
     CANCELLED = "cancelled"
@@ -34,12 +41,16 @@ class OrderStatus(StrEnum):
 
 
 TERMINAL = frozenset({OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED})
+_S = OrderStatus
 TRANSITIONS = {
-    OrderStatus.PENDING: frozenset({OrderStatus.SUBMITTED, OrderStatus.REJECTED, OrderStatus.CANCELLED}),
-    OrderStatus.SUBMITTED: frozenset({OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED, OrderStatus.CANCELLED,
-                                      OrderStatus.REJECTED}),
-    OrderStatus.PARTIALLY_FILLED: frozenset({OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED, OrderStatus.CANCELLED}),
+    _S.PENDING: frozenset({_S.SUBMITTED, _S.REJECTED, _S.CANCELLED}),
+    _S.SUBMITTED: frozenset({_S.ACCEPTED, _S.PARTIALLY_FILLED, _S.FILLED, _S.PENDING_CANCEL, _S.CANCELLED, _S.REJECTED}),
+    # an accepted order the venue cannot fill when its time comes (a filter at the fill) is rejected, as never traded
+    _S.ACCEPTED: frozenset({_S.PARTIALLY_FILLED, _S.FILLED, _S.PENDING_CANCEL, _S.CANCELLED, _S.REJECTED}),
+    _S.PARTIALLY_FILLED: frozenset({_S.PARTIALLY_FILLED, _S.FILLED, _S.PENDING_CANCEL, _S.CANCELLED}),
+    _S.PENDING_CANCEL: frozenset({_S.PENDING_CANCEL, _S.FILLED, _S.CANCELLED}),  # a fill may beat the cancel
 }
+FILLABLE = frozenset({_S.SUBMITTED, _S.ACCEPTED, _S.PARTIALLY_FILLED, _S.PENDING_CANCEL})
 
 
 class InvalidTransition(RuntimeError):
@@ -68,6 +79,7 @@ class Order:
     avg_px: float = 0.0
     fees: float = 0.0
     reason: str = ""
+    venue_order_id: str = ""  # the venue's name for it, once accepted
 
     def __post_init__(self) -> None:
         if self.side not in (1, -1):
@@ -98,16 +110,44 @@ class Order:
         if reason:
             self.reason = reason
 
-    def record_fill(self, qty: float, px: float, fee: float) -> None:
-        """Add a fill; the order becomes partially filled or filled."""
-        if self.status not in (OrderStatus.SUBMITTED, OrderStatus.PARTIALLY_FILLED):
+    def apply(self, event: Any) -> None:
+        """Take one of the venue's events about this order (`engine.core.events`); a refused one changes nothing."""
+        kind = event.kind
+        if kind == "order_filled":
+            self._fill(event.qty, event.px, event.fee, event.done)
+        elif kind == "order_accepted":
+            self.move(OrderStatus.ACCEPTED)
+            self.venue_order_id = event.venue_order_id
+        elif kind in _MOVES:
+            self.move(_MOVES[kind], getattr(event, "reason", ""))
+        else:
+            raise InvalidTransition(f"order {self.client_id}: {kind} is not an event about an order")
+
+    def completes(self, qty: float, px: float, fee: float) -> bool:
+        """Whether a fill of `qty` at `px` paying `fee` leaves nothing of the order."""
+        size = self.quote_qty if self.quote_qty is not None else self.qty
+        return self.remaining - self._used(qty, px, fee) <= size * 1e-9
+
+    def _used(self, qty: float, px: float, fee: float) -> float:
+        """What a fill takes from `remaining`: base, or for a quote order the quote it costs."""
+        if self.quote_qty is None:
+            return qty
+        return qty * px + fee
+
+    def _fill(self, qty: float, px: float, fee: float, done: bool) -> None:
+        if self.status not in FILLABLE:
             raise InvalidTransition(f"order {self.client_id}: a {self.status} order cannot fill")
-        cost = qty * px + fee if self.side > 0 or self.quote_qty is not None else qty * px - fee
-        used = cost if self.quote_qty is not None else qty
-        if not (qty > 0 and used <= self.remaining * (1 + 1e-9) + 1e-12):
+        if not (qty > 0 and self._used(qty, px, fee) <= self.remaining * (1 + 1e-9) + 1e-12):
             raise InvalidTransition(f"order {self.client_id}: fill of {qty} exceeds what remains ({self.remaining})")
+        cost = qty * px + fee if self.side > 0 or self.quote_qty is not None else qty * px - fee
         total = self.filled_qty + qty
         self.avg_px = (self.avg_px * self.filled_qty + px * qty) / total
         self.filled_qty, self.spent, self.fees = total, self.spent + cost, self.fees + fee
-        size = self.quote_qty if self.quote_qty is not None else self.qty
-        self.move(OrderStatus.FILLED if self.remaining <= size * 1e-9 else OrderStatus.PARTIALLY_FILLED)
+        if done:
+            self.status = OrderStatus.FILLED
+        elif self.status is not OrderStatus.PENDING_CANCEL:
+            self.status = OrderStatus.PARTIALLY_FILLED
+
+
+_MOVES = {"order_submitted": OrderStatus.SUBMITTED, "order_rejected": OrderStatus.REJECTED,
+          "order_cancelled": OrderStatus.CANCELLED}

@@ -167,24 +167,26 @@ class EventLoop:
         """Send an order: the venue either refuses it outright (it never becomes open) or accepts it."""
         self.orders.append(order)
         ts = int(self.ts_ms[t])
-        self.emit(_new_tuple(OrderSubmitted, (ts, order.client_id, order.side, order.type.value, order.qty,
-                                              order.quote_qty, order.limit_px, order.stop_px, order.reduce_only)))
+        self.tell(order, _new_tuple(OrderSubmitted, (ts, order.client_id, order.side, order.type.value, order.qty,
+                                                     order.quote_qty, order.limit_px, order.stop_px, order.reduce_only)))
         why = self.venue.screen(order, float(self.bars.close[max(order.decided_bar, 0)]))
         if why is not None:
-            order.move(OrderStatus.REJECTED, why)
-            self.emit(_new_tuple(OrderRejected, (ts, order.client_id, why)))
+            self.tell(order, _new_tuple(OrderRejected, (ts, order.client_id, why)))
             return
-        order.move(OrderStatus.SUBMITTED)
         # the simulated venue acknowledges at once, numbering orders as it accepts them
-        self.emit(_new_tuple(OrderAccepted, (ts, order.client_id, f"sim-{len(self.orders)}")))
+        self.tell(order, _new_tuple(OrderAccepted, (ts, order.client_id, f"sim-{len(self.orders)}")))
         self.placed.append(order)
         self.open.append(order)
 
+    def tell(self, order: Order, event: Event) -> None:
+        """An event about `order`: the order takes it (its state is a fold over them), then it is published."""
+        order.apply(event)
+        self.emit(event)
+
     def cancel(self, order: Order, t: int, why: str) -> None:
-        order.move(OrderStatus.CANCELLED, why)
         self.open.remove(order)
         self.oco.pop(order.client_id, None)
-        self.emit(_new_tuple(OrderCancelled, (int(self.ts_ms[t]), order.client_id, why)))
+        self.tell(order, _new_tuple(OrderCancelled, (int(self.ts_ms[t]), order.client_id, why)))
 
     def protect(self, entry: Order, t: int) -> None:
         """Place the entry's stop-loss (a stop) and take-profit (a limit) as one-cancels-other reduce-only
@@ -241,30 +243,28 @@ class EventLoop:
     def _trade(self, order: Order, t: int) -> None:
         fill, why = self.venue.execute(order, t, self.ledger)
         if fill is None:
-            first = order.status is OrderStatus.SUBMITTED
             if why.startswith(REFUSALS):
-                if first:
-                    order.move(OrderStatus.REJECTED, why)
+                if order.filled_qty == 0:  # never traded: the venue refuses it, as Binance would have at once
                     self.open.remove(order)
-                    self.emit(_new_tuple(OrderRejected, (int(self.ts_ms[t]), order.client_id, why)))
+                    self.tell(order, _new_tuple(OrderRejected, (int(self.ts_ms[t]), order.client_id, why)))
                 else:
                     self.cancel(order, t, f"the rest is refused: {why}")
             elif order.client_id in self.wake:
                 self.wake[order.client_id] = self.venue.first_trigger(order, t + 1)
             return
-        order.record_fill(fill.qty, fill.px, fill.fee)
+        done = order.completes(fill.qty, fill.px, fill.fee)
+        rest = order.remaining - (fill.qty * fill.px + fill.fee)  # of a quote order: quote left after this fill
+        crumb = not done and order.quote_qty is not None and \
+            rest < self.venue.rules.qty_step * (fill.px + fill.fee / fill.qty)  # less than a step, fee included
+        self.tell(order, _new_tuple(OrderFilled, (fill.ts_ms, order.client_id, fill.qty, fill.px, fill.fee,
+                                                  self.quote_asset, f"sim-t{len(self.fills) + 1}", done or crumb)))
+        if crumb:
+            order.reason, done = "the rest is less than one lot step", True
         trips = len(self.ledger.round_trips)
         self.ledger.apply(fill)
         self.fills.append(fill)
         if self.book is not None and len(self.ledger.round_trips) > trips:
             self.book.round_trip(self.ledger.round_trips[-1].pnl, t)
-        done = order.status is OrderStatus.FILLED
-        if not done and order.quote_qty is not None and \
-                order.remaining < self.venue.rules.qty_step * (fill.px + fill.fee / fill.qty):  # a step, fee included
-            order.move(OrderStatus.FILLED, "the rest is less than one lot step")
-            done = True
-        self.emit(_new_tuple(OrderFilled, (fill.ts_ms, order.client_id, fill.qty, fill.px, fill.fee, self.quote_asset,
-                                           f"sim-t{len(self.fills)}", done)))
         if order.client_id in self.wake and not done:
             self.wake[order.client_id] = self.venue.first_trigger(order, t + 1)
         if done:

@@ -13,33 +13,49 @@ from engine.execution import Costs
 from engine.fills import FillModel, Realism
 from engine.ledger import Ledger
 from engine.market_rules import MarketRules
-from engine.orders import TERMINAL, TRANSITIONS, InvalidTransition, Order, OrderStatus, OrderType
+from engine.core.events import OrderAccepted, OrderCancelled, OrderFilled, OrderRejected, OrderSubmitted
+from engine.orders import FILLABLE, TERMINAL, TRANSITIONS, InvalidTransition, Order, OrderStatus, OrderType
 
-STATUSES = list(OrderStatus)
+EVENTS = ["submitted", "accepted", "rejected", "cancelled", "cancel_requested"]
+
+
+def event_of(step: str | float, order: Order) -> object | None:
+    """The venue event a random step stands for (None: our own cancel request), about `order`."""
+    cid = order.client_id
+    if isinstance(step, float):  # a fill of `step` base; it completes the order when nothing is left
+        return OrderFilled(0, cid, step, 10.0, 0.01, "USDT", "t", order.completes(step, 10.0, 0.01))
+    return {"submitted": OrderSubmitted(0, cid, 1, "market", order.qty), "accepted": OrderAccepted(0, cid, "v1"),
+            "rejected": OrderRejected(0, cid, "no"), "cancelled": OrderCancelled(0, cid, "asked")}.get(step)
 
 
 @settings(max_examples=300, deadline=None)
-@given(steps=st.lists(st.one_of(st.sampled_from(STATUSES), st.floats(0.01, 3.0)), max_size=12))
-def test_an_order_moves_only_along_its_transitions_and_a_refused_step_changes_nothing(steps):
+@given(steps=st.lists(st.one_of(st.sampled_from(EVENTS), st.floats(0.01, 3.0)), max_size=12))
+def test_an_order_takes_only_the_events_its_state_admits_and_a_refused_one_changes_nothing(steps):
     order = Order("o", "T/USDT", 1, 5.0)
     for step in steps:
-        before = (order.status, order.filled_qty, order.spent, order.fees)
-        if isinstance(step, OrderStatus):
-            allowed = step in TRANSITIONS.get(order.status, frozenset())
-            action = lambda: order.move(step)  # noqa: E731
+        before = (order.status, order.filled_qty, order.spent, order.fees, order.venue_order_id)
+        event = event_of(step, order)
+        if event is None:
+            allowed, action = OrderStatus.PENDING_CANCEL in TRANSITIONS.get(order.status, ()), \
+                lambda: order.move(OrderStatus.PENDING_CANCEL)
+        elif isinstance(event, OrderFilled):
+            allowed = order.status in FILLABLE and step <= order.remaining * (1 + 1e-9)
+            action = lambda: order.apply(event)  # noqa: E731
         else:
-            allowed = order.status in (OrderStatus.SUBMITTED, OrderStatus.PARTIALLY_FILLED) and \
-                step <= order.remaining * (1 + 1e-9)
-            action = lambda: order.record_fill(step, 10.0, 0.01)  # noqa: E731
+            target = {"submitted": OrderStatus.SUBMITTED, "accepted": OrderStatus.ACCEPTED,
+                      "rejected": OrderStatus.REJECTED, "cancelled": OrderStatus.CANCELLED}[step]
+            allowed = target in TRANSITIONS.get(order.status, frozenset())
+            action = lambda: order.apply(event)  # noqa: E731
         if allowed:
             action()
         else:
             with pytest.raises(InvalidTransition):
                 action()
-            assert (order.status, order.filled_qty, order.spent, order.fees) == before  # nothing half-recorded
+            assert (order.status, order.filled_qty, order.spent, order.fees, order.venue_order_id) == before
         if before[0] in TERMINAL:
             assert order.status == before[0]  # terminal is for ever
         assert order.filled_qty <= order.qty * (1 + 1e-9)
+        assert (order.status is OrderStatus.FILLED) == (order.filled_qty >= order.qty * (1 - 1e-9))
 
 
 def _random_order(draw, k: int, t: int, shorts: bool) -> Order:
@@ -77,14 +93,17 @@ def test_random_orders_keep_the_books_balanced_and_spot_never_negative(session, 
     live: list[Order] = []
     for t, arriving in enumerate(per_bar):
         for order in arriving:
-            order.move(OrderStatus.REJECTED if model.screen(order, float(bars.close[t])) else OrderStatus.SUBMITTED)
+            order.apply(OrderSubmitted(t, order.client_id, order.side, order.type.value, order.qty))
+            why = model.screen(order, float(bars.close[t]))
+            order.apply(OrderRejected(t, order.client_id, why) if why else OrderAccepted(t, order.client_id, "v"))
         live += [order for order in arriving if order.is_open]
         for order in live:
             fill, why = model.execute(order, t, ledger)
             if fill is None:
                 assert why
                 continue
-            order.record_fill(fill.qty, fill.px, fill.fee)
+            order.apply(OrderFilled(t, order.client_id, fill.qty, fill.px, fill.fee, "USDT", "t",
+                                    order.completes(fill.qty, fill.px, fill.fee)))
             ledger.apply(fill)  # raises if the fill spends cash it does not have or shorts without backing
             bought += fill.notional if fill.side > 0 else 0.0
             sold += fill.notional if fill.side < 0 else 0.0

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from engine.bars import Bars
 from engine.clock import AcceleratedClock
-from engine.core.events import BarClosed, Decided, Event, OrderFilled
+from engine.core.events import BarClosed, Decided, Event, OrderAccepted, OrderCancelled, OrderFilled, OrderSubmitted
 from engine.execution import Costs
 from engine.fills import Realism
 from engine.market_rules import MarketRules, unrestricted
@@ -179,13 +179,16 @@ def test_an_exit_cancels_the_unfilled_rest_of_an_entry_and_sells_what_is_held():
 
 def test_invalid_order_transitions_raise():
     order = Order("o1", "T/USDT", 1, 1.0)
+    fill = OrderFilled(0, "o1", 1.0, 10.0, 0.01, "USDT", "t1", True)
     with pytest.raises(InvalidTransition):
-        order.move(OrderStatus.FILLED)  # pending cannot fill before it is submitted
-    order.move(OrderStatus.SUBMITTED)
-    order.record_fill(1.0, 10.0, 0.01)
-    for status in (OrderStatus.CANCELLED, OrderStatus.SUBMITTED, OrderStatus.PARTIALLY_FILLED):
+        order.apply(fill)  # pending cannot fill before it is submitted
+    order.apply(OrderSubmitted(0, "o1", 1, "market", 1.0))
+    order.apply(OrderAccepted(0, "o1", "v1"))
+    order.apply(fill)
+    assert order.status is OrderStatus.FILLED and order.venue_order_id == "v1"
+    for event in (OrderCancelled(0, "o1", "late"), OrderAccepted(0, "o1", "v2"), fill):
         with pytest.raises(InvalidTransition):
-            order.move(status)
+            order.apply(event)
     with pytest.raises(ValueError, match="positive base quantity or a positive quote amount"):
         Order("o2", "T/USDT", 1, 0.0)
     with pytest.raises(ValueError, match="side must be"):
