@@ -16,20 +16,20 @@ DAY_MS = 86_400_000
 
 @dataclass(frozen=True, slots=True)
 class RiskLimits:
-    max_position_pct: float = 1.0  # one position's notional as a share of equity
-    max_exposure_pct: float = 1.0  # every position together
+    max_position_rate: float = 1.0  # one position's notional as a share of equity
+    max_exposure_rate: float = 1.0  # every position together
     max_positions: int = 1
-    daily_loss_pct: float | None = None  # no new entries once equity is this far below the UTC day's start
-    max_drawdown_pct: float | None = None  # circuit breaker: no new entries this far below peak equity
+    daily_loss_rate: float | None = None  # no new entries once equity is this far below the UTC day's start
+    max_drawdown_rate: float | None = None  # circuit breaker: no new entries this far below peak equity
     loss_streak: int | None = None  # after this many losing round trips in a row...
     cooldown_bars: int = 0  # ...no new entries for this many bars
     require_stop: bool = False  # refuse entries that carry no stop-loss
 
     def __post_init__(self) -> None:
-        for name in ("max_position_pct", "max_exposure_pct"):
+        for name in ("max_position_rate", "max_exposure_rate"):
             if not 0 < getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be in (0, 1] for spot, got {getattr(self, name)}")
-        for name in ("daily_loss_pct", "max_drawdown_pct"):
+        for name in ("daily_loss_rate", "max_drawdown_rate"):
             value = getattr(self, name)
             if value is not None and not 0 < value < 1:
                 raise ValueError(f"{name} must be in (0, 1), got {value}")
@@ -124,13 +124,13 @@ class RiskBook:
             return 0.0, "require_stop"
         if bar <= self.cooldown_until:
             return 0.0, "cooldown"
-        if lim.max_drawdown_pct is not None and equity <= self.peak * (1 - lim.max_drawdown_pct):
+        if lim.max_drawdown_rate is not None and equity <= self.peak * (1 - lim.max_drawdown_rate):
             return 0.0, "max_drawdown"
-        if lim.daily_loss_pct is not None and self.day_start > 0 and equity <= self.day_start * (1 - lim.daily_loss_pct):
+        if lim.daily_loss_rate is not None and self.day_start > 0 and equity <= self.day_start * (1 - lim.daily_loss_rate):
             return 0.0, "daily_loss"
         if held_value > 0 and lim.max_positions <= 1:
             return 0.0, "max_positions"
-        cap = min(lim.max_position_pct * equity, lim.max_exposure_pct * equity - held_value)
+        cap = min(lim.max_position_rate * equity, lim.max_exposure_rate * equity - held_value)
         if quote > cap:
             return max(cap, 0.0), "position_limit"
         return quote, None

@@ -130,12 +130,7 @@ class RiskSpec(_Frozen):
     def to_config(self) -> RiskConfig | None:
         if not self.enabled:
             return None
-        lim = self.limits
-        limits = RiskLimits(max_position_pct=lim.max_position_rate, max_exposure_pct=lim.max_exposure_rate,
-                            max_positions=lim.max_positions, daily_loss_pct=lim.daily_loss_rate,
-                            max_drawdown_pct=lim.max_drawdown_rate, loss_streak=lim.loss_streak,
-                            cooldown_bars=lim.cooldown_bars, require_stop=lim.require_stop)
-        return RiskConfig(limits, Sizing(**self.sizing.model_dump()))
+        return RiskConfig(RiskLimits(**self.limits.model_dump()), Sizing(**self.sizing.model_dump()))
 
 
 class RunSpec(_Frozen):

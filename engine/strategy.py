@@ -23,6 +23,7 @@ from typing import Any, get_type_hints
 import numpy as np
 
 from engine.bars import Bars
+from engine.risk import RiskConfig
 from engine.signals import Signals
 
 BUILTINS = ("sma_cross", "ema_cross", "rsi_reversion", "donchian_breakout", "atr_trend")
@@ -46,6 +47,18 @@ class Strategy:
     def param_types(self) -> dict[str, type]:
         hints = get_type_hints(self.Params)
         return {f.name: hints[f.name] for f in dataclasses.fields(self.Params)}
+
+    @property
+    def declares_stop(self) -> bool:
+        """The strategy promises a stop-loss on every entry (`DECLARES_STOP = True` in its module)."""
+        return bool(getattr(self.module, "DECLARES_STOP", False))
+
+    def risk_rules(self, risk: RiskConfig | None) -> RiskConfig | None:
+        """The rules this strategy trades under: a declared stop becomes a required one, so an entry without
+        it is refused in replay, paper and live alike (None: no rules, as the sweep trades)."""
+        if risk is None or not self.declares_stop:
+            return risk
+        return dataclasses.replace(risk, limits=dataclasses.replace(risk.limits, require_stop=True))
 
     def signals(self, bars: Bars, params: Any) -> Signals:
         """The strategy's signals, checked: an exception inside it, or a size or stop no order can take,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -64,9 +64,7 @@ def run_replay(spec: RunSpec, store: Store | None = None, parity: bool = False,
     refuse_long_gaps(gaps, max_gap, str(key))
     rules, rules_source = rules_from_sources(key.symbol, store.require(key).sources)
     signals = strategy.signals(bars, params)
-    costs, realism, risk = spec.costs.to_costs(), spec.realism.to_realism(), spec.risk.to_config()
-    if risk is not None and getattr(strategy.module, "DECLARES_STOP", False):  # a declared stop is mandatory
-        risk = replace(risk, limits=replace(risk.limits, require_stop=True))
+    costs, realism, risk = spec.costs.to_costs(), spec.realism.to_realism(), strategy.risk_rules(spec.risk.to_config())
     result = replay(bars, signals, costs, realism, rules, risk)
     outcome = ReplayOutcome(spec, strategy, params, key, result, books_metrics(result, costs, key.timeframe),
                             rules_source, loaded.fingerprint)

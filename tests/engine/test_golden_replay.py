@@ -55,7 +55,7 @@ CASES = [
     Case("atr_trend_stops_risk_btc_1h", "binance_BTC-USDT_1h.parquet", "atr_trend",
          {"window": 50, "atr_mult": 2.0, "short": True}, Costs(fee_rate=0.001, slippage_rate=0.0005, maker_fee_rate=0.0002),
          Realism(), BINANCE_BTC,
-         RiskConfig(RiskLimits(max_position_pct=0.5, daily_loss_pct=0.03, max_drawdown_pct=0.35, loss_streak=3,
+         RiskConfig(RiskLimits(max_position_rate=0.5, daily_loss_rate=0.03, max_drawdown_rate=0.35, loss_streak=3,
                                cooldown_bars=24), Sizing(method="atr", risk_per_trade=0.02, atr_mult=2.0))),
     Case("rsi_reversion_eth_5m_half_kelly_ideal_stops", "binance_ETH-USDT_5m.parquet", "rsi_reversion", {},
          Costs(fee_rate=0.001, slippage_rate=0.0005), Realism(vectorbt_stops=True), BINANCE_BTC,

@@ -28,7 +28,7 @@ def rules(result) -> list[str | None]:
 def test_drawdown_circuit_breaker_blocks_entries_but_not_exits():
     bars = bars_of([100, 100, 60, 60, 60, 60, 60])  # bought at 100, sold at 60: 40% below the peak
     signals = signals_at(7, entries=[0, 3], exits=[1])
-    result = replay(bars, signals, NO_COSTS, IDEAL, FREE, RiskConfig(RiskLimits(max_drawdown_pct=0.3)))
+    result = replay(bars, signals, NO_COSTS, IDEAL, FREE, RiskConfig(RiskLimits(max_drawdown_rate=0.3)))
     assert [f.side for f in result.fills] == [1, -1]  # the exit went through, the second entry did not
     assert rules(result) == [None, "max_drawdown"]
     assert decisions(result)[0].startswith("allowed") and "drawdown circuit breaker" in decisions(result)[1]
@@ -41,8 +41,8 @@ def test_daily_loss_limit_uses_the_utc_day_start():
     ts[4:] += 86_400_000  # bars 4.. fall on the next UTC day
     bars = bars.__class__(ts, bars.open, bars.high, bars.low, bars.close, bars.volume)
     signals = signals_at(8, entries=[0, 5], exits=[3])
-    loose = replay(bars, signals, NO_COSTS, IDEAL, FREE, RiskConfig(RiskLimits(daily_loss_pct=0.5)))
-    tight = replay(bars, signals, NO_COSTS, IDEAL, FREE, RiskConfig(RiskLimits(daily_loss_pct=0.1)))
+    loose = replay(bars, signals, NO_COSTS, IDEAL, FREE, RiskConfig(RiskLimits(daily_loss_rate=0.5)))
+    tight = replay(bars, signals, NO_COSTS, IDEAL, FREE, RiskConfig(RiskLimits(daily_loss_rate=0.1)))
     assert len(loose.fills) == 3 and len(tight.fills) == 2
     assert "daily_loss" in rules(tight) and any("daily loss limit" in d for d in decisions(tight))
 
@@ -67,7 +67,7 @@ def test_a_required_stop_refuses_entries_without_one():
 
 @pytest.mark.parametrize("sizing, limits, spent", [
     (Sizing("fixed_fraction", fraction=0.25), RiskLimits(), 250.0),
-    (Sizing("all"), RiskLimits(max_position_pct=0.4), 400.0),
+    (Sizing("all"), RiskLimits(max_position_rate=0.4), 400.0),
     (Sizing("atr", risk_per_trade=0.01, atr_mult=2.0), RiskLimits(), None),
 ])
 def test_sizing_and_position_limits_set_the_quote_spent(sizing, limits, spent):
@@ -86,8 +86,8 @@ def test_half_kelly_by_hand():
     assert half_kelly([1.0, 1.0]) is None and half_kelly([-1.0, -5.0, 0.5]) == 0.0
     with pytest.raises(ValueError, match="unknown sizing"):
         Sizing("martingale")
-    with pytest.raises(ValueError, match="max_drawdown_pct must be in"):
-        RiskLimits(max_drawdown_pct=1.5)
+    with pytest.raises(ValueError, match="max_drawdown_rate must be in"):
+        RiskLimits(max_drawdown_rate=1.5)
 
 
 def test_a_short_is_sized_checked_and_refused_like_a_long():
@@ -105,6 +105,15 @@ def test_a_short_is_sized_checked_and_refused_like_a_long():
 def test_the_drawdown_breaker_counts_the_peak_of_a_bar_the_loop_visited():
     bars = bars_of([100.0] * 6, closes=[100.0, 200.0, 100.0, 100.0, 100.0, 100.0])  # the peak closes bar 1, the entry's
     signals = signals_at(6, entries=[0, 3], exits=[2])
-    result = replay(bars, signals, NO_COSTS, IDEAL, FREE, RiskConfig(RiskLimits(max_drawdown_pct=0.3)))
+    result = replay(bars, signals, NO_COSTS, IDEAL, FREE, RiskConfig(RiskLimits(max_drawdown_rate=0.3)))
     assert result.equity[1] == pytest.approx(2000.0) and [f.bar for f in result.fills] == [1, 3]
     assert decisions(result)[-1].startswith("blocked: drawdown circuit breaker")
+
+
+def test_a_strategy_that_declares_a_stop_trades_under_a_required_one():
+    from engine.strategy import load_strategy
+
+    atr, sma = load_strategy("atr_trend"), load_strategy("sma_cross")
+    rules = RiskConfig(RiskLimits(max_drawdown_rate=0.3))
+    assert atr.declares_stop and atr.risk_rules(rules).limits == RiskLimits(max_drawdown_rate=0.3, require_stop=True)
+    assert sma.risk_rules(rules) is rules and atr.risk_rules(None) is None  # no rules stays no rules (the sweep's)

@@ -30,7 +30,7 @@ def test_drawdown_breaker_at_its_threshold(px, allowed):
     """Peak 1,000; after selling at `px` equity is 10 x px: 701 is 29.9% below the peak, 699 is 30.1%."""
     bars = bars_of([100, 100, px, px, px, px])
     signals = signals_at(6, entries=[0, 4], exits=[2])
-    assert entries_filled(bars, signals, RiskLimits(max_drawdown_pct=0.3)) == (2 if allowed else 1)
+    assert entries_filled(bars, signals, RiskLimits(max_drawdown_rate=0.3)) == (2 if allowed else 1)
 
 
 @pytest.mark.parametrize("px, allowed", [(80.1, True), (79.9, False)])
@@ -41,7 +41,7 @@ def test_daily_loss_limit_at_its_threshold(px, allowed):
     ts[4:] += DAY_MS
     bars = Bars(ts, base.open, base.high, base.low, base.close, base.volume)
     signals = signals_at(8, entries=[0, 6], exits=[4])
-    assert entries_filled(bars, signals, RiskLimits(daily_loss_pct=0.2)) == (2 if allowed else 1)
+    assert entries_filled(bars, signals, RiskLimits(daily_loss_rate=0.2)) == (2 if allowed else 1)
 
 
 @pytest.mark.parametrize("streak, blocked", [(3, False), (2, True)])
@@ -64,9 +64,9 @@ def test_the_cooldown_lasts_exactly_its_bars(entry_bar, allowed):
 
 
 @pytest.mark.parametrize("limits, spent", [
-    (RiskLimits(max_position_pct=0.25), 250.0),
-    (RiskLimits(max_exposure_pct=0.3), 300.0),
-    (RiskLimits(max_position_pct=0.6, max_exposure_pct=0.5), 500.0),  # the tighter of the two
+    (RiskLimits(max_position_rate=0.25), 250.0),
+    (RiskLimits(max_exposure_rate=0.3), 300.0),
+    (RiskLimits(max_position_rate=0.6, max_exposure_rate=0.5), 500.0),  # the tighter of the two
 ])
 def test_position_and_exposure_limits_cut_an_entry_to_exactly_their_share(limits, spent):
     bars = bars_of([100.0] * 4)
@@ -79,6 +79,6 @@ def test_a_second_entry_signal_while_a_position_is_held_adds_nothing():
     """No pyramiding, even with cash left: the loop drops an entry while in (vectorbt's rule), before the
     risk book's max_positions could see it."""
     bars = bars_of([100.0] * 6)
-    half = RiskLimits(max_position_pct=0.5)
+    half = RiskLimits(max_position_rate=0.5)
     signals = signals_at(6, entries=[0, 2])
     assert entries_filled(bars, signals, half) == 1

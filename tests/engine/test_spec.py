@@ -56,7 +56,7 @@ def test_the_spec_builds_the_engine_objects_field_for_field():
     assert spec.costs.to_costs() == Costs(0.001, 0.0005, 10_000.0, 0.0002)
     assert spec.realism.to_realism() == dataclasses.replace(Realism(), latency_bars=2)
     risk = spec.risk.to_config()
-    assert risk.limits == RiskLimits(max_drawdown_pct=0.2) and risk.sizing == Sizing("atr", atr_mult=3.0)
+    assert risk.limits == RiskLimits(max_drawdown_rate=0.2) and risk.sizing == Sizing("atr", atr_mult=3.0)
     assert RiskSpec(enabled=False).to_config() is None
     assert RealismSpec.ideal().to_realism() == Realism.ideal()
     # every engine knob is reachable from the spec
