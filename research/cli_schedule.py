@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -38,6 +39,7 @@ def run_command(file: Path, once: str | None, workers: int) -> bool:
     for job in jobs:
         job.check()
     scheduler = build_scheduler(jobs, ctx, workers=workers)
+    signal.signal(signal.SIGTERM, _interrupt)  # a service manager stops us as Ctrl-C does
     console.print(status_table(jobs, ctx.history, f"{file}: {len(jobs)} job(s), times in UTC; Ctrl-C stops"))
     try:
         scheduler.start()
@@ -45,6 +47,10 @@ def run_command(file: Path, once: str | None, workers: int) -> bool:
         console.print("stopping: running jobs finish first")
         scheduler.shutdown(wait=True)
     return True
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _named(jobs: list[Job], name: str, file: Path) -> Job:
@@ -56,6 +62,10 @@ def _named(jobs: list[Job], name: str, file: Path) -> Job:
 
 def _report(job: Job, ok: bool, ctx: Context) -> bool:
     last = ctx.history.last(job.name)
+    if not ok and last is not None and last.result == "running":
+        console.print(f"[bold red]error:[/] job {job.name} is running in another process since "
+                      f"{_when(last.started_at)} UTC; not started again", highlight=False)
+        return False
     if not ok or last is None:
         console.print(f"[bold red]error:[/] job {job.name} failed: {escape(last.note if last else 'unknown')}",
                       highlight=False, soft_wrap=True)

@@ -22,12 +22,23 @@ def compare(job: str, threshold: float, current: dict, previous: dict | None, no
     previous run's; `changes` says in words what changed. `note` says why there is no previous run."""
     before = (previous or {}).get("results", {})
     symbols = {s: _symbol(summary, before.get(s), threshold) for s, summary in current.get("results", {}).items()}
-    changes = [f"{s}: {text}" for s, row in symbols.items() for text in row.pop("_changes")]
+    settings = _settings_changed(current, previous)
+    changes = [f"the job's settings changed since the previous run: {', '.join(settings)}"] if settings else []
+    changes += [f"{s}: {text}" for s, row in symbols.items() for text in row.pop("_changes")]
     if previous is not None:
         changes += [f"{s}: no longer in the job" for s in before if s not in symbols]
     return {"job": job, "run_id": current.get("run_id"), "previous_run_id": (previous or {}).get("run_id"),
             "note": note if previous is None else "", "sharpe_threshold": threshold, "symbols": symbols,
-            "changed": bool(changes), "changes": changes}
+            "settings_changed": settings, "changed": bool(changes), "changes": changes}
+
+
+def _settings_changed(current: dict, previous: dict | None) -> list[str]:
+    """The run settings (`run.json`'s config: grid, window, costs, plan ...) that differ: a candidate that
+    moved because the grid did is not news about the market."""
+    if previous is None:
+        return []
+    now, then = current.get("config", {}), previous.get("config", {})
+    return sorted(key for key in now.keys() | then.keys() if now.get(key) != then.get(key))
 
 
 def _symbol(now: dict, then: dict | None, threshold: float) -> dict:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import psutil
 
-__all__ = ["FILE_NAME", "Entry", "History"]
+__all__ = ["FILE_NAME", "Busy", "Entry", "History"]
 
 FILE_NAME = "schedule-history.sqlite"
 _SCHEMA = """CREATE TABLE IF NOT EXISTS runs (
@@ -42,22 +42,45 @@ class Entry:
     note: str
 
 
+@dataclass(frozen=True, slots=True)
+class Busy:
+    """The job is running in another process."""
+
+    pid: int
+    since: datetime
+
+
 class History:
     def __init__(self, path: Path) -> None:
         self.path = path
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
+        """One transaction, taken for writing at once (BEGIN IMMEDIATE), so a check and the write it
+        decides are never split by another process; committed on success, rolled back on error."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(sqlite3.connect(self.path, timeout=30)) as db:
-            with db:  # one transaction: committed on success, rolled back on error
-                db.execute(_SCHEMA)
+        with closing(sqlite3.connect(self.path, timeout=30, isolation_level=None)) as db:
+            db.execute(_SCHEMA)
+            db.execute("BEGIN IMMEDIATE")
+            try:
                 yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
 
-    def started(self, job: str, at: datetime) -> int:
+    def started(self, job: str, at: datetime, pid: int | None = None) -> int | Busy:
+        """Record a run of `job` as started, unless another live process is running that job (a `--once`
+        from cron beside `schedule run`): then nothing is recorded and `Busy` names that process."""
+        pid = os.getpid() if pid is None else pid
         with self._db() as db:
+            running = db.execute("SELECT pid, started_at FROM runs WHERE job = ? AND result = 'running' AND pid != ?",
+                                 (job, pid)).fetchall()
+            for other, since in running:
+                if psutil.pid_exists(other):
+                    return Busy(other, datetime.fromisoformat(since))
             cursor = db.execute("INSERT INTO runs (job, started_at, result, pid) VALUES (?, ?, 'running', ?)",
-                                (job, at.isoformat(), os.getpid()))
+                                (job, at.isoformat(), pid))
             return int(cursor.lastrowid or 0)
 
     def finished(self, row: int, at: datetime, result: str, run_id: str | None, note: str) -> None:

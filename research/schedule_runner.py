@@ -21,6 +21,7 @@ from typing import Any
 import structlog
 
 from research.schedule import Job
+from research.schedule_history import Busy
 from research.schedule_jobs import Context, JobRun, run_job
 
 __all__ = ["WORKERS", "attempt", "build_scheduler", "missed_times"]
@@ -38,6 +39,10 @@ def attempt(job: Job, ctx: Context, run: Run = run_job) -> JobRun | None:
     """One run of a job, recorded in the history before and after; an error is logged and recorded, never
     raised, so the scheduler and the other jobs go on and the job tries again at its next time."""
     row, started = ctx.history.started(job.name, _now()), time.perf_counter()
+    if isinstance(row, Busy):
+        log.warning("schedule.job.skipped", job=job.name, reason=f"running in process {row.pid} since "
+                    f"{row.since.isoformat(timespec='seconds')}")
+        return None
     log.info("schedule.job.started", job=job.name)
     try:
         done = run(job, ctx)

@@ -130,6 +130,9 @@ def test_the_comparison_with_the_previous_run_states_each_figure():
     calm = compare("wf", 0.5, record("r3", {"fast": 10, "slow": 30}, 1.0, True), before)
     assert calm["symbols"]["BTC/USDT"]["oos_sharpe"]["moved"] is False  # |-0.2| is within 0.5
     assert calm["changes"] == ["ETH/USDT: no longer in the job"]
+    regridded = {**record("r4", {"fast": 10, "slow": 30}, 1.2, True), "config": {"grid": {"fast": [5, 10]}}}
+    assert compare("wf", 0.25, regridded, {**before, "config": {"grid": {"fast": [10]}}})["changes"][0] == (
+        "the job's settings changed since the previous run: grid")
     first = compare("wf", 0.25, after, None, "this is the job's first run")
     assert first["previous_run_id"] is None and first["changed"] is False and first["note"] == "this is the job's first run"
 
@@ -257,6 +260,7 @@ def test_a_job_reports_on_the_emulators_candles_and_compares_with_its_previous_r
     assert row["candidate"] == {"previous": was["candidate"], "current": now["candidate"],
                                 "changed": was["candidate"] != now["candidate"]}
     assert row["verdict"]["previous"] == was["verdict"]["promote"] and row["verdict"]["current"] == now["verdict"]["promote"]
+    assert c["settings_changed"] == []  # the notebook is not a setting of the run
     assert json.loads((old / "comparison.json").read_text())["note"] == "this is the job's first run"
     page = (new / "walkforward.html").read_text()
     assert "Scheduled job wf: what changed" in page and f"<code>{old.name}</code>" in page
@@ -271,3 +275,16 @@ def test_the_example_jobs_file_is_valid():
     for job in jobs:
         job.check()
     assert [j.name for j in jobs] == ["btc_daily", "eth_weekly"] and jobs[0].fetch.since == "2024-01-01"
+
+
+def test_a_job_running_in_another_process_is_not_started_again(dirs):
+    import os
+
+    path = dirs / "schedule.toml"
+    path.write_text(job_text("wf"))
+    history = History(dirs / "reports" / "schedule-history.sqlite")
+    history.started("wf", datetime.now(UTC), pid=os.getppid())  # a live process that is not this one
+    result = runner.invoke(app, ["schedule", "run", "--file", str(path), "--once", "wf"])
+    assert result.exit_code == 1 and "error: job wf is running in another process since" in result.output
+    assert [e.result for e in history.entries("wf")] == ["running"]  # nothing else recorded, nothing run
+    assert not [p for p in (dirs / "reports").iterdir() if p.is_dir()]
