@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from engine.bars import Bars
 from engine.execution import Costs
 from engine.fills_nb import fill_px_nb, spend_all_nb
-from engine.ledger import Fill, Ledger
+from engine.ledger import FEE_IN_QUOTE, Fill, Ledger
 from engine.market_rules import MarketRules
 from engine.orders import Order, OrderType
 
@@ -185,4 +185,4 @@ class FillModel:
         if why is not None:
             return None, why
         self._used_qty += qty
-        return _new_tuple(Fill, (order.client_id, t, int(self._ts[t]), side, qty, px, fee)), ""
+        return _new_tuple(Fill, (order.client_id, t, int(self._ts[t]), side, qty, px, fee, FEE_IN_QUOTE, 1.0)), ""

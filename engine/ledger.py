@@ -1,6 +1,15 @@
 """The ledger: cash, one position, average entry, realized and unrealized PnL, fees paid, equity.
 ("Portfolio" is vectorbt's word.) Long, and short where the strategy asks; the arithmetic mirrors
-vectorbt's so an ideal replay ends on the sweep's equity."""
+vectorbt's so an ideal replay ends on the sweep's equity.
+
+Fees are booked in the asset the venue charged them in. In quote (vectorbt's and the simulated venue's
+way) they come out of cash. In base (Binance charges a buy's commission in the coin received) they come out
+of the position: a buy of `qty` receives `qty - fee`, a sale delivers `qty + fee`. In a third asset (BNB)
+they come out of that asset's balance, which the ledger values at the last price it was given for it.
+Whatever the asset, a fee counts at its quote value at the fill in fees paid and round-trip PnL, and the
+books balance: a fill in base is the same as trading the base that actually moved at the fill's price
+and paying the fee's quote value.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +21,12 @@ from engine.fills_nb import add_nb
 add = add_nb.py_func  # the same snapping, without numba call overhead on scalars
 
 
+FEE_IN_QUOTE, FEE_IN_BASE = "quote", "base"
+
+
 class Fill(NamedTuple):
-    """A fact: `qty` base changed hands at `px`, costing `fee` quote (a tuple: immutable and cheap to build)."""
+    """A fact: `qty` base changed hands at `px`, costing `fee` in `fee_asset` ("quote", "base" or another
+    asset's code), worth `fee_px` quote a unit (a tuple: immutable and cheap to build)."""
 
     order_id: str
     bar: int
@@ -22,10 +35,17 @@ class Fill(NamedTuple):
     qty: float
     px: float
     fee: float
+    fee_asset: str = FEE_IN_QUOTE
+    fee_px: float = 1.0  # quote per unit of the fee asset: 1 for quote, the fill's price for base
 
     @property
     def notional(self) -> float:
         return self.qty * self.px
+
+    @property
+    def fee_quote(self) -> float:
+        """The fee's value in quote at the fill."""
+        return self.fee if self.fee_asset == FEE_IN_QUOTE else self.fee * self.fee_px
 
 
 class RoundTrip(NamedTuple):
@@ -55,6 +75,8 @@ class Ledger:
     carry: float = 0.0  # the open position's share of it, charged to its round trips
     entry_bar: int = -1
     round_trips: list[RoundTrip] = field(default_factory=list)
+    balances: dict[str, float] = field(default_factory=dict)  # third assets fees were paid in (negative: owed)
+    marks: dict[str, float] = field(default_factory=dict)  # their last known price in quote
 
     @property
     def debt(self) -> float:
@@ -67,20 +89,27 @@ class Ledger:
 
     def apply(self, fill: Fill) -> None:
         """Book a fill: it closes what it can of the opposite position, and opens the rest on its own side."""
-        side, qty, gross = fill.side, fill.qty, fill.qty * fill.px
+        side, gross = fill.side, fill.qty * fill.px
+        cash_fee = fill.fee if fill.fee_asset == FEE_IN_QUOTE else 0.0
+        # the base that actually moves: a fee in base is received less of, or delivered on top
+        qty = fill.qty if fill.fee_asset != FEE_IN_BASE else add(fill.qty, -side * fill.fee)
+        fee = fill.fee_quote
         closing = min(qty, abs(self.qty)) if self.qty * side < 0 else 0.0
         opening = add(qty, -closing)
-        close_fee = fill.fee * closing / qty
-        open_fee = fill.fee - close_fee
-        if side > 0 and gross + fill.fee > self.cash * (1 + 1e-12):
-            raise ValueError(f"fill {fill.order_id} costs {gross + fill.fee:.8f} with {self.cash:.8f} cash: "
+        close_fee = fee * closing / qty
+        open_fee = fee - close_fee
+        if side > 0 and gross + cash_fee > self.cash * (1 + 1e-12):
+            raise ValueError(f"fill {fill.order_id} costs {gross + cash_fee:.8f} with {self.cash:.8f} cash: "
                              "quote cannot be borrowed")
         if side < 0 and opening > 0:
             backing = self.free_cash + closing * fill.px - close_fee  # a reversal's sale frees its own proceeds
             if opening * fill.px + open_fee > backing * (1 + 1e-12) + 1e-12:
                 raise ValueError(f"fill {fill.order_id} shorts {opening:.8g} @ {fill.px:.8g} with {backing:.8f} "
                                  "free cash to back it")
-        self.cash = add(self.cash, -(gross + fill.fee)) if side > 0 else self.cash + add(gross, -fill.fee)
+        self.cash = add(self.cash, -(gross + cash_fee)) if side > 0 else self.cash + add(gross, -cash_fee)
+        if fill.fee_asset not in (FEE_IN_QUOTE, FEE_IN_BASE):
+            self.balances[fill.fee_asset] = self.balances.get(fill.fee_asset, 0.0) - fill.fee
+            self.marks[fill.fee_asset] = fill.fee_px
         if closing > 0:
             self._close(fill, closing, close_fee)
         if opening > 0:
@@ -89,7 +118,7 @@ class Ledger:
             self.entry_bar = fill.bar if held == 0 else self.entry_bar
             self.qty = add(self.qty, side * opening)
             self.entry_fees += open_fee
-        self.fees_paid += fill.fee
+        self.fees_paid += fee
 
     def _close(self, fill: Fill, qty: float, fee: float) -> None:
         direction = 1 if self.qty > 0 else -1
@@ -109,8 +138,14 @@ class Ledger:
         self.interest_paid += amount
         self.carry += amount
 
+    def mark(self, asset: str, px: float) -> None:
+        """A new price (quote per unit) for a third asset the ledger holds fees in."""
+        self.marks[asset] = px
+
     def equity(self, px: float) -> float:
-        return self.cash + self.qty * px
+        """Cash, the position at `px`, and the third-asset balances at their last marks."""
+        other = sum(amount * self.marks[asset] for asset, amount in self.balances.items()) if self.balances else 0.0
+        return self.cash + self.qty * px + other
 
     def unrealized_pnl(self, px: float) -> float:
         return self.qty * (px - self.avg_entry_px) - self.entry_fees - self.carry
