@@ -65,7 +65,8 @@ class EventLoop:
         self.wake: dict[str, int] = {}  # resting order -> first bar it can trade on
         self.placed: list[Order] = []  # orders submitted during the current pass of `work`
         self.deferred: tuple[int, int, float, tuple[float, float]] | None = None  # a reversal's entry, once flat
-        self.book = RiskBook(risk.limits, risk.sizing, peak=costs.init_cash, day_start=costs.init_cash) if risk else None
+        self.book = RiskBook(risk.limits, risk.sizing, peak=costs.init_cash, day_start=costs.init_cash,
+                             last_equity=costs.init_cash) if risk else None
         self.bar_ms, self.borrow_per_bar = bar_ms, realism.borrow_rate * bar_ms / _YEAR_MS
         self.prefix = closes_before(bars.close) if self.borrow_per_bar else None
         self.record_bar, self.record_cash, self.record_qty = [0], [costs.init_cash], [0.0]

@@ -83,10 +83,12 @@ class RiskBook:
     day_start: float = 0.0
     streak: int = 0
     cooldown_until: int = -1
+    last_equity: float = 0.0  # the close of the last bar observed (the next day's opening equity, if it ends one)
     pnls: list[float] = field(default_factory=list)
 
     def observe(self, equity: np.ndarray, ts_ms: np.ndarray) -> None:
-        """Bars that closed since the last call (their values and open times)."""
+        """Bars that closed since the last call (their values and open times), one bar or a stretch alike:
+        a day that starts with the first of them opens at the last value seen before them."""
         if not len(equity):
             return
         self.peak = max(self.peak, float(equity.max()))
@@ -94,8 +96,9 @@ class RiskBook:
         if days[-1] != self.day:
             changed = np.flatnonzero(days != np.r_[self.day, days[:-1]])
             last = int(changed[-1])
-            self.day_start = float(equity[last - 1]) if last > 0 else self.day_start
+            self.day_start = float(equity[last - 1]) if last > 0 else self.last_equity
             self.day = int(days[-1])
+        self.last_equity = float(equity[-1])
 
     def round_trip(self, pnl: float, bar: int) -> None:
         self.pnls.append(pnl)

@@ -82,3 +82,16 @@ def test_a_second_entry_signal_while_a_position_is_held_adds_nothing():
     half = RiskLimits(max_position_rate=0.5)
     signals = signals_at(6, entries=[0, 2])
     assert entries_filled(bars, signals, half) == 1
+
+
+def test_a_day_that_starts_on_a_visited_bar_opens_at_the_previous_close():
+    """Day one ends at 1,200 (10 units at 120). Day two's first bar is visited (the exit fills on it); by the
+    second entry equity is 1,000, 16.7% below the day's opening 1,200: refused. (The book used to keep day
+    one's opening 1,000 when a stretch began on a new day's first bar, and let it through.)"""
+    base = bars_of([100, 100, 110, 120, 120, 120, 120, 100, 100, 100])
+    ts = base.ts_ms.copy()
+    ts[4:] += DAY_MS
+    bars = Bars(ts, base.open, base.high, base.low, base.close, base.volume)
+    signals = signals_at(10, entries=[0, 5, 8], exits=[3, 7])
+    assert entries_filled(bars, signals, RiskLimits(daily_loss_rate=0.1)) == 2
+    assert entries_filled(bars, signals, RiskLimits(daily_loss_rate=0.2)) == 3
