@@ -52,6 +52,9 @@ def attempt(job: Job, ctx: Context, run: Run = run_job) -> JobRun | None:
         log.error("schedule.job.failed", job=job.name, error=error, error_type=type(exc).__name__,
                   seconds=round(time.perf_counter() - started, 3))
         return None
+    except BaseException:  # Ctrl-C in a --once run: the row says so instead of "running"
+        ctx.history.finished(row, _now(), "failed", None, "interrupted")
+        raise
     note = "; ".join(done.comparison.get("changes", [])) or (done.comparison.get("note") or "nothing changed")
     if done.notebook_error:
         note = f"{note}; {done.notebook_error}"
