@@ -179,6 +179,8 @@ class FillModel:
                 return None, INSUFFICIENT_BALANCE
             fee = qty * px * fee_rate
         capped = self.rules.round_qty(min(qty, room))
+        if capped <= 0 < qty and room < qty:  # what is left of the bar's volume is less than a lot step
+            return None, "no volume left on this bar"
         if capped != qty:
             qty, fee = capped, capped * px * fee_rate
         why = self.rules.violation(qty, px)

@@ -50,8 +50,12 @@ class EventLoop:
     submitted by hand (an IOC order, a resting limit) for tests and, later, the paper and live runners."""
 
     def __init__(self, bars: Bars, costs: Costs, realism: Realism, rules: MarketRules, risk: RiskConfig | None = None,
-                 on_event: Callable[[Event], None] | None = None, bar_ms: int = 0, scope: str = "replay") -> None:
+                 on_event: Callable[[Event], None] | None = None, bar_ms: int = 0, scope: str = "replay",
+                 lookahead: bool = True) -> None:
         self.bars, self.realism, self.ts_ms, self.scope = bars, realism, bars.ts_ms, scope
+        # replay's shortcut: schedule a resting order for the first bar that can trigger it (a scan of bars to
+        # come). Off, every live order is offered every bar, as a driver that sees one candle at a time must.
+        self.lookahead = lookahead
         self.quote_asset = rules.quote_asset  # the simulated venue charges fees in quote
         self.venue = FillModel(bars, costs, realism, rules)
         self.ledger = Ledger(cash=costs.init_cash)
@@ -81,7 +85,7 @@ class EventLoop:
         """Bring the books to the open of bar t: a short pays its interest for the bars since the last record."""
         start, qty = self.record_bar[-1], self.record_qty[-1]
         if qty < 0 and self.borrow_per_bar:
-            amount = -qty * self.borrow_per_bar * (self.prefix[t] - self.prefix[start])
+            amount = float(-qty * self.borrow_per_bar * (self.prefix[t] - self.prefix[start]))
             self.ledger.pay_interest(amount)
             if amount > 0:
                 self.emit(_new_tuple(InterestCharged, (self._ts(t), amount, self.quote_asset)))
@@ -213,7 +217,8 @@ class EventLoop:
             self.submit(order, t)
         made = [order for order in made if order.is_open]  # the exchange may refuse one
         for order in made:
-            self.wake[order.client_id] = self.venue.first_trigger(order, order.live_from_bar)
+            self.wake[order.client_id] = self.venue.first_trigger(order, order.live_from_bar) if self.lookahead \
+                else order.live_from_bar
         if len(made) == 2:
             self.oco[made[0].client_id], self.oco[made[1].client_id] = made[1], made[0]
         elif made:
@@ -250,7 +255,7 @@ class EventLoop:
                     self.tell(order, _new_tuple(OrderRejected, (int(self.ts_ms[t]), order.client_id, why)))
                 else:
                     self.cancel(order, t, f"the rest is refused: {why}")
-            elif order.client_id in self.wake:
+            elif order.client_id in self.wake and self.lookahead:
                 self.wake[order.client_id] = self.venue.first_trigger(order, t + 1)
             return
         done = order.completes(fill.qty, fill.px, fill.fee)
@@ -266,8 +271,8 @@ class EventLoop:
         self.fills.append(fill)
         if self.book is not None and len(self.ledger.round_trips) > trips:
             self.book.round_trip(self.ledger.round_trips[-1].pnl, t)
-        if order.client_id in self.wake and not done:
-            self.wake[order.client_id] = self.venue.first_trigger(order, t + 1)
+        if order.client_id in self.wake and not done:  # what is left rests until a later bar
+            self.wake[order.client_id] = self.venue.first_trigger(order, t + 1) if self.lookahead else t + 1
         if done:
             self.open.remove(order)
             self._after_fill(order, t)
@@ -326,20 +331,24 @@ def _no_gc_pauses() -> Iterator[None]:
 
 def replay(bars: Bars, signals: Signals, costs: Costs, realism: Realism, rules: MarketRules,
            risk: RiskConfig | None = None, on_event: Callable[[Event], None] | None = None,
-           clock: Clock | None = None, scope: str = "replay") -> ReplayResult:
+           clock: Clock | None = None, scope: str = "replay", bar_by_bar: bool = False) -> ReplayResult:
     """Walk `signals` (decided at each bar's close) through the event loop; `risk=None` checks nothing and
     sizes all-in, as the sweep does. The loop waits on `clock` for each bar it visits to open and to close:
     the bars' own times by default (no waiting), or an accelerated clock to rehearse a deployment's pacing.
-    `scope` names whose orders these are (a run, a deployment): it is part of every client order id."""
+    `scope` names whose orders these are (a run, a deployment): it is part of every client order id.
+    `bar_by_bar` visits every bar and offers every live order every bar, with no look at bars to come, as
+    paper and live trading must: it gives the same orders, fills and equity, which is what proves the
+    shortcuts of the default driver (skipping idle bars, scheduling resting orders) change nothing."""
     if len(signals) != len(bars):
         raise ValueError(f"signals have {len(signals)} rows for {len(bars)} bars")
     clock = clock if clock is not None else HistoricalClock(int(bars.ts_ms[0]) if len(bars) else 0)
     with _no_gc_pauses():
-        return _replay(bars, signals, costs, realism, rules, risk, on_event, clock, scope)
+        return _replay(bars, signals, costs, realism, rules, risk, on_event, clock, scope, bar_by_bar)
 
 
 def _replay(bars: Bars, signals: Signals, costs: Costs, realism: Realism, rules: MarketRules,
-            risk: RiskConfig | None, on_event: Callable[[Event], None] | None, clock: Clock, scope: str) -> ReplayResult:
+            risk: RiskConfig | None, on_event: Callable[[Event], None] | None, clock: Clock, scope: str,
+            bar_by_bar: bool) -> ReplayResult:
     n, lag = len(bars), realism.latency_bars
     bar_ms = int(np.diff(bars.ts_ms).min()) if n > 1 else 0  # a gap in the data is not a longer bar
     effective = at_next_open(signals)
@@ -356,7 +365,7 @@ def _replay(bars: Bars, signals: Signals, costs: Costs, realism: Realism, rules:
                          zip(entries[due].tolist(), exits[due].tolist(), short_entries[due].tolist(),
                              short_exits[due].tolist()),
                          size.tolist(), zip(sl.tolist(), tp.tolist())))
-    loop = EventLoop(bars, costs, realism, rules, risk, on_event, bar_ms, scope)
+    loop = EventLoop(bars, costs, realism, rules, risk, on_event, bar_ms, scope, lookahead=not bar_by_bar)
     done, k = 0, 0  # bars passed so far; next decision
     while True:
         if not loop.open:  # skip what cannot change the books: an entry while already in, an exit while out
@@ -364,7 +373,9 @@ def _replay(bars: Bars, signals: Signals, costs: Costs, realism: Realism, rules:
             while k < len(decisions) and _target(heading, decisions[k][2]) is None:
                 k += 1
         t = decisions[k][0] if k < len(decisions) else n
-        if loop.open:
+        if bar_by_bar:
+            t = done
+        elif loop.open:
             t = min(t, loop.next_bar(done))  # open orders work on the bars where they can trade
         if t >= n:
             break

@@ -103,3 +103,22 @@ def test_an_exit_signal_cancels_the_protection():
     assert [o.status for o in result.orders] == [OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.CANCELLED,
                                                  OrderStatus.FILLED]
     assert result.fills[-1].bar == 3 and result.ledger.qty == 0
+
+
+def test_less_than_a_lot_of_a_bars_volume_left_is_no_volume_not_a_refusal():
+    """A bar of 18.8885 volume at a 0.2 cap gives 3.7777: the first fill takes 3.777 (a 0.001 lot), and the
+    0.0007 left cannot buy a lot. Offered again on that bar, the order waits for the next one; it is not
+    refused by the exchange's LOT_SIZE filter."""
+    from engine.ledger import Ledger
+    from engine.market_rules import MarketRules
+
+    bars = bar_rows([(100, 100, 100, 100), (100, 101, 99, 100)])
+    bars = Bars(bars.ts_ms, bars.open, bars.high, bars.low, bars.close, np.array([18.8885, 18.8885]))
+    rules = MarketRules("T/USDT", qty_step=0.001, px_tick=0.01, min_qty=0.001, min_notional=1.0)
+    model = FillModel(bars, Costs(0.0, 0.0, 10_000.0), Realism(partial_fills=True, participation_cap=0.2), rules)
+    order, account = Order("m", "T/USDT", 1, 5.0, live_from_bar=1), Ledger(cash=10_000.0)
+    first, _ = model.execute(order, 1, account)
+    assert first.qty == pytest.approx(3.777)
+    order.filled_qty = first.qty  # as the loop records it
+    again, why = model.execute(order, 1, account)
+    assert again is None and why == "no volume left on this bar"
