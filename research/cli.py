@@ -273,6 +273,8 @@ def replay_command(
     parity: Annotated[bool, typer.Option(help="also prove the ideal replay equals the vectorbt sweep")] = False,
     notebook: Annotated[bool, typer.Option(help="also execute notebooks/tearsheet.ipynb into the run folder")] = False,
     max_gap: MaxGap = None,
+    bar_by_bar: Annotated[bool, typer.Option("--bar-by-bar", help="drive the loop one closed candle at a time, as "
+                                             "paper and live do (same result; slower)")] = False,
 ) -> None:
     """Replay a strategy through the event loop, or reproduce a run (--from-run: its whole spec; each option
     given overrides one field, and the replay says which); writes orders, fills, round trips, equity, metrics,

@@ -29,7 +29,7 @@ def replay_command(options: dict[str, Any]) -> bool:
         console.print(f"spec written to {path}", highlight=False)
     with step(f"replay {resolved.strategy.name} on {resolved.spec.market.symbol}"):
         outcome = run_replay(resolved.spec, parity=options["parity"], strategy=resolved.strategy,
-                             max_gap=options.get("max_gap"))
+                             max_gap=options.get("max_gap"), bar_by_bar=bool(options.get("bar_by_bar")))
     outcome.notes = resolved.notes
     with step("books, metrics and the QuantStats tearsheet"):
         folder = write_replay(outcome, sys.argv, extra=notebook_step("tearsheet") if options["notebook"] else None)

@@ -44,12 +44,13 @@ class ReplayOutcome:
     differences: dict | None = None
     gaps: dict | None = None  # the window's gaps and the fills right after one (research.gaps)
     notes: list[str] = field(default_factory=list)  # overrides, the window, a changed source
+    driver: str = "replay"  # or "bar_by_bar": one closed candle at a time
 
 
 def run_replay(spec: RunSpec, store: Store | None = None, parity: bool = False,
-               strategy: Strategy | None = None, max_gap: str | None = None) -> ReplayOutcome:
+               strategy: Strategy | None = None, max_gap: str | None = None, bar_by_bar: bool = False) -> ReplayOutcome:
     """Replay a complete spec; `strategy` saves loading it again when the caller has it; `max_gap` (a duration)
-    refuses data whose longest gap is longer."""
+    refuses data whose longest gap is longer; `bar_by_bar` drives the loop one closed candle at a time."""
     store = store or Store()
     strategy = strategy or load_strategy(spec.strategy.ref)
     params = strategy.params(spec.params)
@@ -65,9 +66,9 @@ def run_replay(spec: RunSpec, store: Store | None = None, parity: bool = False,
     rules, rules_source = rules_from_sources(key.symbol, store.require(key).sources)
     signals = strategy.signals(bars, params)
     costs, realism, risk = spec.costs.to_costs(), spec.realism.to_realism(), strategy.risk_rules(spec.risk.to_config())
-    result = replay(bars, signals, costs, realism, rules, risk)
+    result = replay(bars, signals, costs, realism, rules, risk, bar_by_bar=bar_by_bar)
     outcome = ReplayOutcome(spec, strategy, params, key, result, books_metrics(result, costs, key.timeframe),
-                            rules_source, loaded.fingerprint)
+                            rules_source, loaded.fingerprint, driver="bar_by_bar" if bar_by_bar else "replay")
     if parity:
         from research.parity import attribute, check_parity, explain
 
@@ -117,7 +118,7 @@ def write_replay(outcome: ReplayOutcome, command: list[str], reports_dir: Path |
     spec = outcome.spec
     config = {"strategy": outcome.strategy.name, "params": asdict(outcome.params), "series": str(outcome.key),
               "start": spec.market.start, "end": spec.market.end, "costs": spec.costs.model_dump(),
-              "parity": outcome.parity is not None, "market_rules": outcome.rules_source}
+              "parity": outcome.parity is not None, "market_rules": outcome.rules_source, "driver": outcome.driver}
     identity = {**config, "kind": "replay", "spec": spec.model_dump(), "data": outcome.fingerprint}
     with RunFolder.new(outcome.strategy.name, identity, reports_dir) as folder:
         run_id = folder.run_id

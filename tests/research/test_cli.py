@@ -215,3 +215,18 @@ def test_replay_takes_param_pairs_like_sweep_and_the_old_params_alike(data_dir):
     assert grid.exit_code == 1 and "error: --param fast=5:20:5 is a grid" in grid.output
     bad = gauntlet("replay", "sma_cross", "--param", "fast=10", "--fee-rate", "2", *market)
     assert bad.exit_code == 1 and "--fee-rate" in bad.output and "fee_rate" not in bad.output
+
+
+def test_replay_bar_by_bar_gives_the_same_books(data_dir):
+    import json
+
+    Store().write(SeriesKey("binance", "BTC/USDT", "1h"), shared_candles("binance_BTC-USDT_1h_2024-01_2024-09.parquet"),
+                  source={"kind": "test"}, obtained_ms=4_102_444_800_000)
+    market = ["--exchange", "binance", "--symbol", "BTC/USDT", "--param", "window=50", "--param", "atr_mult=2"]
+    assert gauntlet("replay", "atr_trend", *market).exit_code == 0
+    stepped = gauntlet("replay", "atr_trend", *market, "--bar-by-bar")
+    assert stepped.exit_code == 0, stepped.output
+    runs = sorted((data_dir.parent / "reports").glob("*/run.json"))
+    drivers = sorted(json.loads(p.read_text())["config"]["driver"] for p in runs)
+    metrics = [json.loads((p.parent / "metrics.json").read_text()) for p in runs]
+    assert drivers == ["bar_by_bar", "replay"] and metrics[0] == metrics[1] and metrics[0]["round_trips"] > 10
