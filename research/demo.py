@@ -78,5 +78,5 @@ def research_tour(store: Store) -> None:
     outcome = run_replay(resolved.spec, store, parity=True, strategy=resolved.strategy)
     folder = write_replay(outcome, ["gauntlet", "demo"])
     console.print(f"run {folder.name}: {json.loads((folder / 'run.json').read_text())['headline']}", highlight=False)
-    console.print(f"{outcome.parity.describe()}; tearsheet: {folder / 'tearsheet.html'}", highlight=False)
+    console.print(f"{outcome.parity.describe()}; QuantStats tearsheet: {folder / 'quantstats.html'}", highlight=False)
     console.print(f"reports: {folder.parent / 'index.html'} (add --notebook to gauntlet sweep/walkforward for HTML notebooks)")

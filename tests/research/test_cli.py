@@ -142,6 +142,8 @@ def test_demo_runs_offline_end_to_end(data_dir):
     runs = sorted(p.name for p in (data_dir.parent / "reports").iterdir() if p.is_dir())
     assert len(runs) == 3 and all("-sma_cross-" in r for r in runs) and "promote" in result.output
     assert "parity ok" in result.output
+    printed = "".join(result.output.split())  # the path the demo names exists (rich may wrap it)
+    assert any(str(p) in printed for p in (data_dir.parent / "reports").glob("*/quantstats.html"))
 
 
 def test_check_causality_passes_builtins_and_fails_a_peeking_file(data_dir, tmp_path):
