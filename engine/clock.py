@@ -8,7 +8,6 @@ moves one moves both.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,26 +22,24 @@ class Clock(Protocol):
 
 class HistoricalClock:
     """Time moves only when told: replay's clock (the close of the last bar replayed, waiting is instant)
-    and a test's or the emulator's (`set`, `advance`). Safe to share between threads."""
+    and a test's or the emulator's (`set`, `advance`). Readers on other threads are safe (an int attribute is
+    read and written whole); time is moved from one thread. No lock: replay asks twice a bar."""
 
     def __init__(self, start_ms: int = 0) -> None:
-        self._now_ms, self._lock = int(start_ms), threading.Lock()
+        self._now_ms = int(start_ms)
 
     def now_ms(self) -> int:
-        with self._lock:
-            return self._now_ms
+        return self._now_ms
 
     def wait_until(self, ts_ms: int) -> None:
-        with self._lock:
-            self._now_ms = max(self._now_ms, int(ts_ms))
+        if ts_ms > self._now_ms:
+            self._now_ms = int(ts_ms)
 
     def set(self, now_ms: int) -> None:
-        with self._lock:
-            self._now_ms = int(now_ms)
+        self._now_ms = int(now_ms)
 
     def advance(self, ms: int) -> None:
-        with self._lock:
-            self._now_ms += int(ms)
+        self._now_ms += int(ms)
 
 
 @dataclass

@@ -133,10 +133,17 @@ class Ledger:
         if self.qty == 0:
             self.avg_entry_px, self.entry_fees, self.carry, self.entry_bar = 0.0, 0.0, 0.0, -1
 
-    def pay_interest(self, amount: float) -> None:
-        self.cash -= amount
-        self.interest_paid += amount
-        self.carry += amount
+    def interest_base(self) -> tuple[float, float, float]:
+        """What `accrue_interest` counts from: cash, interest paid and carry as they stand."""
+        return self.cash, self.interest_paid, self.carry
+
+    def accrue_interest(self, total: float, base: tuple[float, float, float]) -> float:
+        """Bring the books to `total` interest charged since `base`; returns what this call charged. Set from
+        the base, not added step by step, so the same total gives the same books however many steps it took."""
+        cash, paid, carry = base
+        charged = total - (self.interest_paid - paid)
+        self.cash, self.interest_paid, self.carry = cash - total, paid + total, carry + total
+        return charged
 
     def mark(self, asset: str, px: float) -> None:
         """A new price (quote per unit) for a third asset the ledger holds fees in."""

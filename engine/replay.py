@@ -73,7 +73,8 @@ class EventLoop:
                              last_equity=costs.init_cash) if risk else None
         self.bar_ms, self.borrow_per_bar = bar_ms, realism.borrow_rate * bar_ms / _YEAR_MS
         self.prefix = closes_before(bars.close) if self.borrow_per_bar else None
-        self.record_bar, self.record_cash, self.record_qty = [0], [costs.init_cash], [0.0]
+        self.record_bar, self.record_cash, self.record_qty, self.record_from = [0], [costs.init_cash], [0.0], [0]
+        self.accrual: tuple[int, float, tuple[float, float, float]] | None = None  # a short's interest: from, qty, books
         needs_atr = risk is not None and risk.sizing.method == "atr"
         self.atr = atr_nb(bars.high, bars.low, bars.close, 14, True) if needs_atr else None
 
@@ -82,25 +83,39 @@ class EventLoop:
         return client_order_id(self.scope, int(self.ts_ms[decided]), role)
 
     def settle(self, t: int) -> None:
-        """Bring the books to the open of bar t: a short pays its interest for the bars since the last record."""
-        start, qty = self.record_bar[-1], self.record_qty[-1]
-        if qty < 0 and self.borrow_per_bar:
-            amount = float(-qty * self.borrow_per_bar * (self.prefix[t] - self.prefix[start]))
-            self.ledger.pay_interest(amount)
-            if amount > 0:
-                self.emit(_new_tuple(InterestCharged, (self._ts(t), amount, self.quote_asset)))
+        """Bring the books to the open of bar t: a short owes interest on every bar since it last changed. The
+        total is computed from that bar (not summed bar by bar), so any driver, visiting any bars, books the
+        same cash at the same bar."""
+        qty = self.ledger.qty
+        if qty >= 0 or not self.borrow_per_bar:
+            self.accrual = None
+            return
+        if self.accrual is None:  # the first settlement since the position last changed (at the last record)
+            self.accrual = (self.record_bar[-1], qty, self.ledger.interest_base())
+        start, held, base = self.accrual
+        total = float(-held * self.borrow_per_bar * (self.prefix[t] - self.prefix[start]))
+        charged = self.ledger.accrue_interest(total, base)
+        if charged > 0:
+            self.emit(_new_tuple(InterestCharged, (self._ts(t), charged, self.quote_asset)))
 
     def record(self, t: int) -> None:
-        """The books as they stand after bar t, and until the next record."""
+        """The books as they stand after bar t, and until the next record; a short still accruing its
+        interest is recorded at the cash and bar its interest counts from, so its value never depends on
+        which bars a driver happened to visit."""
+        start, cash = t, self.ledger.cash
+        if self.accrual is not None:
+            start, cash = self.accrual[0], self.accrual[2][0]
         self.record_bar.append(t)
-        self.record_cash.append(self.ledger.cash)
+        self.record_cash.append(cash)
         self.record_qty.append(self.ledger.qty)
+        self.record_from.append(start)
 
     def value(self, lo: int, hi: int, since_last: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """(equity, position) of bars [lo, hi) from the records (or from the last one only)."""
         k = len(self.record_bar) - 1 if since_last else 0
         return value_bars(np.array(self.record_bar[k:]), np.array(self.record_cash[k:]),
-                          np.array(self.record_qty[k:]), self.bars.close, lo, hi, self.borrow_per_bar, self.prefix)
+                          np.array(self.record_qty[k:]), self.bars.close, lo, hi, self.borrow_per_bar, self.prefix,
+                          np.array(self.record_from[k:]))
 
     def emit(self, event: Event) -> None:
         self.events.append(event)
@@ -268,6 +283,7 @@ class EventLoop:
             order.reason, done = "the rest is less than one lot step", True
         trips = len(self.ledger.round_trips)
         self.ledger.apply(fill)
+        self.accrual = None  # the position changed: interest counts afresh from here
         self.fills.append(fill)
         if self.book is not None and len(self.ledger.round_trips) > trips:
             self.book.round_trip(self.ledger.round_trips[-1].pnl, t)
@@ -368,7 +384,7 @@ def _replay(bars: Bars, signals: Signals, costs: Costs, realism: Realism, rules:
     loop = EventLoop(bars, costs, realism, rules, risk, on_event, bar_ms, scope, lookahead=not bar_by_bar)
     done, k = 0, 0  # bars passed so far; next decision
     while True:
-        if not loop.open:  # skip what cannot change the books: an entry while already in, an exit while out
+        if not loop.open and not bar_by_bar:  # skip what cannot change the books: an entry while in, an exit while out
             heading = loop.heading()
             while k < len(decisions) and _target(heading, decisions[k][2]) is None:
                 k += 1
@@ -392,7 +408,8 @@ def _replay(bars: Bars, signals: Signals, costs: Costs, realism: Realism, rules:
             if not stopped:
                 loop.decide(t, *decisions[k][1:])
             k += 1
-        loop.work(t)
+        if loop.open:
+            loop.work(t)
         loop.record(t)
         clock.wait_until(int(bars.ts_ms[t]) + bar_ms)
         loop.emit(_new_tuple(BarClosed, (int(bars.ts_ms[t]), t + 1 - done)))  # bar t and the idle stretch before it

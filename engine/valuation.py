@@ -13,15 +13,19 @@ def closes_before(close: np.ndarray) -> np.ndarray:
 
 
 def value_bars(starts: np.ndarray, cash: np.ndarray, qty: np.ndarray, close: np.ndarray, lo: int, hi: int,
-               borrow_per_bar: float = 0.0, prefix: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+               borrow_per_bar: float = 0.0, prefix: np.ndarray | None = None,
+               accrues_from: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(equity, position) of bars [lo, hi), where record k says the books were (cash[k], qty[k]) from bar
     starts[k] on (starts ascending, starts[0] <= lo; a later record for the same bar wins). A short pays
-    `borrow_per_bar` of each bar's close per unit held, out of the cash its record started with."""
+    `borrow_per_bar` of each bar's close per unit held, out of `cash[k]`, counted from the close of bar
+    `accrues_from[k]` (default `starts[k]`): a record may carry the cash a short's interest is counted from,
+    so every record of one short values its bars alike."""
     ends = np.append(starts[1:], hi)
     lengths = np.clip(ends - np.maximum(starts, lo), 0, None)
     held = np.repeat(qty, lengths)
     equity = np.repeat(cash, lengths) + held * close[lo:hi]
     if borrow_per_bar:
         owed = np.repeat(np.where(qty < 0, -qty * borrow_per_bar, 0.0), lengths)
-        equity -= owed * (prefix[lo + 1:hi + 1] - np.repeat(prefix[starts], lengths))
+        origin = starts if accrues_from is None else accrues_from
+        equity -= owed * (prefix[lo + 1:hi + 1] - np.repeat(prefix[origin], lengths))
     return equity, held
