@@ -29,3 +29,15 @@ def test_help_lists_the_command_groups() -> None:
     assert done.returncode == 0
     for word in ("data", "emulator", "demo"):
         assert word in done.stdout
+
+
+def test_engine_core_imports_nothing_else_from_engine() -> None:
+    """DESIGN.md: `engine.core` is the bottom of the engine (pure state), so it reaches nothing above it. A
+    graph check rather than a list of forbidden modules, so a new engine module cannot slip past it."""
+    import grimp
+
+    graph = grimp.build_graph("engine")
+    core = {"engine.core", *graph.find_descendants("engine.core")}
+    reaching_out = sorted((module, imported) for module in core for imported in graph.find_modules_directly_imported_by(module)
+                          if imported not in core)
+    assert reaching_out == []
