@@ -22,7 +22,7 @@ from engine.fills import Realism
 from engine.risk import RiskConfig, RiskLimits, Sizing
 
 __all__ = ["CostsSpec", "MarketSpec", "RealismSpec", "RiskSpec", "RunSpec", "SizingSpec", "LimitsSpec",
-           "SpecError", "StrategySpec", "source_sha256"]
+           "SpecError", "StrategySpec", "dotted_fields", "source_sha256"]
 
 ParamValue = bool | int | float | str
 
@@ -33,6 +33,17 @@ class SpecError(ValueError):
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def dotted_fields(tree: dict, prefix: str = "") -> dict[str, Any]:
+    """A spec's dump as `costs.fee_rate`-style names to values: how errors, overrides and comparisons name a field."""
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict) and value:
+            out |= dotted_fields(value, f"{prefix}{key}.")
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
 
 
 def source_sha256(path: str | Path) -> str:

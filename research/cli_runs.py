@@ -12,7 +12,7 @@ from typing import Any
 
 from rich.table import Table
 
-from engine.spec import RunSpec
+from engine.spec import RunSpec, dotted_fields
 from engine.settings import settings
 from research.console import console
 from research.runs import RUN_ID, DamagedRecord, load_record, read_record, run_folder
@@ -141,18 +141,9 @@ def _flat_spec(record: dict) -> dict[str, Any]:
     found = specs(record)
     if not found:
         return {}
-    flat = _flat(next(iter(found.values())).model_dump(exclude={"strategy": {"path", "ref"}}))
+    flat = dotted_fields(next(iter(found.values())).model_dump(exclude={"strategy": {"path", "ref"}}))
     return {k: v for k, v in flat.items() if not k.startswith("risk.") or flat.get("risk.enabled")}
 
-
-def _flat(tree: dict, prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in tree.items():
-        if isinstance(value, dict) and value:
-            out |= _flat(value, f"{prefix}{key}.")
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 def _ordered(found: dict[str, Any]) -> list[tuple[str, Any]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from engine.spec import MarketSpec, RealismSpec, RunSpec, StrategySpec, source_sha256
+from engine.spec import MarketSpec, RealismSpec, RunSpec, StrategySpec, dotted_fields, source_sha256
 from engine.strategy import Strategy, load_strategy
 from research.grid import parse_params
 from research.runs import load_record, recorded_source, strategy_record
@@ -204,16 +204,7 @@ def _window(spec: RunSpec, windows: list[list[str]], window: str, notes: list[st
 
 
 def _changes(before: RunSpec, after: RunSpec) -> list[str]:
-    old, new = _flat(before.model_dump()), _flat(after.model_dump())
+    old, new = dotted_fields(before.model_dump()), dotted_fields(after.model_dump())
     return [f"{key} {old.get(key)!r} -> {new.get(key)!r}" for key in sorted(set(old) | set(new))
             if old.get(key) != new.get(key)]
 
-
-def _flat(tree: dict, prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in tree.items():
-        if isinstance(value, dict) and value:
-            out |= _flat(value, f"{prefix}{key}.")
-        else:
-            out[f"{prefix}{key}"] = value
-    return out

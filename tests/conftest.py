@@ -46,6 +46,18 @@ def emulator_5m() -> Iterator[BinanceEmulator]:
 
 
 @pytest.fixture
+def data_dir(tmp_path, monkeypatch):
+    """An empty GAUNTLET_DATA_DIR (and GAUNTLET_REPORTS_DIR beside it) in tmp_path, for CLI runs."""
+    from engine.settings import settings
+
+    monkeypatch.setenv("GAUNTLET_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("GAUNTLET_REPORTS_DIR", str(tmp_path / "reports"))
+    settings.cache_clear()
+    yield tmp_path / "data"
+    settings.cache_clear()
+
+
+@pytest.fixture
 def env_cache(tmp_path, monkeypatch):
     """GAUNTLET_DATA_DIR and GAUNTLET_REPORTS_DIR in tmp_path (seen by CLI runs and notebook kernels alike),
     with the real BTC/USDT 1h candles of 2024-01 -> 2024-09 cached as binance."""

@@ -13,21 +13,11 @@ from typer.testing import CliRunner
 
 from engine.ohlcv import SeriesKey, Store, load
 from engine.ohlcv.schema import to_table
-from engine.settings import settings
 from engine.venues.ccxt_client import make_exchange
 from research.cli import app
 from tests.conftest import SHARED_DATA, make_candles, shared_candles
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def data_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("GAUNTLET_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("GAUNTLET_REPORTS_DIR", str(tmp_path / "reports"))
-    settings.cache_clear()
-    yield tmp_path / "data"
-    settings.cache_clear()
 
 
 def gauntlet(*args: str):

@@ -13,22 +13,12 @@ from typer.testing import CliRunner
 
 from engine.ohlcv import SeriesKey, Store, load
 from engine.ohlcv.schema import VALUE_COLUMNS, ts_ms_of
-from engine.settings import settings
 from research.cli import app
 from tests.conftest import shared_candles
 
 runner = CliRunner()
 BTC_1H = shared_candles("binance_BTC-USDT_1h_2024-01_2024-09.parquet")  # 5,980 rows, no gaps
 KEY = SeriesKey("binance", "BTC/USDT", "1h")
-
-
-@pytest.fixture
-def data_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("GAUNTLET_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("GAUNTLET_REPORTS_DIR", str(tmp_path / "reports"))
-    settings.cache_clear()
-    yield tmp_path / "data"
-    settings.cache_clear()
 
 
 def gauntlet(*args: str):
