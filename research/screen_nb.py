@@ -91,22 +91,161 @@ def _record_nb(orders_out: np.ndarray, n: int, bar: int, side: float, qty: float
     return n + 1
 
 
+# The screen carries each combination's state from one block of bars to the next in one row of floats:
+# the crossing machines, the pending decisions, the book, the next sample, then the metric accumulator in
+# `engine.metrics_nb`'s slot order (N, SUM, SUM_SQ, DOWN_SQ, PEAK, MAX_DD, IN_MARKET, TRADES, CLOSED, WINS).
+_PREV_GT, _PREV_LT, _SEEN_LT, _SEEN_GT, _WANT_ENTRY, _WANT_EXIT, _CASH, _POS, _PREV_VALUE, _ENTRY_PX, _ENTRY_FEES, \
+    _K, _ACC = range(13)
+_N, _SUM, _SUM_SQ, _DOWN_SQ, _PEAK, _MAX_DD, _IN_MARKET = range(_ACC, _ACC + 7)
+N_STATE = _ACC + N_ACC
+BLOCK_BARS = 4096  # bars per block: every row a chunk of combinations reads for a block stays in L2
+CHUNK_COMBOS = 16  # combinations per parallel task: small enough to balance two cores, big enough to amortize
+
+
+@njit(cache=True, nogil=True)
+def _cross_nb(f: float, s: float, prev_gt: bool, prev_lt: bool, seen_lt: bool,
+              seen_gt: bool) -> tuple[bool, bool, bool, bool, bool, bool]:
+    """Both of vectorbt's `crossed_above` machines (fast over slow: entry; slow over fast: exit) in one step,
+    without branches: a side fires on the first bar above after a bar not above, once the other side has
+    been seen since the last NaN (a tie ends a run above but keeps what was seen).
+    Returns (entry, exit, prev_gt, prev_lt, seen_lt, seen_gt)."""
+    gt, lt = f > s, f < s
+    valid = gt | lt | (f == s)
+    return gt & seen_lt & (not prev_gt), lt & seen_gt & (not prev_lt), gt, lt, (seen_lt | lt) & valid, \
+        (seen_gt | gt) & valid
+
+
+@njit(cache=True, nogil=True)
+def _start_state_nb(state: np.ndarray, fast: np.ndarray, slow: np.ndarray, trade_from: int, init_cash: float) -> None:
+    """The state at bar `trade_from`: crossings warmed on the bars before it, no decision pending, all cash."""
+    prev_gt, prev_lt, seen_lt, seen_gt = False, False, False, False
+    for i in range(trade_from):
+        _, _, prev_gt, prev_lt, seen_lt, seen_gt = _cross_nb(fast[i], slow[i], prev_gt, prev_lt, seen_lt, seen_gt)
+    state[:] = 0.0
+    state[_PREV_GT], state[_PREV_LT], state[_SEEN_LT], state[_SEEN_GT] = prev_gt, prev_lt, seen_lt, seen_gt
+    state[_CASH], state[_PREV_VALUE] = init_cash, init_cash
+    acc_start_nb(state[_ACC:], init_cash)
+
+
+@njit(cache=True, nogil=True)
+def _enter_nb(state: np.ndarray, open_px: float, cash: float, fee: float, slippage: float) -> tuple[float, float]:
+    """An all-in buy at the open (as `ma_cross_one_nb`): (cash, pos) after it; entry price and fees kept."""
+    entry_px = open_px * (1.0 + slippage)
+    max_req_cash = cash / (1.0 + fee)
+    state[_ENTRY_PX], state[_ENTRY_FEES] = entry_px, cash - max_req_cash
+    return add_nb(cash, -cash), max_req_cash / entry_px
+
+
+@njit(cache=True, nogil=True)
+def _exit_nb(state: np.ndarray, open_px: float, cash: float, pos: float, fee: float, slippage: float) -> float:
+    """Sell the whole position at the open (as `ma_cross_one_nb`) and count the round trip: cash after it."""
+    exit_px = open_px * (1.0 - slippage)
+    acq = pos * exit_px
+    exit_fees = acq * fee
+    acc_round_trip_nb(state[_ACC:], True, pos * (exit_px - state[_ENTRY_PX]) - state[_ENTRY_FEES] - exit_fees)
+    return cash + add_nb(acq, -exit_fees)
+
+
+@njit(cache=True, nogil=True)
+def _bar_return_nb(prev_value: float, value: float) -> float:
+    """`acc_bar_nb`'s return of a bar whose value moved."""
+    if prev_value == 0:
+        return np.inf * np.sign(value)
+    r = (value - prev_value) / prev_value
+    return -r if prev_value < 0 else r
+
+
+@njit(cache=True, nogil=True)
+def _sample_nb(samples: np.ndarray, col: int, sample_idx: np.ndarray, k: int, i: int, value: float) -> tuple[int, int]:
+    """Write the value of bar i at every sample that names it: (next k, bar of the next sample or -1)."""
+    while k < sample_idx.shape[0] and sample_idx[k] == i:
+        samples[k, col] = value
+        k += 1
+    return k, sample_idx[k] if k < sample_idx.shape[0] else -1
+
+
+@njit(cache=True, nogil=True)
+def _run_block_nb(state: np.ndarray, bars: tuple, fast: np.ndarray, slow: np.ndarray, lo: int, hi: int,
+                  costs: np.ndarray, sample_idx: np.ndarray, samples: np.ndarray, col: int) -> None:
+    """Bars [lo, hi) of one combination, from and back into its `state` row: the loop of `ma_cross_one_nb`
+    with the same floating-point operations in the same order (so the same bits), minus the work that
+    cannot change a figure: a bar whose value did not move adds exactly zero to every sum and cannot set a
+    new peak or drawdown, so it is only counted."""
+    open_, close = bars
+    fee, slippage = costs[0], costs[1]
+    prev_gt, prev_lt, seen_lt, seen_gt = state[_PREV_GT] != 0, state[_PREV_LT] != 0, state[_SEEN_LT] != 0, \
+        state[_SEEN_GT] != 0
+    want_entry, want_exit = state[_WANT_ENTRY] != 0, state[_WANT_EXIT] != 0
+    cash, pos, prev_value = state[_CASH], state[_POS], state[_PREV_VALUE]
+    total, total_sq, down_sq, peak, max_dd = state[_SUM], state[_SUM_SQ], state[_DOWN_SQ], state[_PEAK], state[_MAX_DD]
+    in_market, k = 0, int(state[_K])
+    next_sample = sample_idx[k] if k < sample_idx.shape[0] else -1
+    for i in range(lo, hi):
+        if want_entry & (pos == 0.0):
+            cash, pos = _enter_nb(state, open_[i], cash, fee, slippage)
+        elif want_exit & (pos > 0.0):
+            cash, pos = _exit_nb(state, open_[i], cash, pos, fee, slippage), 0.0
+        value = cash + pos * close[i]
+        if value != prev_value:
+            r = _bar_return_nb(prev_value, value)
+            down = r if r < 0 else 0.0  # a select, not a branch: adding 0.0 leaves the sum's bits alone
+            total, total_sq, down_sq = total + r, total_sq + r * r, down_sq + down * down
+            if value > peak:
+                peak = value
+            elif value < peak * (1.0 + max_dd):
+                max_dd = value / peak - 1.0
+        in_market += pos != 0.0
+        prev_value = value
+        if i == next_sample:
+            k, next_sample = _sample_nb(samples, col, sample_idx, k, i, value)
+        want_entry, want_exit, prev_gt, prev_lt, seen_lt, seen_gt = _cross_nb(fast[i], slow[i], prev_gt, prev_lt,
+                                                                              seen_lt, seen_gt)
+    state[_PREV_GT], state[_PREV_LT], state[_SEEN_LT], state[_SEEN_GT] = prev_gt, prev_lt, seen_lt, seen_gt
+    state[_WANT_ENTRY], state[_WANT_EXIT], state[_CASH], state[_POS], state[_PREV_VALUE] = want_entry, want_exit, \
+        cash, pos, prev_value
+    state[_N], state[_IN_MARKET], state[_K] = state[_N] + (hi - lo), state[_IN_MARKET] + in_market, k
+    state[_SUM], state[_SUM_SQ], state[_DOWN_SQ], state[_PEAK], state[_MAX_DD] = total, total_sq, down_sq, peak, max_dd
+
+
+@njit(cache=True, nogil=True)
+def _screen_chunk_nb(bars: tuple, mas: np.ndarray, fast_idx: np.ndarray, slow_idx: np.ndarray, costs: np.ndarray,
+                     trade_from: int, sample_idx: np.ndarray, cols: tuple, out: tuple) -> None:
+    """Combinations `cols` = (first, stop), block of bars after block of bars, so the rows they read stay in
+    cache; each combination still sees its bars in order, so its figures do not depend on the blocking."""
+    j0, j1 = cols
+    metrics, samples = out
+    states = np.empty((j1 - j0, N_STATE))
+    for j in range(j0, j1):
+        _start_state_nb(states[j - j0], mas[fast_idx[j]], mas[slow_idx[j]], trade_from, costs[2])
+    n = bars[1].shape[0]
+    for lo in range(trade_from, n, BLOCK_BARS):
+        for j in range(j0, j1):
+            _run_block_nb(states[j - j0], bars, mas[fast_idx[j]], mas[slow_idx[j]], lo, min(lo + BLOCK_BARS, n),
+                          costs, sample_idx, samples, j)
+    for j in range(j0, j1):
+        state = states[j - j0]
+        if state[_POS] > 0.0:
+            acc_round_trip_nb(state[_ACC:], False, 0.0)
+        acc_finish_nb(state[_ACC:], costs[2], state[_PREV_VALUE], costs[3], metrics[j])
+
+
 @njit(cache=True, nogil=True, parallel=True)
 def ma_cross_screen_nb(open_: np.ndarray, close: np.ndarray, mas: np.ndarray, fast_idx: np.ndarray,
                        slow_idx: np.ndarray, costs: np.ndarray, trade_from: int,
                        sample_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """All pairs: `mas[w]` is the moving average of window w's row; `costs` = (fee, slippage, init_cash, years).
+    """All pairs, as `ma_cross_one_nb` scores each: `mas[w]` is the moving average of window w's row;
+    `costs` = (fee, slippage, init_cash, years). Chunks of CHUNK_COMBOS combinations run in parallel on the
+    threads numba is given (`numba.set_num_threads`); a combination is computed by one thread from start to
+    end, so the figures are the same bits on any number of threads.
 
     Returns (metrics: combos x len(METRICS), samples: len(sample_idx) x combos)."""
     m = fast_idx.shape[0]
     metrics = np.empty((m, len(METRICS)))
     samples = np.empty((sample_idx.shape[0], m))
-    no_orders = np.empty((0, 5))
-    for j in prange(m):
-        column = np.empty(sample_idx.shape[0])
-        ma_cross_one_nb(open_, close, mas[fast_idx[j]], mas[slow_idx[j]], costs[0], costs[1], costs[2], costs[3],
-                        trade_from, sample_idx, metrics[j], column, no_orders)
-        samples[:, j] = column
+    n_chunks = (m + CHUNK_COMBOS - 1) // CHUNK_COMBOS
+    for c in prange(n_chunks):
+        _screen_chunk_nb((open_, close), mas, fast_idx, slow_idx, costs, trade_from, sample_idx,
+                         (c * CHUNK_COMBOS, min((c + 1) * CHUNK_COMBOS, m)), (metrics, samples))
     return metrics, samples
 
 

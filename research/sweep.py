@@ -4,13 +4,16 @@ conventions of `engine.execution`, in bounded memory.
 Two paths give the same numbers. Strategies that declare a `SCREEN` kernel (the moving-average
 crossings) run through the fused numba kernel of `research.screen_nb`; vectorbt then re-runs the top
 combinations and the sweep refuses to report if the two disagree. Every other strategy runs through
-`Portfolio.from_signals` in batches of columns sized to a memory budget.
+`Portfolio.from_signals` in batches of columns sized to a memory budget. Both paths use every core unless
+told otherwise (`workers`): the kernel on numba threads, the vectorbt batches on worker processes
+(`research.parallel`); either way each combination is computed whole by one worker, so the figures are the
+same bits on one core as on many.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -25,9 +28,10 @@ from engine.strategy import Strategy, load_strategy
 from engine.metrics_nb import METRICS, window_years
 from research.gaps import GapSummary, gap_summary, refuse_long_gaps
 from research.grid import parse_grid
+from research.parallel import numba_threads, ordered_map, resolve_workers
 from research.screen_nb import ma_cross_screen_nb, ma_matrix_nb
 
-MEMORY_BUDGET_BYTES = 1_000_000_000  # for vectorbt batches: ~40 bytes per bar per column (measured)
+MEMORY_BUDGET_BYTES = 1_000_000_000  # for vectorbt batches, all workers together: ~40 bytes per bar per column
 _BYTES_PER_BAR_COLUMN = 40
 Progress = Callable[[int, int], None]
 
@@ -109,26 +113,29 @@ def screenable(strategy: Strategy, engine: str) -> bool:
 
 def score_combos(strategy: Strategy, bars: Bars, combos: Sequence[Any], costs: Costs, timeframe: str,
                  engine: str = "auto", progress: Progress | None = None, window: tuple[int, int] | None = None,
-                 every_bar: bool = False) -> Scores:
+                 every_bar: bool = False, workers: int | None = None) -> Scores:
     """Metrics and values (at each UTC day's last bar, or at `every_bar`) for every combination, trading
     only inside `window` = [lo, hi) bar positions (default: all bars). Up to the longest warm-up of history
-    before `lo` feeds the indicators, never the trading or the scores."""
+    before `lo` feeds the indicators, never the trading or the scores. `workers` cores (default: all) share
+    the combinations; the figures do not depend on how many."""
     lo, hi = window if window is not None else (0, len(bars))
     lead = min(lo, max(p.warmup for p in combos))
     view = bars[lo - lead: hi]
     span = view.ts_ms[lead:]
     sample_idx = lead + (np.arange(len(span)) if every_bar else day_ends(span))
     run = _screen if screenable(strategy, engine) else _vectorbt
-    return run(strategy, view, combos, costs, _Clock(timeframe, window_years(span, timeframe_ms(timeframe))), lead,
-               sample_idx, progress)
+    setup = _Setup(timeframe, window_years(span, timeframe_ms(timeframe)), resolve_workers(workers))
+    return run(strategy, view, combos, costs, setup, lead, sample_idx, progress)
 
 
 @dataclass(frozen=True, slots=True)
-class _Clock:
-    """The bar size (vectorbt's `freq`) and the calendar years of the traded window (every annualization)."""
+class _Setup:
+    """How a scoring runs: the bar size (vectorbt's `freq`), the calendar years of the traded window (every
+    annualization) and the cores to use."""
 
     timeframe: str
     years: float
+    workers: int = 1
 
 
 def fill_bars(strategy: Strategy, bars: Bars, p: Any, costs: Costs, timeframe: str,
@@ -148,39 +155,87 @@ def _batches(total: int, size: int) -> list[slice]:
     return [slice(lo, min(lo + size, total)) for lo in range(0, total, size)]
 
 
-def _screen(strategy: Strategy, bars: Bars, combos: Sequence[Any], costs: Costs, clock: _Clock, trade_from: int,
+def _screen(strategy: Strategy, bars: Bars, combos: Sequence[Any], costs: Costs, setup: _Setup, trade_from: int,
             sample_idx: np.ndarray, progress: Progress | None) -> Scores:
     ewm = bool(strategy.module.SCREEN["ewm"])
     windows = sorted({p.fast for p in combos} | {p.slow for p in combos})
     row = {w: i for i, w in enumerate(windows)}
-    mas = ma_matrix_nb(bars.close, np.array(windows, dtype=np.int64), ewm)  # each window once, shared by all pairs
     fast = np.array([row[p.fast] for p in combos])
     slow = np.array([row[p.slow] for p in combos])
-    knobs = np.array([costs.fee_rate, costs.slippage_rate, costs.init_cash, clock.years])
+    knobs = np.array([costs.fee_rate, costs.slippage_rate, costs.init_cash, setup.years])
     metrics, samples = np.empty((len(combos), len(METRICS))), np.empty((len(sample_idx), len(combos)))
-    for part in _batches(len(combos), max(64, len(combos) // 4)):  # batches for the progress bar; big keeps both cores busy
-        metrics[part], samples[:, part] = ma_cross_screen_nb(bars.open, bars.close, mas, fast[part], slow[part],
-                                                             knobs, trade_from, sample_idx)
+    with numba_threads(setup.workers):
+        mas = ma_matrix_nb(bars.close, np.array(windows, dtype=np.int64), ewm)  # each window once, for all pairs
+        for part in _batches(len(combos), max(64, len(combos) // 4)):  # batches for the progress bar
+            metrics[part], samples[:, part] = ma_cross_screen_nb(bars.open, bars.close, mas, fast[part], slow[part],
+                                                                 knobs, trade_from, sample_idx)
+            if progress:
+                progress(part.stop, len(combos))
+    return Scores(metrics, samples)
+
+
+@dataclass(frozen=True, slots=True)
+class _VectorbtJob:
+    """What every vectorbt batch of one scoring shares; sent once to each worker process."""
+
+    strategy: str  # what `load_strategy` loads it from again in a worker
+    bars: Bars
+    costs: Costs
+    setup: _Setup
+    trade_from: int
+    sample_idx: np.ndarray
+
+
+def _vectorbt(strategy: Strategy, bars: Bars, combos: Sequence[Any], costs: Costs, setup: _Setup, trade_from: int,
+              sample_idx: np.ndarray, progress: Progress | None) -> Scores:
+    traded = len(bars) - trade_from
+    batch = int(np.clip(MEMORY_BUDGET_BYTES // setup.workers // (traded * _BYTES_PER_BAR_COLUMN), 1, 256))
+    parts = _batches(len(combos), batch)
+    job = _VectorbtJob(strategy_ref(strategy), bars, costs, setup, trade_from, sample_idx)
+    if setup.workers > 1 and len(parts) > 1:
+        tasks = [[asdict(p) for p in combos[part]] for part in parts]
+        scored = ordered_map(_score_batch_in_worker, tasks, setup.workers, _start_worker, (job,))
+    else:
+        scored = (_score_batch(job, strategy, combos[part]) for part in parts)
+    metrics, samples = np.empty((len(combos), len(METRICS))), np.empty((len(sample_idx), len(combos)))
+    for part, (batch_metrics, batch_samples) in zip(parts, scored, strict=True):  # in task order
+        metrics[part], samples[:, part] = batch_metrics, batch_samples
         if progress:
             progress(part.stop, len(combos))
     return Scores(metrics, samples)
 
 
-def _vectorbt(strategy: Strategy, bars: Bars, combos: Sequence[Any], costs: Costs, clock: _Clock, trade_from: int,
-              sample_idx: np.ndarray, progress: Progress | None) -> Scores:
+def _score_batch(job: _VectorbtJob, strategy: Strategy, combos: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """(metrics, samples) of one batch of combinations through `Portfolio.from_signals`."""
     from research.vbt_adapter import portfolio, score
 
-    traded = bars[trade_from:]
-    batch = int(np.clip(MEMORY_BUDGET_BYTES // (len(traded) * _BYTES_PER_BAR_COLUMN), 1, 256))
-    metrics, samples = np.empty((len(combos), len(METRICS))), np.empty((len(sample_idx), len(combos)))
-    for part in _batches(len(combos), batch):
-        signals = [trimmed(strategy.signals(bars, p), trade_from) for p in combos[part]]
-        pf = portfolio(traded, signals, costs, vbt_freq(clock.timeframe))
-        scored = score(pf, costs, clock.years, sample_idx - trade_from)
-        metrics[part], samples[:, part] = scored.metrics, scored.samples
-        if progress:
-            progress(part.stop, len(combos))
-    return Scores(metrics, samples)
+    signals = [trimmed(strategy.signals(job.bars, p), job.trade_from) for p in combos]
+    pf = portfolio(job.bars[job.trade_from:], signals, job.costs, vbt_freq(job.setup.timeframe))
+    scored = score(pf, job.costs, job.setup.years, job.sample_idx - job.trade_from)
+    return scored.metrics, scored.samples
+
+
+_worker: dict[str, Any] = {}  # a worker process's job and strategy, set once by `_start_worker`
+
+
+def _start_worker(job: _VectorbtJob) -> None:
+    _worker.update(job=job, strategy=load_strategy(job.strategy))
+
+
+def _score_batch_in_worker(params: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+    strategy = _worker["strategy"]
+    return _score_batch(_worker["job"], strategy, [strategy.params(p) for p in params])
+
+
+def strategy_ref(strategy: Strategy) -> str:
+    """What `load_strategy` takes to load this strategy again in another process: its built-in name, its
+    file, or its module."""
+    module = strategy.module
+    if module.__name__ == f"engine.strategies.{strategy.name}":
+        return strategy.name
+    if module.__name__.startswith("gauntlet_strategy_") and getattr(module, "__file__", None):
+        return str(module.__file__)
+    return module.__name__
 
 
 def trimmed(signals: Signals, start: int) -> Signals:

@@ -1,0 +1,63 @@
+"""Both cores of one machine for a sweep: numba threads for the fused kernel, a pool of processes for the
+vectorbt batches.
+
+Threads suit the fused kernel (it releases the GIL and shares the moving-average rows for free); vectorbt's
+`Portfolio.from_signals` holds the GIL around a lot of Python, so its batches go to processes. Worker
+processes are spawned, never forked: a fork of a process whose numba threads are running is unsafe, and a
+spawned worker imports only what its tasks need. Results come back in task order whatever order the workers
+finish in, so a parallel run merges into exactly the table of a serial one.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+__all__ = ["available_cores", "numba_threads", "ordered_map", "resolve_workers"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity, which containers and `taskset` narrow)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def resolve_workers(workers: int | None) -> int:
+    """`None` means every available core; anything else must be a positive count."""
+    if workers is None:
+        return available_cores()
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    return workers
+
+
+@contextmanager
+def numba_threads(workers: int) -> Iterator[int]:
+    """Run numba's parallel kernels on `workers` threads (at most numba's pool size) inside the block, and
+    give the previous count back after it. Yields the count in force."""
+    import numba
+
+    previous = numba.get_num_threads()
+    count = max(1, min(workers, numba.config.NUMBA_NUM_THREADS))
+    numba.set_num_threads(count)
+    try:
+        yield count
+    finally:
+        numba.set_num_threads(previous)
+
+
+def ordered_map(fn: Callable[[T], R], tasks: Sequence[T], workers: int, initializer: Callable[..., None] | None = None,
+                initargs: Iterable[Any] = ()) -> Iterator[R]:
+    """`fn` over `tasks` on up to `workers` spawned processes, yielding results in task order. `initializer`
+    runs once in each worker with `initargs`: the place to send what every task shares (bars, costs) once
+    per worker instead of once per task. `fn` and `initializer` must be importable module-level functions."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=context, initializer=initializer,
+                             initargs=tuple(initargs)) as pool:
+        yield from pool.map(fn, tasks)
