@@ -200,6 +200,9 @@ def _window(spec: RunSpec, windows: list[list[str]], window: str, notes: list[st
     notes.append(f"window: the out-of-sample windows of folds 1-{len(windows)}, {windows[0][0]} -> {windows[-1][1]}"
                  + (f" ({gaps} gap(s) between windows are replayed too)" if gaps else " (contiguous)")
                  + "; --window all for the whole span")
+    notes.append("note: this replays one candidate straight through those windows, from a cold start and holding "
+                 "positions across fold boundaries, so its figures differ from the walk-forward's stitched "
+                 "out-of-sample ones (each fold's own candidate, fresh at each fold)")
     return spec.replace({"market.start": windows[0][0], "market.end": windows[-1][1]})
 
 
