@@ -30,6 +30,14 @@ ParamValue = bool | int | float | str
 class SpecError(ValueError):
     """A spec that does not validate, with every failing field named in one line."""
 
+    names_keys = False  # True: the message names a file's or a run's keys, which no flag should rename
+
+
+class SpecFileError(SpecError):
+    """A spec file or a run's record that does not validate: its keys (`costs.fee_rate`) are the names to fix."""
+
+    names_keys = True
+
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -167,7 +175,8 @@ class RunSpec(_Frozen):
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            raise SpecError(f"{where}: invalid spec: {describe(exc)}") from None
+            error = SpecError if where == "override" else SpecFileError
+            raise error(f"{where}: invalid spec: {describe(exc)}") from None
 
     @classmethod
     def read(cls, path: str | Path) -> RunSpec:
@@ -175,7 +184,7 @@ class RunSpec(_Frozen):
         try:
             data = tomllib.loads(path.read_text())
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise SpecError(f"{path}: cannot read the spec: {exc}") from None
+            raise SpecFileError(f"{path}: cannot read the spec: {exc}") from None
         return cls.parse(data, str(path))
 
     def to_toml(self) -> str:

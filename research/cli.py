@@ -32,7 +32,8 @@ def _guarded(fn: Callable[[], T], ctx: typer.Context | None = None) -> T:
 
         from research.flags import command_flags, in_flags
 
-        text = in_flags(str(exc), command_flags(ctx.command if ctx is not None else None))
+        keys = getattr(exc, "names_keys", False)  # a spec file's keys are what the user must fix there
+        text = str(exc) if keys else in_flags(str(exc), command_flags(ctx.command if ctx is not None else None))
         Console(stderr=True).print(f"[bold red]error:[/] {escape(text)}", markup=True, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
 

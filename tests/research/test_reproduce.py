@@ -167,4 +167,5 @@ def test_a_spec_file_replays_what_it_says(env_cache, tmp_path):
     saved.write_text(saved.read_text().replace("fee_rate = 0.0025", "fee_rate = 2.5"))
     broken = gauntlet("replay", "--config", str(saved))
     assert broken.exit_code == 1 and "fee_rate = 2.5" in saved.read_text()
-    assert f"{saved}: invalid spec: " in broken.output.replace("\n", "") and "less than 1" in broken.output
+    assert f"{saved}: invalid spec: costs.fee_rate: " in broken.output.replace("\n", "") and "less than 1" in broken.output
+    assert "--fee-rate" not in broken.output  # the file's key is what to fix, not a flag
