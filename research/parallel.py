@@ -40,14 +40,17 @@ def resolve_workers(workers: int | None) -> int:
 @contextmanager
 def numba_threads(workers: int) -> Iterator[int]:
     """Run numba's parallel kernels on `workers` threads (at most numba's pool size) inside the block, and
-    give the previous count back after it. Yields the count in force."""
+    give the previous count back after it. Yields the count in force. Iterations are handed out one at a
+    time as threads free up (chunk size 1) rather than split in halves up front: on a machine shared with
+    other work, a thread that gets less CPU then takes fewer chunks instead of holding the others up."""
     import numba
 
     previous = numba.get_num_threads()
     count = max(1, min(workers, numba.config.NUMBA_NUM_THREADS))
     numba.set_num_threads(count)
     try:
-        yield count
+        with numba.parallel_chunksize(1):
+            yield count
     finally:
         numba.set_num_threads(previous)
 
