@@ -170,12 +170,14 @@ def sweep(
     top: Annotated[int, typer.Option(help="rows to print")] = 10,
     notebook: Annotated[bool, typer.Option(help="also execute notebooks/sweep.ipynb into the run folder")] = False,
     max_gap: MaxGap = None,
+    workers: Annotated[Optional[int], typer.Option(min=1, help="cores to use (default: all); the figures do not "
+                                                               "depend on it")] = None,
 ) -> None:
     """Sweep a parameter grid over cached candles; writes reports/<run-id>/ and prints the best rows."""
     from research.cli_research import sweep_command
 
     _guarded(lambda: sweep_command(strategy, symbol, exchange, timeframe, start, end, param or [], fee_rate,
-                                   slippage_rate, init_cash, objective, engine, top, notebook, max_gap), ctx)
+                                   slippage_rate, init_cash, objective, engine, top, notebook, max_gap, workers), ctx)
 
 
 @app.command("walkforward")

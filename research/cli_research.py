@@ -39,7 +39,8 @@ def step(description: str) -> Iterator[None]:
 
 def sweep_command(strategy: str, symbols: Sequence[str], exchange: str, timeframe: str, start: str | None,
                   end: str | None, params: Sequence[str], fee_rate: float, slippage_rate: float, init_cash: float,
-                  objective: str, engine: str, top: int, notebook: bool, max_gap: str | None = None) -> None:
+                  objective: str, engine: str, top: int, notebook: bool, max_gap: str | None = None,
+                  workers: int | None = None) -> None:
     from research.gaps import describe_record
     from research.sweep import SweepSpec
     from research.sweep_run import run_sweep, write_sweep
@@ -51,7 +52,7 @@ def sweep_command(strategy: str, symbols: Sequence[str], exchange: str, timefram
             task = bar.add_task(f"sweep {symbol}", total=None)
             return lambda done, total: bar.update(task, completed=done, total=total)
 
-        outcome = run_sweep(spec, progress=tracker)
+        outcome = run_sweep(spec, progress=tracker, workers=workers)
     folder = write_sweep(outcome, sys.argv, extra=notebook_step("sweep") if notebook else None)
     console.print(f"run [bold]{folder.name}[/]  ->  {folder}", highlight=False)
     console.print(results_table(outcome.results, list(outcome.strategy.param_types), top))

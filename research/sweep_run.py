@@ -39,15 +39,17 @@ class SweepOutcome:
 
 
 def run_sweep(spec: SweepSpec, store: Store | None = None,
-              progress: Callable[[str], Callable[[int, int], None] | None] | None = None) -> SweepOutcome:
-    """Validate everything first (nothing is written for a run that fails), then score every symbol."""
+              progress: Callable[[str], Callable[[int, int], None] | None] | None = None,
+              workers: int | None = None) -> SweepOutcome:
+    """Validate everything first (nothing is written for a run that fails), then score every symbol on
+    `workers` cores (default: all; not part of the spec, since the figures do not depend on it)."""
     strategy, grid, combos = grid_of(spec)
     warmup = max(p.warmup for p in combos)
     markets = load_markets(spec, store or Store(), min_bars=warmup + 2)
     frames, found, confirmed = [], {}, []
     for market in markets:
         scores = score_combos(strategy, market.bars, combos, spec.costs, spec.timeframe, spec.engine,
-                              progress(market.symbol) if progress else None)
+                              progress(market.symbol) if progress else None, workers=workers)
         frame = results_frame(strategy, combos, market.symbol, scores)
         best = int(np.nanargmax(np.nan_to_num(frame[spec.objective].to_numpy(), nan=-np.inf)))
         found[market.symbol] = {"best": {n: getattr(combos[best], n) for n in strategy.param_types},

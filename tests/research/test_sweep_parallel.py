@@ -166,3 +166,23 @@ def test_workers_must_be_positive():
     strategy = load_strategy("sma_cross")
     with pytest.raises(ValueError, match="workers must be at least 1, got 0"):
         score_combos(strategy, bars, [strategy.params()], COSTS, "1h", workers=0)
+
+
+def test_gauntlet_sweep_workers_option_writes_the_same_results(data_dir):
+    from typer.testing import CliRunner
+
+    from engine.ohlcv import SeriesKey, Store
+    from research.cli import app
+
+    Store().write(SeriesKey("binance", "ETH/USDT", "1h"), shared_candles("binance_ETH-USDT_1h.parquet"),
+                  source={"kind": "test"}, obtained_ms=4_102_444_800_000)
+    args = ["sweep", "sma_cross", "--symbol", "ETH/USDT", "--param", "fast=5:25:5", "--param", "slow=30:90:30"]
+    tables = []
+    for workers in ("1", "2"):
+        done = CliRunner().invoke(app, [*args, "--workers", workers])
+        assert done.exit_code == 0, done.output
+        folder = data_dir.parent / "reports" / done.output.split("run ", 1)[1].split()[0]
+        tables.append(pd.read_parquet(folder / "results.parquet"))
+    pd.testing.assert_frame_equal(tables[0], tables[1], check_exact=True)
+    refused = CliRunner().invoke(app, [*args, "--workers", "0"])
+    assert refused.exit_code == 2 and "--workers" in refused.output
