@@ -33,6 +33,7 @@ from research.screen_nb import ma_cross_screen_nb, ma_matrix_nb
 
 MEMORY_BUDGET_BYTES = 1_000_000_000  # for vectorbt batches, all workers together: ~40 bytes per bar per column
 _BYTES_PER_BAR_COLUMN = 40
+POOL_MIN_WORK = 50_000_000  # bar-combinations below which vectorbt stays in-process: a worker spends ~5 s importing
 Progress = Callable[[int, int], None]
 
 
@@ -189,10 +190,14 @@ class _VectorbtJob:
 def _vectorbt(strategy: Strategy, bars: Bars, combos: Sequence[Any], costs: Costs, setup: _Setup, trade_from: int,
               sample_idx: np.ndarray, progress: Progress | None) -> Scores:
     traded = len(bars) - trade_from
-    batch = int(np.clip(MEMORY_BUDGET_BYTES // setup.workers // (traded * _BYTES_PER_BAR_COLUMN), 1, 256))
+    pooled = setup.workers > 1 and traded * len(combos) >= POOL_MIN_WORK
+    batch = int(np.clip(MEMORY_BUDGET_BYTES // (setup.workers if pooled else 1) // (traded * _BYTES_PER_BAR_COLUMN),
+                        1, 256))
+    if pooled:  # at least one batch per worker
+        batch = min(batch, -(-len(combos) // setup.workers))
     parts = _batches(len(combos), batch)
     job = _VectorbtJob(strategy_ref(strategy), bars, costs, setup, trade_from, sample_idx)
-    if setup.workers > 1 and len(parts) > 1:
+    if pooled and len(parts) > 1:
         tasks = [[asdict(p) for p in combos[part]] for part in parts]
         scored = ordered_map(_score_batch_in_worker, tasks, setup.workers, _start_worker, (job,))
     else:

@@ -151,6 +151,7 @@ def test_vectorbt_batches_on_worker_processes_give_the_same_table(monkeypatch):
     strategy = load_strategy("rsi_reversion")
     combos = list(strategy.grid_params({"window": [8, 14, 20], "lower": [25.0, 30.0], "upper": [70.0, 80.0]}))
     monkeypatch.setattr(sweep, "MEMORY_BUDGET_BYTES", len(bars) * 40 * 6)  # three columns per batch and worker
+    monkeypatch.setattr(sweep, "POOL_MIN_WORK", 0)  # worker processes even for this small grid
     seen = []
     one = score_combos(strategy, bars, combos, COSTS, "1h", "vectorbt", workers=1)
     both = score_combos(strategy, bars, combos, COSTS, "1h", "vectorbt", workers=2,
