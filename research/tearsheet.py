@@ -12,12 +12,18 @@ index).
 One figure differs by definition: QuantStats' "Time in Market" counts bars with a nonzero return (an exit
 bar's move from the last close to the exit counts), `metrics.json`'s `exposure` counts bars that close
 holding a position.
+
+Beyond `SHEET_MAX_BARS` bars (70 days of 1-minute bars) QuantStats takes minutes to draw a per-bar sheet, so
+the sheet is drawn from daily returns (each UTC day's last value, observed days per year) and its title says
+so: its annualized ratios and drawdown are then daily figures, and `metrics.json` keeps the per-bar ones.
 """
 
 from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +37,8 @@ from engine.metrics_nb import window_years
 class SheetReturns:
     strategy: pd.Series  # per-bar returns, tz-naive index
     benchmark: pd.Series  # buy-and-hold from the first close
-    periods: float  # observed bars per year
+    periods: float  # observed bars (or days) per year
+    basis: str = "bar"  # "bar": the per-bar returns of metrics.json; "daily": each UTC day's last value
 
 
 def daily_returns(values: pd.Series, start_value: float) -> pd.Series:
@@ -52,13 +59,42 @@ def _bar_returns(values: pd.Series, start_value: float) -> pd.Series:
     return pd.Series(returns, index=index).replace([np.inf, -np.inf], np.nan).fillna(0.0)
 
 
+SHEET_MAX_BARS = 100_000
+
+
 def sheet_returns(equity: pd.Series, close: pd.Series, init_cash: float) -> SheetReturns:
     """What the sheet is drawn from. The bar length is the smallest spacing of the index (gaps only widen it)."""
+    if len(equity) > SHEET_MAX_BARS:
+        strategy, benchmark = daily_returns(equity, init_cash), daily_returns(close, float(close.iloc[0]))
+        days = strategy.index.as_unit("ms").asi8
+        return SheetReturns(strategy.rename("Strategy"), benchmark.rename("Buy and hold"),
+                            len(days) / window_years(days, 86_400_000), "daily")
     ts_ms = equity.index.as_unit("ms").asi8
     bar_ms = int(np.diff(ts_ms).min()) if len(ts_ms) > 1 else 86_400_000
     periods = len(ts_ms) / window_years(ts_ms, bar_ms)
     return SheetReturns(_bar_returns(equity, init_cash).rename("Strategy"),
                         _bar_returns(close, float(close.iloc[0])).rename("Buy and hold"), periods)
+
+
+@contextmanager
+def _same_index_benchmark() -> Iterator[None]:
+    """QuantStats (0.0.86) aligns the benchmark to the returns by comparing Python sets of their timestamps,
+    about 15 times a sheet: seconds per 100k bars, minutes for a year of 1-minute bars. Ours already share
+    one index, so for the length of a sheet an equal index skips straight to the rest of its preparation."""
+    from quantstats import utils
+
+    original = utils._prepare_benchmark
+
+    def prepare(benchmark=None, period="max", rf=0.0, prepare_returns=True):  # noqa: ANN001, ANN202 - theirs
+        if isinstance(period, pd.DatetimeIndex) and isinstance(benchmark, pd.Series) and period.equals(benchmark.index):
+            period = "max"
+        return original(benchmark, period, rf, prepare_returns)
+
+    utils._prepare_benchmark = prepare
+    try:
+        yield
+    finally:
+        utils._prepare_benchmark = original
 
 
 def sheet_metrics(equity: pd.Series, close: pd.Series, init_cash: float) -> pd.DataFrame:
@@ -68,8 +104,9 @@ def sheet_metrics(equity: pd.Series, close: pd.Series, init_cash: float) -> pd.D
     r = sheet_returns(equity, close, init_cash)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return qs.reports.metrics(r.strategy, r.benchmark, mode="full", display=False, periods_per_year=r.periods,
-                                  match_dates=False)
+        with _same_index_benchmark():
+            return qs.reports.metrics(r.strategy, r.benchmark, mode="full", display=False,
+                                      periods_per_year=r.periods, match_dates=False)
 
 
 def write_tearsheet(equity: pd.Series, close: pd.Series, init_cash: float, path: Path, title: str) -> Path:
@@ -84,6 +121,9 @@ def write_tearsheet(equity: pd.Series, close: pd.Series, init_cash: float, path:
         warnings.simplefilter("ignore", UserWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", PendingDeprecationWarning)
-        qs.reports.html(r.strategy, r.benchmark, output=str(path), title=title, periods_per_year=r.periods,
-                        download_filename=path.name, match_dates=False)
+        if r.basis == "daily":
+            title += f" (drawn from daily returns: {len(equity):,} bars; metrics.json holds the per-bar figures)"
+        with _same_index_benchmark():
+            qs.reports.html(r.strategy, r.benchmark, output=str(path), title=title, periods_per_year=r.periods,
+                            download_filename=path.name, match_dates=False)
     return path

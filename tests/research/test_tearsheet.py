@@ -38,3 +38,21 @@ def test_tearsheet_and_metrics_json_agree(env_cache):
     assert shown == f"{metrics['max_drawdown']:.2%}"  # the sheet prints the drawdown metrics.json holds
     assert "<dt> 1 Jan, 2024 -  6 Sep, 2024</dt>" in html  # the window's first and last bar, not the first trade
     assert "Periods/Year: 8760.0" in html
+
+
+def test_a_long_series_is_drawn_from_daily_returns_and_says_so(tmp_path):
+    """Past SHEET_MAX_BARS a per-bar QuantStats sheet takes minutes: the sheet is drawn daily, titled so."""
+    import numpy as np
+
+    from research.tearsheet import SHEET_MAX_BARS, write_tearsheet
+
+    n = SHEET_MAX_BARS + 1440
+    index = pd.date_range("2024-01-01", periods=n, freq="1min", tz="UTC")
+    equity = pd.Series(10_000 * np.exp(np.cumsum(np.random.default_rng(3).normal(0, 1e-4, n))), index=index)
+    returns = sheet_returns(equity, equity, 10_000.0)
+    days = equity.resample("1D").last()
+    assert returns.basis == "daily" and len(returns.strategy) == len(days)
+    assert (1 + returns.strategy).prod() == pytest.approx(equity.iloc[-1] / 10_000.0, rel=1e-12)  # same path, daily
+    html = write_tearsheet(equity, equity, 10_000.0, tmp_path / "quantstats.html", "t").read_text()
+    assert f"drawn from daily returns: {n:,} bars" in html
+    assert sheet_returns(equity.iloc[:SHEET_MAX_BARS], equity.iloc[:SHEET_MAX_BARS], 10_000.0).basis == "bar"
