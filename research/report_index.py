@@ -20,7 +20,7 @@ def _row(folder: Path) -> str:
     try:
         record = read_record(folder / "run.json")
     except DamagedRecord as exc:
-        return (f"<tr><td><code>{html.escape(folder.name)}</code></td><td colspan='5'>damaged: "
+        return (f"<tr><td><code>{html.escape(folder.name)}</code></td><td colspan='6'>damaged: "
                 f"{html.escape(str(exc))}</td></tr>")
     config = record.get("config", {})
     data = ", ".join(d.get("series", "") for d in record.get("data", []))
@@ -29,7 +29,32 @@ def _row(folder: Path) -> str:
                      for p in sorted(folder.iterdir()) if p.suffix in _LINKED)
     return (f"<tr><td><code>{html.escape(folder.name)}</code></td><td>{html.escape(record.get('kind', ''))}</td>"
             f"<td>{html.escape(str(config.get('strategy', '')))}</td><td>{html.escape(data)}</td>"
-            f"<td>{html.escape(str(headline))}</td><td>{files}</td></tr>")
+            f"<td>{html.escape(_gaps(record))}</td><td>{html.escape(str(headline))}</td><td>{files}</td></tr>")
+
+
+def _gaps(record: dict) -> str:
+    """The gaps a run recorded for its window(s) (`research.gaps` records, wherever the run kind keeps them)."""
+    found: list[dict] = []
+
+    def walk(value: object) -> None:
+        if isinstance(value, dict):
+            if {"gaps", "missing_bars", "longest_gap"} <= value.keys():
+                found.append(value)
+                return
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk(record)
+    if not found:
+        return "not recorded"
+    gaps, missing = sum(r["gaps"] for r in found), sum(r["missing_bars"] for r in found)
+    if not gaps:
+        return "none"
+    longest = max((r for r in found if r["gaps"]), key=lambda r: r.get("longest_gap_bars") or 0)
+    return f"{gaps} ({missing:,} missing bars, the longest {longest['longest_gap']})"
 
 
 def write_index(reports_dir: Path) -> Path:
@@ -38,7 +63,7 @@ def write_index(reports_dir: Path) -> Path:
     rows = "\n".join(_row(folder) for folder in runs)
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>gauntlet runs</title><style>{_STYLE}</style>"
             f"</head><body><h1>gauntlet runs</h1><p>{len(runs)} run(s), newest first.</p><table><tr><th>run</th>"
-            f"<th>kind</th><th>strategy</th><th>data</th><th>result</th><th>files</th></tr>{rows}</table></body></html>")
+            f"<th>kind</th><th>strategy</th><th>data</th><th>gaps</th><th>result</th><th>files</th></tr>{rows}</table></body></html>")
     path = reports_dir / "index.html"
     tmp = path.with_suffix(f".html.{os.getpid()}-{threading.get_ident()}.tmp")  # two writers never share one
     tmp.write_text(page)

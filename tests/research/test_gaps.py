@@ -103,6 +103,8 @@ def test_replay_states_gaps_and_its_fills_after_a_gap(gappy_cache, tmp_path):
     after = int(fills["bar"].isin([495, 575, 1728, 2277, 3356, 3477]).sum())
     assert record["gaps"]["fills_after_gap"] == after > 0 and record["gaps"]["missing_bars"] == 11
     assert "6 gap(s) in the window" in record["headline"]
+    index = (tmp_path / "reports" / "index.html").read_text()
+    assert "<td>6 (11 missing bars, the longest 3h)</td>" in index  # the report states them too
     metrics = json.loads((folder / "metrics.json").read_text())
     equity = pd.read_parquet(folder / "equity.parquet")
     ts = pd.DatetimeIndex(equity["timestamp"]).as_unit("ms").asi8
