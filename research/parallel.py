@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -59,8 +60,30 @@ def ordered_map(fn: Callable[[T], R], tasks: Sequence[T], workers: int, initiali
                 initargs: Iterable[Any] = ()) -> Iterator[R]:
     """`fn` over `tasks` on up to `workers` spawned processes, yielding results in task order. `initializer`
     runs once in each worker with `initargs`: the place to send what every task shares (bars, costs) once
-    per worker instead of once per task. `fn` and `initializer` must be importable module-level functions."""
+    per worker instead of once per task. `fn` and `initializer` must be module-level functions of an
+    importable module (not of the script being run: workers do not import it, see `_main_hidden`)."""
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=context, initializer=initializer,
-                             initargs=tuple(initargs)) as pool:
-        yield from pool.map(fn, tasks)
+    with ProcessPoolExecutor(max_workers=max(1, min(workers, len(tasks))), mp_context=context,
+                             initializer=initializer, initargs=tuple(initargs)) as pool:
+        with _main_hidden():  # every worker starts during these submits (spawn starts one per submit, up to max)
+            futures = [pool.submit(fn, task) for task in tasks]
+        for future in futures:
+            yield future.result()
+
+
+@contextmanager
+def _main_hidden() -> Iterator[None]:
+    """Start workers without re-running the user's script in them. A spawned worker imports the parent's
+    `__main__` from its file or module name; a script that calls a sweep without an
+    `if __name__ == "__main__":` guard would sweep again in every worker, which multiprocessing refuses
+    while the parent's pool waits forever. Our task functions live in `research`, so the workers need
+    nothing from `__main__`: hide where it came from while they start."""
+    main = sys.modules["__main__"]
+    saved = {name: getattr(main, name) for name in ("__file__", "__spec__") if hasattr(main, name)}
+    for name in saved:
+        setattr(main, name, None)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(main, name, value)

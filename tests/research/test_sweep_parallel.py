@@ -187,3 +187,15 @@ def test_gauntlet_sweep_workers_option_writes_the_same_results(data_dir):
     pd.testing.assert_frame_equal(tables[0], tables[1], check_exact=True)
     refused = CliRunner().invoke(app, [*args, "--workers", "0"])
     assert refused.exit_code == 2 and "--workers" in refused.output
+
+
+def test_worker_processes_start_from_a_script_without_a_main_guard(tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "unguarded.py"
+    script.write_text("import operator\nfrom research.parallel import ordered_map\n"
+                      "print(list(ordered_map(operator.neg, [1, 2, 3], 2)))\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[-1, -2, -3]"
