@@ -3,7 +3,7 @@
 Starts the loopback Binance emulator on the SYNTHETIC sample, fetches two symbols through the real ccxt
 client into a fresh `data/ohlcv/synthetic/` (a 429 and a cut-off body thrown in, to show the retries),
 fetches again to show that only new candles are asked for, verifies the cache, then sweeps the SMA
-crossover grid, walks it forward, and replays the recommendation through the event loop with parity
+crossover grid, walks it forward, and replays the candidate through the event loop with parity
 against the sweep, writing the three runs to `reports/`.
 """
 
@@ -73,7 +73,7 @@ def research_tour(store: Store) -> None:
     splits = SplitSpec(n_folds=4, mode="rolling", is_size="180D", oos_size="90D", purge="1D")
     folder = write_walkforward(run_walkforward(WalkForwardSpec(sweep, splits, min_trades=3), store), ["gauntlet", "demo"])
     console.print(f"run {folder.name}: {json.loads((folder / 'run.json').read_text())['headline']}", highlight=False)
-    console.rule("[bold]replay[/]: the recommendation through the event loop, with parity against the sweep")
+    console.rule("[bold]replay[/]: the candidate through the event loop, with parity against the sweep")
     resolved = resolve(ReplayRequest(from_run=folder.name, ideal=False))  # realistic, over the OOS windows
     outcome = run_replay(resolved.spec, store, parity=True, strategy=resolved.strategy)
     folder = write_replay(outcome, ["gauntlet", "demo"])

@@ -117,5 +117,5 @@ def headline(outcome: SweepOutcome) -> str:
         params = ",".join(f"{k}={v}" for k, v in found["best"].items())
         dsr = f"{found['dsr']:.3f}" if found.get("dsr") is not None else "n/a"
         pbo = f"{found['pbo']:.2f}" if found.get("pbo") is not None else "n/a"
-        parts.append(f"{symbol} best {params} DSR {dsr} PBO {pbo}")
+        parts.append(f"{symbol} candidate {params} DSR {dsr} PBO {pbo}")
     return "; ".join(parts)
