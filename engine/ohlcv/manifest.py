@@ -2,7 +2,8 @@
 
 The manifest is the commit point of every write: readers trust only the partition files it names, and it
 is replaced atomically, so it is always true of the files on disk. It also names the files a write
-retired (`retired`): those, and the writer's own temp files, are the only files the cache ever deletes.
+retired (`retired`) and the files a write named before writing them (`pending`, for a write that died
+halfway): those, and the writer's own temp files, are the only files the cache ever deletes.
 Format 1 (before sizes and retired files) is still read; the next write upgrades it.
 """
 
@@ -38,6 +39,7 @@ class Manifest:
     obtained_ms: int = 0  # when the newest rows were obtained: a candle closing later was still open
     updated_at: str = ""
     retired: tuple[str, ...] = ()  # partition files this manifest replaced: safe to delete once it is on disk
+    pending: tuple[str, ...] = ()  # partition files a write is about to add: a crash leaves them ours to delete
     market_type: str = "spot"  # spot, swap, future or option (ccxt's market type)
 
     @property
@@ -77,6 +79,7 @@ class Manifest:
             body["fetched"] = tuple(tuple(span) for span in body["fetched"])
             body["sources"] = tuple(body["sources"])
             body["retired"] = tuple(body.get("retired", ()))
+            body["pending"] = tuple(body.get("pending", ()))
             return cls(**body)
         except (ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{source}: unreadable manifest ({exc})") from exc

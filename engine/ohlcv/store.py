@@ -7,9 +7,12 @@ be the only copy of someone's data. A missing or unreadable manifest beside part
 read and write with the way out (`gauntlet data repair`), never an empty series written over them.
 
 A write that would change a cached candle is refused with the differences (`conflicts`) unless the
-caller asked to replace them. Readers open only the months that overlap the requested range, check
-each file's size and sha256 against the manifest (hashing on a second thread while the first decodes),
-and fingerprint the bytes they actually read; every load is then checked (`quality.check`).
+caller asked to replace them. A write names the files it is about to add in the manifest first
+(`pending`), so a write that dies halfway leaves only files provably its own. Readers open only the
+months that overlap the requested range, check each file's size and sha256 against the manifest (hashing
+on a second thread while the first decodes) and fingerprint the bytes they actually read. Rows are
+checked (`quality.check`) when written, and again on load only for files of older manifests or when a
+repair is asked for: verified bytes are the bytes that passed.
 """
 
 from __future__ import annotations
@@ -130,7 +133,7 @@ class Store:
 
     def require(self, key: SeriesKey) -> Manifest:
         manifest = self.manifest(key)
-        if manifest is None:
+        if manifest is None or not manifest.partitions:  # nothing yet, or a first write that never finished
             cached = ", ".join(str(k) for k in self.series()) or "nothing yet"
             raise LookupError(f"{key} is not in the cache at {self.root / 'ohlcv'} (cached: {cached}); "
                               f"fill it with `gauntlet data fetch` or `gauntlet data import`")
@@ -206,9 +209,16 @@ class Store:
 
     def load_checked(self, key: SeriesKey, start_ms: int | None = None, end_ms: int | None = None,
                      repair: Iterable[str] = ()) -> Loaded:
-        """`load`, keeping the fingerprint of the bytes read: what a run records as its data."""
+        """`load`, keeping the fingerprint of the bytes read: what a run records as its data.
+
+        Files this version wrote (their manifest entry has a size) were checked before they were written and
+        are verified byte for byte on the way in, so checking their rows again would only repeat the write's
+        verdict; files of older manifests, and repaired rows, are checked here."""
         loaded = self.read(key, start_ms, end_ms)
         manifest, repairs = loaded.manifest, set(repair)
+        sized = {p.file for p in manifest.partitions.values() if p.size is not None}
+        if not repairs and sized.issuperset(loaded.fingerprint["files"]):
+            return loaded
         frame = quality.repair(loaded.frame, key.timeframe, repairs, now_ms=manifest.obtained_ms) if repairs else loaded.frame
         report = quality.check(frame, key.timeframe, now_ms=manifest.obtained_ms)
         if not report.ok:
@@ -279,13 +289,19 @@ class Store:
             if conflicts is not None and on_conflict == "refuse":
                 raise ConflictError(f"{key} (new rows from {_describe_source(source)})", conflicts,
                                     "pass --replace to overwrite the cached candles with the new values")
-            partitions = dict(current.partitions)
-            for month, rows, cached in months:
-                merged = merge(cached, rows) if cached is not None else rows
-                partitions[month] = self._write_partition(folder, month, merged)
+            encoded = [self._encode_partition(month, merge(cached, rows) if cached is not None else rows)
+                       for month, rows, cached in months]
+            new_files = tuple(part.file for part, _ in encoded if not (folder / part.file).is_file())
+            if new_files:  # name them before they exist, so a crash leaves files provably ours to sweep
+                self.fs.write_atomic(folder / MANIFEST, replace(current, pending=new_files).to_json().encode())
+            for part, data in encoded:
+                if part.file in new_files:
+                    self.fs.write_atomic(folder / part.file, data)
+            partitions = dict(current.partitions) | {month: part for (month, _, _), (part, _) in zip(months, encoded)}
             if conflicts is not None:
                 source = {**source, "replaced": conflicts.to_record()}
-            manifest = replace(current.updated(partitions, source, fetched, obtained_ms), market_type=key.market_type)
+            manifest = replace(current.updated(partitions, source, fetched, obtained_ms), market_type=key.market_type,
+                               pending=())
             self.fs.write_atomic(folder / MANIFEST, manifest.to_json().encode())
             self._sweep(folder, manifest)
         return manifest
@@ -324,23 +340,22 @@ class Store:
                                          f"written (sha256 mismatch); nothing was written")
         return from_tables([pq.ParquetFile(pa.BufferReader(data)).read()])
 
-    def _write_partition(self, folder: Path, month: str, frame: pd.DataFrame) -> Partition:
+    @staticmethod
+    def _encode_partition(month: str, frame: pd.DataFrame) -> tuple[Partition, bytes]:
+        """A month's rows as Parquet bytes and the manifest entry naming them by their content."""
         buffer = io.BytesIO()
         pq.write_table(to_table(frame), buffer, **PARQUET_OPTIONS)
         data = buffer.getvalue()
         digest = _sha256(data)
-        name = f"{month}.{digest[:12]}.parquet"
-        if not (folder / name).is_file():
-            self.fs.write_atomic(folder / name, data)
         ts = ts_ms_of(frame)
-        return Partition(file=name, rows=len(frame), first_ms=int(ts[0]), last_ms=int(ts[-1]), sha256=digest,
-                         size=len(data))
+        return Partition(file=f"{month}.{digest[:12]}.parquet", rows=len(frame), first_ms=int(ts[0]),
+                         last_ms=int(ts[-1]), sha256=digest, size=len(data)), data
 
     def _sweep(self, folder: Path, manifest: Manifest) -> None:
         """Delete what is provably ours to delete: files the committed manifest retired, and the temp
         files of writes that never finished (we hold the series lock, so no write is under way)."""
         named = {p.file for p in manifest.partitions.values()}
-        for name in manifest.retired:
+        for name in (*manifest.retired, *manifest.pending):
             if name not in named and PARTITION_NAME.fullmatch(name):
                 self.fs.unlink(folder / name)
         for path in folder.iterdir():

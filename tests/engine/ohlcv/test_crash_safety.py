@@ -117,3 +117,21 @@ def test_a_writer_killed_at_random_moments_never_corrupts_the_cache(tmp_path):
         child.stdout.close()
         if Store(root).manifest(KEY) is not None:
             assert_cache_is_consistent(root, states)
+
+
+def test_a_first_write_interrupted_anywhere_leaves_no_series_and_nothing_of_its_own_behind(tmp_path):
+    counter = CrashingFileOps(crash_at=-1)
+    write(Store(tmp_path / "count", fs=counter), OLD)
+    for crash_at in range(1, counter.steps + 1):
+        root = tmp_path / f"first-{crash_at}"
+        with pytest.raises(Crash):
+            write(Store(root, fs=CrashingFileOps(crash_at)), OLD)
+        store = Store(root)
+        manifest = store.manifest(KEY)  # never "a manifest is missing beside partition files": they are ours
+        if manifest is None or not manifest.partitions:
+            with pytest.raises(LookupError, match="is not in the cache"):
+                store.load(KEY)
+        write(store, OLD)
+        assert_cache_is_consistent(root, [OLD])
+        on_disk = {p.name for p in KEY.folder(root).iterdir()}
+        assert on_disk == {"manifest.json", ".lock"} | {p.file for p in store.manifest(KEY).partitions.values()}
