@@ -37,6 +37,16 @@ def make_candles(n: int, *, seed: int = 0, timeframe: str = "1h", start: str = "
     return frame_from_arrays(ts, {"open": open_, "high": high, "low": low, "close": close, "volume": volume})
 
 
+def btc_1h_store(root: Path):
+    """A cache at `root` holding the real BTC/USDT 1h candles of 2024-01 -> 2024-09 as binance."""
+    from engine.ohlcv import SeriesKey, Store
+
+    store = Store(root)
+    store.write(SeriesKey("binance", "BTC/USDT", "1h"), shared_candles("binance_BTC-USDT_1h_2024-01_2024-09.parquet"),
+                source={"kind": "test"}, obtained_ms=4_102_444_800_000)
+    return store
+
+
 @pytest.fixture
 def emulator_5m() -> Iterator[BinanceEmulator]:
     """The emulator serving the real BTC/USDT 5m candles of 2020-12 → 2021-07 (six real outages)."""
@@ -61,13 +71,11 @@ def data_dir(tmp_path, monkeypatch):
 def env_cache(tmp_path, monkeypatch):
     """GAUNTLET_DATA_DIR and GAUNTLET_REPORTS_DIR in tmp_path (seen by CLI runs and notebook kernels alike),
     with the real BTC/USDT 1h candles of 2024-01 -> 2024-09 cached as binance."""
-    from engine.ohlcv import SeriesKey, Store
     from engine.settings import settings
 
     monkeypatch.setenv("GAUNTLET_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("GAUNTLET_REPORTS_DIR", str(tmp_path / "reports"))
     settings.cache_clear()
-    Store().write(SeriesKey("binance", "BTC/USDT", "1h"), shared_candles("binance_BTC-USDT_1h_2024-01_2024-09.parquet"),
-                  source={"kind": "test"}, obtained_ms=4_102_444_800_000)
+    btc_1h_store(tmp_path / "data")
     yield tmp_path
     settings.cache_clear()

@@ -8,13 +8,12 @@ import json
 import pytest
 
 from engine.execution import Costs
-from engine.ohlcv import SeriesKey, Store
 from research.gates import GATES, verdict
 from research.splits import SplitSpec
 from research.sweep import SweepSpec
 from research.walkforward import WalkForwardSpec, run_walkforward
 from research.walkforward_run import write_walkforward
-from tests.conftest import shared_candles
+from tests.conftest import btc_1h_store
 
 GOOD = {"candidate": {"fast": 10, "slow": 50}, "stitched_oos": {"sharpe": 1.2},
         "evidence": {"dsr": 0.97, "pbo": 0.2}, "efficiency": {"wfe_return": 0.7}}
@@ -36,10 +35,7 @@ def test_promote_only_when_every_gate_passes():
 
 @pytest.fixture
 def cache(tmp_path):
-    store = Store(tmp_path / "data")
-    store.write(SeriesKey("binance", "BTC/USDT", "1h"), shared_candles("binance_BTC-USDT_1h_2024-01_2024-09.parquet"),
-                source={"kind": "test"}, obtained_ms=4_102_444_800_000)
-    return store
+    return btc_1h_store(tmp_path / "data")
 
 
 def test_a_losing_walkforward_is_not_headlined_promote(cache, tmp_path):

@@ -56,14 +56,9 @@ def one_job(tmp_path: Path, text: str) -> Job:
 
 
 @pytest.fixture
-def dirs(tmp_path, monkeypatch):
-    from engine.settings import settings
-
-    monkeypatch.setenv("GAUNTLET_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("GAUNTLET_REPORTS_DIR", str(tmp_path / "reports"))
-    settings.cache_clear()
-    yield tmp_path
-    settings.cache_clear()
+def dirs(data_dir):
+    """The folder holding GAUNTLET_DATA_DIR (data/) and GAUNTLET_REPORTS_DIR (reports/)."""
+    return data_dir.parent
 
 
 @pytest.mark.parametrize("change, words", [

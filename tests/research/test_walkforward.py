@@ -11,12 +11,11 @@ import pandas as pd
 import pytest
 
 from engine.execution import Costs
-from engine.ohlcv import SeriesKey, Store
 from research.splits import SplitSpec
 from research.sweep import SweepSpec, score_combos
 from research.walkforward import WalkForwardSpec, candidate_of, run_walkforward
 from research.walkforward_run import write_walkforward
-from tests.conftest import shared_candles
+from tests.conftest import btc_1h_store
 
 COSTS = Costs(0.001, 0.0005, 10_000.0)
 
@@ -32,10 +31,7 @@ def signals(bars, p):
 
 @pytest.fixture
 def cache(tmp_path):
-    store = Store(tmp_path / "data")
-    store.write(SeriesKey("binance", "BTC/USDT", "1h"), shared_candles("binance_BTC-USDT_1h_2024-01_2024-09.parquet"),
-                source={"kind": "test"}, obtained_ms=4_102_444_800_000)
-    return store
+    return btc_1h_store(tmp_path / "data")
 
 
 def spec_for(strategy: str, engine: str = "auto", min_trades: int = 0, **splits) -> WalkForwardSpec:
