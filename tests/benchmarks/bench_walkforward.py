@@ -29,7 +29,7 @@ def main() -> None:
     summary = outcome.summary["BTC/USDT"]
     print(f"walk-forward 12 folds x 355 combinations on {len(outcome.markets[0].bars):,} 1m bars: {wall:.1f} s, "
           f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.2f} GB; "
-          f"recommends {summary['recommendation']}, stitched OOS sharpe {summary['stitched_oos']['sharpe']:.2f}")
+          f"candidate {summary['candidate']}, stitched OOS sharpe {summary['stitched_oos']['sharpe']:.2f}")
 
 
 if __name__ == "__main__":
