@@ -123,10 +123,14 @@ class Order:
         else:
             raise InvalidTransition(f"order {self.client_id}: {kind} is not an event about an order")
 
+    def remaining_after(self, qty: float, px: float, fee: float) -> float:
+        """`remaining` once a fill of `qty` at `px` paying `fee` is recorded."""
+        return self.remaining - self._used(qty, px, fee)
+
     def completes(self, qty: float, px: float, fee: float) -> bool:
         """Whether a fill of `qty` at `px` paying `fee` leaves nothing of the order."""
         size = self.quote_qty if self.quote_qty is not None else self.qty
-        return self.remaining - self._used(qty, px, fee) <= size * 1e-9
+        return self.remaining_after(qty, px, fee) <= size * 1e-9
 
     def _used(self, qty: float, px: float, fee: float) -> float:
         """What a fill takes from `remaining`: base, or for a quote order the quote it costs."""

@@ -232,12 +232,16 @@ class EventLoop:
             self.submit(order, t)
         made = [order for order in made if order.is_open]  # the exchange may refuse one
         for order in made:
-            self.wake[order.client_id] = self.venue.first_trigger(order, order.live_from_bar) if self.lookahead \
-                else order.live_from_bar
+            self.schedule(order, order.live_from_bar)
         if len(made) == 2:
             self.oco[made[0].client_id], self.oco[made[1].client_id] = made[1], made[0]
         elif made:
             self.oco[made[0].client_id] = made[0]
+
+    def schedule(self, order: Order, start: int) -> None:
+        """When a resting order is next offered: the first bar from `start` that can trigger it (a scan of bars to
+        come, replay's shortcut), or simply `start` when the loop may not look ahead."""
+        self.wake[order.client_id] = self.venue.first_trigger(order, start) if self.lookahead else start
 
     def next_bar(self, done: int) -> int:
         """The first bar from `done` on where an open order can trade."""
@@ -270,13 +274,12 @@ class EventLoop:
                     self.tell(order, _new_tuple(OrderRejected, (int(self.ts_ms[t]), order.client_id, why)))
                 else:
                     self.cancel(order, t, f"the rest is refused: {why}")
-            elif order.client_id in self.wake and self.lookahead:
-                self.wake[order.client_id] = self.venue.first_trigger(order, t + 1)
+            elif order.client_id in self.wake:
+                self.schedule(order, t + 1)
             return
         done = order.completes(fill.qty, fill.px, fill.fee)
-        rest = order.remaining - (fill.qty * fill.px + fill.fee)  # of a quote order: quote left after this fill
-        crumb = not done and order.quote_qty is not None and \
-            rest < self.venue.rules.qty_step * (fill.px + fill.fee / fill.qty)  # less than a step, fee included
+        crumb = not done and order.quote_qty is not None and order.remaining_after(fill.qty, fill.px, fill.fee) < \
+            self.venue.rules.qty_step * (fill.px + fill.fee / fill.qty)  # left: less than a step, fee included
         self.tell(order, _new_tuple(OrderFilled, (fill.ts_ms, order.client_id, fill.qty, fill.px, fill.fee,
                                                   self.quote_asset, f"sim-t{len(self.fills) + 1}", done or crumb)))
         if crumb:
@@ -288,7 +291,7 @@ class EventLoop:
         if self.book is not None and len(self.ledger.round_trips) > trips:
             self.book.round_trip(self.ledger.round_trips[-1].pnl, t)
         if order.client_id in self.wake and not done:  # what is left rests until a later bar
-            self.wake[order.client_id] = self.venue.first_trigger(order, t + 1) if self.lookahead else t + 1
+            self.schedule(order, t + 1)
         if done:
             self.open.remove(order)
             self._after_fill(order, t)

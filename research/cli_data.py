@@ -106,7 +106,8 @@ def repair_command(exchange: str, symbol: str, timeframe: str, api_url: str | No
     for lo, hi in healed.lost:
         plan = FetchPlan(key, lo, hi)
         result = fetch_series(client, store, plan, RetryPolicy(max_attempts=max_attempts))
-        console.print(f"{key}: fetched {result.candles:,} candles again for {fmt_ts(lo)} → {fmt_ts(hi)}", highlight=False)
+        console.print(f"{key}: fetched {result.candles:,} candles again for {fmt_ts(lo)} → {fmt_ts(hi)}",
+                      highlight=False)
     return True
 
 

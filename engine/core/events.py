@@ -127,7 +127,8 @@ class OrderFilled(NamedTuple):
     kind = "order_filled"
 
     def describe(self) -> str:
-        return f"{'filled' if self.done else 'partly filled'} {self.qty:.8g} @ {self.px:.8g}, fee {self.fee:.8g} {self.fee_asset}"
+        state = "filled" if self.done else "partly filled"
+        return f"{state} {self.qty:.8g} @ {self.px:.8g}, fee {self.fee:.8g} {self.fee_asset}"
 
 
 class OrderCancelled(NamedTuple):

@@ -94,54 +94,51 @@ def _checked(store: Store, key: SeriesKey, manifest: Manifest, healed: Healed,
         span = (part.first_ms, part.last_ms + key.timeframe_ms)  # what the file held, as its manifest entry says
         healed.lost.append(span)
         fetched = subtract_interval(fetched, span)
-    return replace(manifest, partitions=partitions, fetched=fetched,
-                   sources=(*manifest.sources, _repair_source(healed))[-20:], retired=())
+    return replace(manifest.noting(_repair_source(healed)), partitions=partitions, fetched=fetched, retired=())
 
 
 def _rebuilt(store: Store, key: SeriesKey, healed: Healed, now_ms: int) -> Manifest:
     """A manifest from the partition files alone: only files whose bytes match their name and checks."""
     folder, candidates, damaged_months = key.folder(store.root), {}, set()
     for path in store.partition_files(folder):
-        data = path.read_bytes()
-        month, digest = PARTITION_NAME.fullmatch(path.name).group("month", "digest")
-        sha = hashlib.sha256(data).hexdigest()
-        problem = "changed since it was written (its sha256 no longer matches its name)" if sha[:12] != digest \
-            else partition_problem(data, month) or _quality_problem(data, key, now_ms)
-        if problem:
+        month = PARTITION_NAME.fullmatch(path.name).group("month")
+        part, problem = _intact(path, month, key, now_ms)
+        if part is None:
             healed.problems.append(f"{path}: {problem}")
             _quarantine(path, healed)
             damaged_months.add(month)
             continue
-        candidates.setdefault(month, []).append((path, data, sha))
+        candidates.setdefault(month, []).append((part.rows, path.stat().st_mtime_ns, path, part))
     partitions = {}
     for month, files in sorted(candidates.items()):
-        files.sort(key=lambda f: (_rows(f[1]), f[0].stat().st_mtime_ns), reverse=True)
-        for path, _, _ in files[1:]:
+        files.sort(key=lambda f: f[:2], reverse=True)  # the most rows, then the newest
+        for _, _, path, _ in files[1:]:
             healed.problems.append(f"{path}: a second intact file for {month} with fewer rows (or older)")
             _quarantine(path, healed)
-        path, data, sha = files[0]
-        partitions[month] = _partition(path, data, sha)
+        partitions[month] = files[0][3]
     healed.lost += [_month_span(month) for month in sorted(damaged_months - partitions.keys())]
     base = Manifest(key.exchange, key.symbol, key.timeframe, market_type=key.market_type)
     last = max((p.last_ms for p in partitions.values()), default=0)
     # every row was a closed candle when written (the store refuses others): obtained no earlier than the last close
-    return replace(base, partitions=partitions, sources=(_repair_source(healed),), obtained_ms=last + key.timeframe_ms,
-                   updated_at=datetime.now(UTC).isoformat(timespec="seconds"))
+    return replace(base.noting(_repair_source(healed)), partitions=partitions, obtained_ms=last + key.timeframe_ms)
 
 
-def _quality_problem(data: bytes, key: SeriesKey, now_ms: int) -> str | None:
+def _intact(path: Path, month: str, key: SeriesKey, now_ms: int) -> tuple[Partition | None, str | None]:
+    """A partition file's manifest entry if its bytes still hash to its name, hold our schema for its month
+    and pass the checks; else what is wrong with it."""
+    data = path.read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    if sha[:12] != PARTITION_NAME.fullmatch(path.name).group("digest"):
+        return None, "changed since it was written (its sha256 no longer matches its name)"
+    if (problem := partition_problem(data, month)) is not None:
+        return None, problem
     frame = from_tables([pq.ParquetFile(pa.BufferReader(data)).read()])
     report = quality.check(frame, key.timeframe, now_ms=now_ms)
-    return None if report.ok else "; ".join(issue.describe() for issue in report.errors)
-
-
-def _rows(data: bytes) -> int:
-    return pq.ParquetFile(pa.BufferReader(data)).metadata.num_rows
-
-
-def _partition(path: Path, data: bytes, sha: str) -> Partition:
-    ts = ts_ms_of(from_tables([pq.ParquetFile(pa.BufferReader(data)).read()]))
-    return Partition(file=path.name, rows=len(ts), first_ms=int(ts[0]), last_ms=int(ts[-1]), sha256=sha, size=len(data))
+    if not report.ok:
+        return None, "; ".join(issue.describe() for issue in report.errors)
+    ts = ts_ms_of(frame)
+    return Partition(file=path.name, rows=len(ts), first_ms=int(ts[0]), last_ms=int(ts[-1]), sha256=sha,
+                     size=len(data)), None
 
 
 def _quarantine(path: Path, healed: Healed) -> None:
@@ -157,9 +154,10 @@ def _quarantine(path: Path, healed: Healed) -> None:
 
 
 def _month_span(month: str) -> tuple[int, int]:
+    """[first, next) month start of `YYYY-MM`, in epoch ms."""
     start = np.datetime64(month, "M")
-    to_ms = lambda m: int(m.astype("datetime64[ms]").astype(np.int64))  # noqa: E731
-    return to_ms(start), to_ms(start + 1)
+    first, after = (np.array([start, start + 1]).astype("datetime64[ms]").astype(np.int64)).tolist()
+    return first, after
 
 
 def _repair_source(healed: Healed) -> dict:

@@ -59,9 +59,13 @@ class Manifest:
         spans = add_interval(self.fetched, fetched) if fetched else self.fetched
         kept = {p.file for p in partitions.values()}
         retired = tuple(sorted({p.file for p in self.partitions.values()} - kept))
-        return replace(self, partitions=dict(sorted(partitions.items())), fetched=spans,
-                       sources=(*self.sources, source)[-_MAX_SOURCES:], obtained_ms=max(self.obtained_ms, obtained_ms),
-                       updated_at=datetime.now(UTC).isoformat(timespec="seconds"), retired=retired)
+        return replace(self.noting(source), partitions=dict(sorted(partitions.items())), fetched=spans,
+                       obtained_ms=max(self.obtained_ms, obtained_ms), retired=retired)
+
+    def noting(self, source: dict) -> Manifest:
+        """This manifest with `source` as its newest source (the last few are kept) and a fresh `updated_at`."""
+        return replace(self, sources=(*self.sources, source)[-_MAX_SOURCES:],
+                       updated_at=datetime.now(UTC).isoformat(timespec="seconds"))
 
     def to_json(self) -> str:
         body = asdict(self)

@@ -36,7 +36,7 @@ import pyarrow.parquet as pq
 from engine.ohlcv import quality
 from engine.ohlcv.conflicts import ConflictError, Conflicts, find_conflicts
 from engine.ohlcv.files import TMP_SUFFIX, FileOps
-from engine.ohlcv.layout import SeriesKey, symbol_from_disk, symbol_to_disk
+from engine.ohlcv.layout import SeriesKey, symbol_from_disk
 from engine.ohlcv.manifest import Manifest, Partition
 from engine.ohlcv.merge import merge
 from engine.ohlcv.schema import ARROW_SCHEMA, INDEX_NAME, PARQUET_OPTIONS, from_tables, to_table, ts_ms_of
@@ -45,8 +45,8 @@ from engine.settings import settings
 MANIFEST = "manifest.json"
 _LOCK = ".lock"
 PARTITION_NAME = re.compile(r"^(?P<month>\d{4}-\d{2})\.(?P<digest>[0-9a-f]{12})\.parquet$")
-# FileOps.write_atomic's temp files: `.<target>.<tag>.tmp`, in the target's folder
-_TEMP_NAME = re.compile(rf"^\.(?:{re.escape(MANIFEST)}|\d{{4}}-\d{{2}}\.[0-9a-f]{{12}}\.parquet)\.[0-9a-z]+{re.escape(TMP_SUFFIX)}$")
+# FileOps.write_atomic's temp files: `.<target>.<tag>.tmp`, in the target's folder, for our two kinds of target
+_TEMP_NAME = re.compile(rf"^\.(?:{re.escape(MANIFEST)}|{PARTITION_NAME.pattern[1:-1]})\.[0-9a-z]+{re.escape(TMP_SUFFIX)}$")
 ON_CONFLICT = ("refuse", "replace")
 
 
@@ -91,6 +91,21 @@ def _hasher() -> ThreadPoolExecutor:
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def _size_changed(data: bytes, part: Partition) -> str | None:
+    """The cheap check first: a file whose length is not the one recorded was truncated or rewritten."""
+    if part.size is not None and len(data) != part.size:
+        return (f"changed since it was written: {len(data):,} bytes where the manifest says {part.size:,} "
+                f"(truncated or rewritten)")
+    return None
+
+
+def _changed(data: bytes, part: Partition) -> str | None:
+    """How a file's bytes differ from what the manifest recorded of them (None: they do not)."""
+    if (problem := _size_changed(data, part)) is not None:
+        return problem
+    return "changed since it was written (sha256 mismatch)" if _sha256(data) != part.sha256 else None
 
 
 def month_keys(ts_ms: np.ndarray) -> np.ndarray:
@@ -187,9 +202,8 @@ class Store:
             if self.manifest(key) != manifest:
                 raise _Superseded from None
             raise DamagedCacheError(key, f"{path}: missing (the manifest lists it with {part.rows:,} rows)") from None
-        if part.size is not None and len(data) != part.size:
-            raise DamagedCacheError(key, f"{path}: changed since it was written: {len(data):,} bytes where the "
-                                         f"manifest says {part.size:,} (truncated or rewritten)")
+        if (problem := _size_changed(data, part)) is not None:
+            raise DamagedCacheError(key, f"{path}: {problem}")
         return data
 
     @staticmethod
@@ -219,7 +233,8 @@ class Store:
         sized = {p.file for p in manifest.partitions.values() if p.size is not None}
         if not repairs and sized.issuperset(loaded.fingerprint["files"]):
             return loaded
-        frame = quality.repair(loaded.frame, key.timeframe, repairs, now_ms=manifest.obtained_ms) if repairs else loaded.frame
+        frame = (quality.repair(loaded.frame, key.timeframe, repairs, now_ms=manifest.obtained_ms) if repairs
+                 else loaded.frame)
         report = quality.check(frame, key.timeframe, now_ms=manifest.obtained_ms)
         if not report.ok:
             raise quality.QualityError(str(key), report, None if repairs else loaded.locate)
@@ -243,12 +258,7 @@ class Store:
                 problems.append((month, f"{path}: missing (the manifest lists it for {month})"))
                 continue
             data = path.read_bytes()
-            if part.size is not None and len(data) != part.size:
-                problems.append((month, f"{path}: changed since it was written: {len(data):,} bytes where the "
-                                        f"manifest says {part.size:,} (truncated or rewritten)"))
-            elif _sha256(data) != part.sha256:
-                problems.append((month, f"{path}: changed since it was written (sha256 mismatch)"))
-            elif (problem := partition_problem(data, month, part)) is not None:
+            if (problem := _changed(data, part) or partition_problem(data, month, part)) is not None:
                 problems.append((month, f"{path}: {problem}"))
         return problems
 
@@ -335,9 +345,8 @@ class Store:
         if part is None:
             return None
         data = self._read_bytes(key, manifest, part)
-        if _sha256(data) != part.sha256:
-            raise DamagedCacheError(key, f"{key.folder(self.root) / part.file}: changed since it was "
-                                         f"written (sha256 mismatch); nothing was written")
+        if (problem := _changed(data, part)) is not None:
+            raise DamagedCacheError(key, f"{key.folder(self.root) / part.file}: {problem}; nothing was written")
         return from_tables([pq.ParquetFile(pa.BufferReader(data)).read()])
 
     @staticmethod
