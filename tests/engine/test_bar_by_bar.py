@@ -21,6 +21,7 @@ from engine.signals import Signals
 from engine.strategy import load_strategy
 from tests.conftest import shared_candles
 from tests.engine.test_golden_replay import CASES, Case
+from tests.engine.test_replay import random_bars
 
 
 def assert_same_books(skipping: ReplayResult, stepping: ReplayResult) -> None:
@@ -55,10 +56,7 @@ def test_bar_by_bar_equals_the_default_driver_on_the_golden_cases(case: Case):
 def sessions(draw):
     n = draw(st.integers(5, 120))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.02, n)))
-    opens = np.r_[100.0, close[:-1]] * np.exp(rng.normal(0, 0.003, n))
-    bars = Bars(np.arange(n, dtype=np.int64) * 3_600_000, opens, np.maximum(opens, close) * 1.01,
-                np.minimum(opens, close) * 0.99, close, rng.uniform(1.0, 60.0, n))
+    bars = random_bars(rng, n, bar_ms=3_600_000, gap_rate=0.003, volume=(1.0, 60.0))
 
     def column(rate: float) -> np.ndarray:
         return rng.random(n) < rate

@@ -195,14 +195,20 @@ def test_invalid_order_transitions_raise():
         Order("o3", "T/USDT", 0, 1.0)
 
 
+def random_bars(rng: np.random.Generator, n: int, *, bar_ms: int, gap_rate: float,
+                volume: tuple[float, float]) -> Bars:
+    """A random walk of n bars: opens a little off the previous close (`gap_rate`), ranges 1% either side."""
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.02, n)))
+    opens = np.r_[100.0, close[:-1]] * np.exp(rng.normal(0, gap_rate, n))
+    return Bars(np.arange(n, dtype=np.int64) * bar_ms, opens, np.maximum(opens, close) * 1.01,
+                np.minimum(opens, close) * 0.99, close, rng.uniform(*volume, n))
+
+
 @st.composite
 def streams(draw):
     n = draw(st.integers(5, 120))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.02, n)))
-    opens = np.r_[100.0, close[:-1]] * np.exp(rng.normal(0, 0.002, n))
-    bars = Bars(np.arange(n, dtype=np.int64) * 60_000, opens, np.maximum(opens, close) * 1.01,
-                np.minimum(opens, close) * 0.99, close, rng.uniform(0.01, 5.0, n))
+    bars = random_bars(rng, n, bar_ms=60_000, gap_rate=0.002, volume=(0.01, 5.0))
     shorts = draw(st.booleans())
     signals = Signals(entries=rng.random(n) < 0.3, exits=rng.random(n) < 0.3,
                       short_entries=rng.random(n) < 0.3 if shorts else None,
