@@ -1,9 +1,9 @@
 """Replay: the strategy's signals, computed once, walked through the event loop bar by bar, with the
-fill model (`engine.fills`, the simulated venue) filling orders and the ledger keeping the books.
+fill model (`engine.sim.fills`, the simulated venue) filling orders and the ledger keeping the books.
 
 The loop visits only bars where something happens (a decision takes effect, or an order is still open)
 and records the books after each; every bar's value follows from those records in one pass at the end
-(`engine.valuation`). The same loop body paper and live will drive with a wall clock, at replay speed.
+(`engine.sim.valuation`). The same loop body paper and live will drive with a wall clock, at replay speed.
 Every step is a typed event (`engine.core.events`); a `BarClosed` stands for the visited bar and the idle
 stretch before it, so the records account for every bar.
 """
@@ -18,20 +18,23 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.bars import Bars
-from engine.clock import Clock, HistoricalClock
+from engine.strategy.bars import Bars
+from engine.core.calendar import YEAR_MS
+from engine.venues.clock import Clock, HistoricalClock
 from engine.core.ids import client_order_id
 from engine.core.events import (BarClosed, Decided, Event, InterestCharged, OrderAccepted, OrderCancelled,
                                 OrderFilled, OrderRejected, OrderSubmitted, RiskChecked)
-from engine.execution import Costs, at_next_open
-from engine.fills import REFUSALS, FillModel, Realism
-from engine.indicators_nb import atr_nb
-from engine.ledger import Fill, Ledger
-from engine.market_rules import MarketRules
-from engine.orders import Order, OrderStatus, OrderType, TimeInForce
-from engine.risk import RiskBook, RiskConfig
-from engine.signals import Signals
-from engine.valuation import closes_before, value_bars
+from engine.core.costs import Costs
+from engine.strategy.signals import at_next_open
+from engine.core.realism import Realism
+from engine.sim.fills import REFUSALS, FillModel
+from engine.strategy.indicators_nb import atr_nb
+from engine.core.ledger import Fill, Ledger
+from engine.core.market_rules import MarketRules
+from engine.core.orders import Order, OrderStatus, OrderType, TimeInForce
+from engine.core.risk import RiskBook, RiskConfig
+from engine.strategy.signals import Signals
+from engine.sim.valuation import closes_before, value_bars
 
 @dataclass
 class ReplayResult:
@@ -71,7 +74,7 @@ class EventLoop:
         self.deferred: tuple[int, int, float, tuple[float, float]] | None = None  # a reversal's entry, once flat
         self.book = RiskBook(risk.limits, risk.sizing, peak=costs.init_cash, day_start=costs.init_cash,
                              last_equity=costs.init_cash) if risk else None
-        self.bar_ms, self.borrow_per_bar = bar_ms, realism.borrow_rate * bar_ms / _YEAR_MS
+        self.bar_ms, self.borrow_per_bar = bar_ms, realism.borrow_rate * bar_ms / YEAR_MS
         self.prefix = closes_before(bars.close) if self.borrow_per_bar else None
         self.record_bar, self.record_cash, self.record_qty, self.record_from = [0], [costs.init_cash], [0.0], [0]
         self.accrual: tuple[int, float, tuple[float, float, float]] | None = None  # a short's interest: from, qty, books
@@ -328,7 +331,6 @@ def _target(heading: int, signal: Decision) -> int | None:
     return 1 if long_entry else -1 if short_entry else None
 
 
-_YEAR_MS = 365 * 86_400_000
 _new_tuple = tuple.__new__
 _PRIORITY = {OrderType.MARKET: 0, OrderType.STOP: 1, OrderType.LIMIT: 2}
 Decision = tuple[bool, bool, bool, bool]  # long entry, long exit, short entry, short exit

@@ -17,9 +17,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from engine.execution import Costs
-from engine.fills import Realism
-from engine.risk import RiskConfig, RiskLimits, Sizing
+from engine.core.costs import Costs
+from engine.core.realism import Realism
+from engine.core.risk import RiskConfig, RiskLimits, Sizing
 
 __all__ = ["CostsSpec", "MarketSpec", "RealismSpec", "RiskSpec", "RunSpec", "SizingSpec", "LimitsSpec",
            "SpecError", "StrategySpec", "dotted_fields", "source_sha256"]
@@ -102,7 +102,7 @@ class CostsSpec(_Frozen):
 
 
 class RealismSpec(_Frozen):
-    """`engine.fills.Realism`; `RealismSpec.ideal()` is exactly the sweep's assumptions."""
+    """`engine.sim.fills.Realism`; `RealismSpec.ideal()` is exactly the sweep's assumptions."""
 
     exchange_rules: bool = True
     partial_fills: bool = True

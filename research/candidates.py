@@ -11,7 +11,7 @@ import pandas as pd
 
 from engine.ohlcv.timeframe import timeframe_ms
 from engine.spec import CostsSpec, MarketSpec, RunSpec, StrategySpec
-from engine.strategy import Strategy
+from engine.strategy.contract import Strategy
 from research.runs import strategy_record
 from research.sweep import SweepSpec
 

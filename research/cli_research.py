@@ -14,8 +14,8 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColum
                            TimeRemainingColumn)
 from rich.table import Table
 
-from engine.execution import Costs
-from engine.metrics_nb import METRICS
+from engine.core.costs import Costs
+from engine.sim.metrics_nb import METRICS
 from research.console import console
 
 if TYPE_CHECKING:
@@ -212,11 +212,11 @@ def point_options(options: dict) -> dict:
 
 def causality_command(strategy: str, params: Sequence[str], exchange: str | None, symbol: str, timeframe: str,
                       cuts: int) -> bool:
-    from engine.bars import Bars
-    from engine.causality import check_causality
+    from engine.strategy.bars import Bars
+    from engine.strategy.causality import check_causality
     from engine.ohlcv import load
     from engine.ohlcv.sample import synthetic_candles
-    from engine.strategy import load_strategy
+    from engine.strategy.contract import load_strategy
     from research.grid import parse_params
 
     loaded = load_strategy(strategy)

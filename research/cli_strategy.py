@@ -12,7 +12,7 @@ from rich.table import Table
 
 from research.console import console
 
-_TEMPLATE = Path(__file__).resolve().parents[1] / "engine" / "strategies" / "_template.py"
+_TEMPLATE = Path(__file__).resolve().parents[1] / "engine" / "strategy" / "builtins" / "_template.py"
 
 
 def new_command(name: str, directory: Path) -> Path:
@@ -34,7 +34,7 @@ def new_command(name: str, directory: Path) -> Path:
 
 
 def list_command() -> None:
-    from engine.strategy import BUILTINS, load_strategy
+    from engine.strategy.contract import BUILTINS, load_strategy
 
     table = Table("strategy", "parameters (defaults)", "grid", "warm-up", "about", title="built-in strategies",
                   title_justify="left")

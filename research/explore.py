@@ -10,7 +10,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from engine.metrics_nb import YEAR_MS, window_years
+from engine.core.calendar import DAY_MS, YEAR_MS
+from engine.sim.metrics_nb import window_years
 from engine.ohlcv import quality
 from engine.ohlcv.timeframe import timeframe_ms
 
@@ -39,7 +40,7 @@ def returns_summary(frame: pd.DataFrame, timeframe: str) -> pd.DataFrame:
 
 def volatility_figure(frame: pd.DataFrame, timeframe: str, window_days: int = 30) -> go.Figure:
     """Rolling annualized volatility of log returns over `window_days`."""
-    bars = max(2, int(window_days * 86_400_000 / timeframe_ms(timeframe)))
+    bars = max(2, int(window_days * DAY_MS / timeframe_ms(timeframe)))
     per_year = YEAR_MS / timeframe_ms(timeframe)
     vol = np.log(frame["close"]).diff().rolling(bars).std() * np.sqrt(per_year)
     figure = go.Figure(go.Scatter(x=vol.index, y=vol, name="volatility"))

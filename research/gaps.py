@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from engine.bars import Bars
+from engine.strategy.bars import Bars
 from engine.ohlcv.quality import check, fmt_ts
 from engine.ohlcv.timeframe import timeframe_ms
 

@@ -3,7 +3,7 @@
 A candidate is promoted only when every gate passes; a figure that could not be computed (DSR with one
 trial, WFE when the in-sample return is not positive) fails its gate and says why. The thresholds:
 
-- out-of-sample Sharpe >= 0.5: the stitched out-of-sample equity, annualized (`engine.metrics_nb`);
+- out-of-sample Sharpe >= 0.5: the stitched out-of-sample equity, annualized (`engine.sim.metrics_nb`);
 - DSR >= 0.95: the Deflated Sharpe Ratio of the stitched out-of-sample daily returns, trials = the grid;
 - PBO <= 0.5: the probability of backtest overfitting of the whole-period search (above 0.5 the in-sample
   winner more often than not lands in the bottom half out of sample);

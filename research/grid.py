@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.strategy import Strategy, coerce
+from engine.strategy.contract import Strategy, coerce
 
 FLAG = "--param"
 EXAMPLE = "e.g. --param fast=10 --param slow=30 (a point) or --param fast=5:50:5 --param slow=20,40 (a grid)"

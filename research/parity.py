@@ -9,15 +9,15 @@ from typing import NamedTuple
 
 import numpy as np
 
-from engine.bars import Bars
+from engine.strategy.bars import Bars
 from engine.core.events import OrderFilled, RiskChecked
-from engine.execution import Costs
-from engine.fills import Realism
-from engine.ledger import Fill
-from engine.market_rules import MarketRules, unrestricted
+from engine.core.costs import Costs
+from engine.core.realism import Realism
+from engine.core.ledger import Fill
+from engine.core.market_rules import MarketRules, unrestricted
 from engine.replay import ReplayResult, replay
-from engine.risk import RiskConfig
-from engine.signals import Signals
+from engine.core.risk import RiskConfig
+from engine.strategy.signals import Signals
 from research.vbt_adapter import portfolio
 
 RTOL = 1e-9

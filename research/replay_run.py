@@ -13,15 +13,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from engine.bars import Bars
-from engine.execution import Costs
-from engine.market_rules import rules_from_sources
-from engine.metrics_nb import METRICS, metrics_from_values_nb, window_years
+from engine.strategy.bars import Bars
+from engine.core.costs import Costs
+from engine.core.market_rules import rules_from_sources
+from engine.sim.metrics_nb import METRICS, metrics_from_values_nb, window_years
 from engine.ohlcv import SeriesKey, Store, to_ms
 from engine.ohlcv.timeframe import timeframe_ms
 from engine.replay import ReplayResult, replay
 from engine.spec import RunSpec
-from engine.strategy import Strategy, load_strategy
+from engine.strategy.contract import Strategy, load_strategy
 from research.gaps import describe_record, gap_summary, refuse_long_gaps
 from research.runs import RunFolder, base_record
 from research.sweep import vbt_freq

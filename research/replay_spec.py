@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from engine.spec import MarketSpec, RealismSpec, RunSpec, StrategySpec, dotted_fields, source_sha256
-from engine.strategy import Strategy, load_strategy
+from engine.strategy.contract import Strategy, load_strategy
 from research.grid import parse_params
 from research.runs import load_record, recorded_source, strategy_record
 

@@ -23,7 +23,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from engine.settings import settings
-from engine.strategy import Strategy
+from engine.strategy.contract import Strategy
 from engine.spec import RunSpec, StrategySpec, describe, source_sha256
 from research import staging
 
@@ -145,7 +145,7 @@ def strategy_record(strategy: Strategy) -> dict:
     module = strategy.module
     file = getattr(module, "__file__", None)
     path = Path(file).resolve() if file else None
-    if module.__name__ == f"engine.strategies.{strategy.name}":
+    if module.__name__ == f"engine.strategy.builtins.{strategy.name}":
         ref = strategy.name  # a built-in
     elif module.__name__.startswith("gauntlet_strategy_") and path is not None:
         ref = str(path)  # a .py file: absolute, so a replay finds it from any directory

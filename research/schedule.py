@@ -117,7 +117,7 @@ class Job(BaseModel):
 
     def check(self) -> None:
         """What validation cannot see without loading code: the strategy exists and takes the grid."""
-        from engine.strategy import load_strategy
+        from engine.strategy.contract import load_strategy
         from research.grid import parse_grid
 
         try:

@@ -13,9 +13,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from engine.fills_nb import add_nb
-from engine.indicators_nb import ma_nb
-from engine.metrics_nb import METRICS, N_ACC, acc_bar_nb, acc_finish_nb, acc_round_trip_nb, acc_start_nb
+from engine.core.costs_nb import add_nb
+from engine.strategy.indicators_nb import ma_nb
+from engine.sim.metrics_nb import METRICS, N_ACC, acc_bar_nb, acc_finish_nb, acc_round_trip_nb, acc_start_nb
 
 @njit(cache=True, nogil=True)
 def _cross_step_nb(x: float, y: float, was_below: bool, crossed_ago: int) -> tuple[bool, bool, int]:
@@ -40,7 +40,7 @@ def ma_cross_one_nb(open_: np.ndarray, close: np.ndarray, fast: np.ndarray, slow
     the crossing state; a decision made before it is not acted on): metrics into `metrics_out`, values at
     `sample_idx` (all >= trade_from) into `samples_out`, and the first fills as (bar, side +1/-1, qty, px,
     fee) rows into `orders_out` (pass a (0, 5) array to skip them). `years` is the calendar span of the bars
-    from `trade_from` on (`engine.metrics_nb.window_years`). Returns the number of fills."""
+    from `trade_from` on (`engine.sim.metrics_nb.window_years`). Returns the number of fills."""
     acc = np.empty(N_ACC)
     acc_start_nb(acc, init_cash)
     cash, pos, prev_value = init_cash, 0.0, init_cash
@@ -93,7 +93,7 @@ def _record_nb(orders_out: np.ndarray, n: int, bar: int, side: float, qty: float
 
 # The screen carries each combination's state from one block of bars to the next in one row of floats:
 # the crossing machines, the pending decisions, the book, the next sample, then the metric accumulator in
-# `engine.metrics_nb`'s slot order (N, SUM, SUM_SQ, DOWN_SQ, PEAK, MAX_DD, IN_MARKET, TRADES, CLOSED, WINS).
+# `engine.sim.metrics_nb`'s slot order (N, SUM, SUM_SQ, DOWN_SQ, PEAK, MAX_DD, IN_MARKET, TRADES, CLOSED, WINS).
 _PREV_GT, _PREV_LT, _SEEN_LT, _SEEN_GT, _WANT_ENTRY, _WANT_EXIT, _CASH, _POS, _PREV_VALUE, _ENTRY_PX, _ENTRY_FEES, \
     _K, _ACC = range(13)
 _N, _SUM, _SUM_SQ, _DOWN_SQ, _PEAK, _MAX_DD, _IN_MARKET = range(_ACC, _ACC + 7)

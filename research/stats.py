@@ -11,7 +11,7 @@ sqrt((1 - skew*SR + (kurtosis-1)/4 * SR^2) / (n_obs - 1)) is in per-period units
 fed in would make PSR and DSR saturate at 1. Kurtosis is Pearson's (normal = 3), as in the papers.
 
 Annualization (the one choice every annualized figure in gauntlet makes: sweep, walk-forward, replay and
-the tearsheet; implemented in `engine.metrics_nb`): a window's time is CALENDAR time, from its first
+the tearsheet; implemented in `engine.sim.metrics_nb`): a window's time is CALENDAR time, from its first
 bar's open to its last bar's close (`window_years`), so missing candles count as time that passed.
 CAGR compounds over that span. Annualized ratios (Sharpe, Sortino, Calmar) scale a per-bar figure by the
 OBSERVED bars per year, rows / calendar years, not the nominal count of the timeframe: on data without

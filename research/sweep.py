@@ -1,5 +1,5 @@
 """Parameter sweeps: every grid combination over one or more cached symbols, scored with the execution
-conventions of `engine.execution`, in bounded memory.
+conventions of `engine.core.costs`, in bounded memory.
 
 Two paths give the same numbers. Strategies that declare a `SCREEN` kernel (the moving-average
 crossings) run through the fused numba kernel of `research.screen_nb`; vectorbt then re-runs the top
@@ -19,13 +19,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.bars import Bars
-from engine.execution import Costs
+from engine.core.calendar import DAY_MS
+from engine.strategy.bars import Bars
+from engine.core.costs import Costs
 from engine.ohlcv import SeriesKey, Store, to_ms
 from engine.ohlcv.timeframe import timeframe_ms
-from engine.signals import Signals
-from engine.strategy import Strategy, load_strategy
-from engine.metrics_nb import METRICS, window_years
+from engine.strategy.signals import Signals
+from engine.strategy.contract import Strategy, load_strategy
+from engine.sim.metrics_nb import METRICS, window_years
 from research.gaps import GapSummary, gap_summary, refuse_long_gaps
 from research.grid import parse_grid
 from research.parallel import numba_threads, ordered_map, resolve_workers
@@ -70,7 +71,7 @@ class Scores:
 
 def day_ends(ts_ms: np.ndarray) -> np.ndarray:
     """Position of the last bar of each UTC day."""
-    day = ts_ms // 86_400_000
+    day = ts_ms // DAY_MS
     return np.flatnonzero(np.r_[day[1:] != day[:-1], True])
 
 
@@ -236,7 +237,7 @@ def strategy_ref(strategy: Strategy) -> str:
     """What `load_strategy` takes to load this strategy again in another process: its built-in name, its
     file, or its module."""
     module = strategy.module
-    if module.__name__ == f"engine.strategies.{strategy.name}":
+    if module.__name__ == f"engine.strategy.builtins.{strategy.name}":
         return strategy.name
     if module.__name__.startswith("gauntlet_strategy_") and getattr(module, "__file__", None):
         return str(module.__file__)

@@ -12,13 +12,13 @@ import numpy as np
 import pandas as pd
 
 from engine.ohlcv import Store
-from engine.strategy import Strategy
+from engine.strategy.contract import Strategy
 from research.heatmap import default_axes, write_heatmap
-from engine.metrics_nb import METRICS
+from engine.sim.metrics_nb import METRICS
 from research.overfitting import evidence
 from research.candidates import sweep_candidates
 from research.runs import RunFolder, base_record
-from engine.metrics_nb import window_years
+from engine.sim.metrics_nb import window_years
 from engine.ohlcv.timeframe import timeframe_ms
 from research.sweep import (Market, Scores, SweepSpec, day_ends, fill_bars, grid_of, load_markets, results_frame,
                             score_combos, screenable, vbt_freq)

@@ -1,7 +1,7 @@
 """QuantStats tearsheets: the strategy against buy-and-hold of the same symbol, from the SAME returns over the
 SAME dates as `metrics.json`.
 
-The sheet gets the per-bar returns the metric accumulators use (`engine.metrics_nb`: each bar's value
+The sheet gets the per-bar returns the metric accumulators use (`engine.sim.metrics_nb`: each bar's value
 against the one before, the first against the initial cash), every bar from the first to the last, and
 the observed bars per year (rows / calendar years of the window), so its CAGR, Sharpe, Sortino, Calmar,
 max drawdown and cumulative return are the figures of `metrics.json`. `match_dates` is off: QuantStats
@@ -30,7 +30,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from engine.metrics_nb import window_years
+from engine.core.calendar import DAY_MS
+from engine.sim.metrics_nb import window_years
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,9 +69,9 @@ def sheet_returns(equity: pd.Series, close: pd.Series, init_cash: float) -> Shee
         strategy, benchmark = daily_returns(equity, init_cash), daily_returns(close, float(close.iloc[0]))
         days = strategy.index.as_unit("ms").asi8
         return SheetReturns(strategy.rename("Strategy"), benchmark.rename("Buy and hold"),
-                            len(days) / window_years(days, 86_400_000), "daily")
+                            len(days) / window_years(days, DAY_MS), "daily")
     ts_ms = equity.index.as_unit("ms").asi8
-    bar_ms = int(np.diff(ts_ms).min()) if len(ts_ms) > 1 else 86_400_000
+    bar_ms = int(np.diff(ts_ms).min()) if len(ts_ms) > 1 else DAY_MS
     periods = len(ts_ms) / window_years(ts_ms, bar_ms)
     return SheetReturns(_bar_returns(equity, init_cash).rename("Strategy"),
                         _bar_returns(close, float(close.iloc[0])).rename("Buy and hold"), periods)

@@ -1,8 +1,8 @@
 """The edge between gauntlet and vectorbt: Signals in, `Portfolio` and per-column metrics out.
 
 Every sweep column goes through `Portfolio.from_signals` with the execution conventions of
-`engine.execution` (signals shifted by `at_next_open`, filled at the open with slippage, fees on
-notional) and is scored by the same accumulators as the fused kernel (`engine.metrics_nb`).
+`engine.core.costs` (signals shifted by `at_next_open`, filled at the open with slippage, fees on
+notional) and is scored by the same accumulators as the fused kernel (`engine.sim.metrics_nb`).
 
 Every comparison with vectorbt names its engine instead of taking vectorbt 1.2's default ("auto": Rust
 where `vectorbt-rust` is installed, else numba), so a result never depends on what an install picked:
@@ -10,7 +10,7 @@ where `vectorbt-rust` is installed, else numba), so a result never depends on wh
   precompiled simulation, which the parity and sweep tests hold equal to our replay and fused kernel to
   1e-9 (its numba twin compiles for about 10 s in every fresh process);
 - `INDICATOR_ENGINE = "numba"` for vectorbt's indicators (`vbt.MA`, `vbt.RSI`, `vbt.ATR`, rolling extremes):
-  our kernels (`engine.indicators_nb`) equal its numba ones bit for bit, while its Rust `vbt.MA` differs by
+  our kernels (`engine.strategy.indicators_nb`) equal its numba ones bit for bit, while its Rust `vbt.MA` differs by
   up to ~1e-7 on real closes, enough to flip a crossing on flat candles.
 """
 
@@ -22,10 +22,11 @@ from dataclasses import dataclass
 import numpy as np
 import vectorbt as vbt
 
-from engine.bars import Bars
-from engine.execution import Costs, at_next_open
-from engine.signals import Signals
-from engine.metrics_nb import METRICS, metrics_from_values_nb
+from engine.strategy.bars import Bars
+from engine.core.costs import Costs
+from engine.strategy.signals import at_next_open
+from engine.strategy.signals import Signals
+from engine.sim.metrics_nb import METRICS, metrics_from_values_nb
 
 PORTFOLIO_ENGINE = "rust"  # Portfolio.from_signals (see above)
 INDICATOR_ENGINE = "numba"  # vectorbt's indicators, when compared with ours (see above)

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from engine.ohlcv import Store
-from engine.strategy import Strategy
-from engine.metrics_nb import METRICS, metrics_from_values_nb, window_years
+from engine.strategy.contract import Strategy
+from engine.sim.metrics_nb import METRICS, metrics_from_values_nb, window_years
 from engine.ohlcv.timeframe import timeframe_ms
 from research.gates import verdict
 from research.overfitting import daily_returns, dsr_evidence, pbo_evidence, trial_sr_variance

@@ -1,9 +1,18 @@
-"""The pure core every environment drives: no I/O, no clock reads, nothing else from `engine` imported."""
+"""The pure core every environment drives: events, orders, ids, the ledger, risk, costs, market rules.
+No I/O, no clock reads, nothing else from `engine` imported (a test and the import-linter layers hold it)."""
 
+from engine.core.calendar import DAY_MS, YEAR_MS
+from engine.core.costs import Costs
 from engine.core.events import (BarClosed, Decided, Event, InterestCharged, OrderAccepted, OrderCancelled,
                                 OrderFilled, OrderRejected, OrderSubmitted, RiskChecked)
 from engine.core.ids import ClientId, client_order_id, parse_client_id, scope_tag
+from engine.core.ledger import Fill, Ledger, RoundTrip
+from engine.core.market_rules import MarketRules
+from engine.core.orders import Order, OrderStatus, OrderType, TimeInForce
+from engine.core.realism import Realism
+from engine.core.risk import RiskBook, RiskConfig, RiskLimits, Sizing
 
-__all__ = ["BarClosed", "ClientId", "Decided", "Event", "InterestCharged", "OrderAccepted", "OrderCancelled",
-           "OrderFilled", "OrderRejected", "OrderSubmitted", "RiskChecked", "client_order_id", "parse_client_id",
-           "scope_tag"]
+__all__ = ["BarClosed", "ClientId", "Costs", "DAY_MS", "Decided", "Event", "Fill", "InterestCharged", "Ledger",
+           "MarketRules", "Order", "OrderAccepted", "OrderCancelled", "OrderFilled", "OrderRejected", "OrderStatus",
+           "OrderSubmitted", "OrderType", "Realism", "RiskBook", "RiskChecked", "RiskConfig", "RiskLimits",
+           "RoundTrip", "Sizing", "TimeInForce", "YEAR_MS", "client_order_id", "parse_client_id", "scope_tag"]

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from engine.core.calendar import DAY_MS, YEAR_MS
 from engine.ohlcv import to_ms
 from engine.ohlcv.layout import SYNTHETIC_EXCHANGE, symbol_to_disk
 from engine.ohlcv.sample_nb import log_returns_nb
@@ -42,8 +43,6 @@ __all__ = ["SYNTHETIC_EXCHANGE", "SYNTHETIC_SYMBOLS", "synthetic_candles"]
 SYNTHETIC_SYMBOLS = ("BTC/USDT", "ETH/USDT")
 
 _HOUR_MS = 3_600_000
-_DAY_MS = 24 * _HOUR_MS
-_YEAR_MS = 365 * _DAY_MS  # crypto trades every day of the year
 
 _T_DOF = 5  # Student-t shocks: fat tails, still a finite fourth moment
 _GARCH_ALPHA_1H, _GARCH_PERSISTENCE_1H = 0.06, 0.98  # rescaled to other bar lengths in `_garch`
@@ -83,7 +82,7 @@ def synthetic_candles(
     """`days` of invented `timeframe` candles from `start` (UTC) as a cache frame; see the module doc."""
     symbol_to_disk(symbol)  # validates BASE/QUOTE
     step = timeframe_ms(timeframe)
-    first_ms, n = ceil_ms(to_ms(start), timeframe), days * _DAY_MS // step
+    first_ms, n = ceil_ms(to_ms(start), timeframe), days * DAY_MS // step
     if n < 1:
         raise ValueError(f"synthetic_candles: {days} day(s) hold no whole {timeframe} candle")
     rng = np.random.default_rng(zlib.crc32(symbol.encode()) if seed is None else seed)
@@ -105,25 +104,25 @@ def _garch(step: int, annual_vol: float) -> np.ndarray:
     # alpha shrinks on shorter bars, sub-linearly. With t(5) shocks (E z**4 = 9) the returns keep a finite
     # fourth moment while persistence**2 + 8 alpha**2 < 1; beta = persistence - alpha stays >= alpha.
     alpha = min(_GARCH_ALPHA_1H * ratio**0.6, 0.9 * np.sqrt((1.0 - persistence**2) / 8.0), 0.5 * persistence)
-    bar_var = annual_vol**2 * step / _YEAR_MS
+    bar_var = annual_vol**2 * step / YEAR_MS
     return np.array([bar_var * (1.0 - persistence), alpha, persistence - alpha])
 
 
 def _regimes(rng: np.random.Generator, n: int, step: int) -> tuple[np.ndarray, ...]:
     """Per-bar drift, pull rate, volatility multiplier and segment-start flags of alternating regimes."""
-    min_bars = max(1, _REGIME_MIN_DAYS * _DAY_MS // step)
+    min_bars = max(1, _REGIME_MIN_DAYS * DAY_MS // step)
     count = n // min_bars + 2  # every segment is >= min_bars long, so these cover n bars
     is_trend = (np.arange(count) % 2) == rng.integers(0, 2)
     mean_days = np.where(is_trend, _TREND_MEAN_DAYS, _RANGE_MEAN_DAYS)
     days = _REGIME_MIN_DAYS + rng.exponential(1.0, count) * (mean_days - _REGIME_MIN_DAYS)
-    lengths = np.maximum(min_bars, np.round(days * _DAY_MS / step)).astype(np.int64)
-    trend_drift = rng.choice([-1.0, 1.0], count) * rng.uniform(*_TREND_DRIFT_PER_YEAR, count) * step / _YEAR_MS
+    lengths = np.maximum(min_bars, np.round(days * DAY_MS / step)).astype(np.int64)
+    trend_drift = rng.choice([-1.0, 1.0], count) * rng.uniform(*_TREND_DRIFT_PER_YEAR, count) * step / YEAR_MS
     segment = np.repeat(np.arange(count), lengths)[:n]
     trending = is_trend[segment]
     starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
     segment_start = np.zeros(n, dtype=np.bool_)
     segment_start[starts[starts < n]] = True
-    pull = 1.0 - 0.5 ** (step / (_RANGE_HALF_LIFE_DAYS * _DAY_MS))
+    pull = 1.0 - 0.5 ** (step / (_RANGE_HALF_LIFE_DAYS * DAY_MS))
     return (
         np.where(trending, trend_drift[segment], 0.0),
         np.where(trending, 0.0, pull),

@@ -30,7 +30,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from engine.clock import Clock, HistoricalClock
+from engine.venues.clock import Clock, HistoricalClock
 from engine.ohlcv.schema import VALUE_COLUMNS, ts_ms_of
 from engine.ohlcv.timeframe import timeframe_ms
 from engine.venues import binance_wire as wire

@@ -14,13 +14,13 @@ import resource
 import time
 import warnings
 
-from engine.bars import Bars
-from engine.execution import Costs
-from engine.fills import Realism
-from engine.market_rules import MarketRules
+from engine.strategy.bars import Bars
+from engine.core.costs import Costs
+from engine.core.realism import Realism
+from engine.core.market_rules import MarketRules
 from engine.ohlcv.sample import synthetic_candles
 from engine.replay import replay
-from engine.strategy import load_strategy
+from engine.strategy.contract import load_strategy
 
 
 def ours(bars: Bars, fee: float, slippage: float, realism: Realism, name: str = "sma_cross",

@@ -49,7 +49,7 @@ def cache(root: Path) -> None:
 
 def in_process(end: str, reports: Path) -> tuple[int, float, float, float]:
     """(bars, inner loop s, run_replay s, write_replay s) for the window ending at `end`."""
-    from engine.market_rules import rules_from_sources
+    from engine.core.market_rules import rules_from_sources
     from engine.ohlcv import Store
     from engine.replay import replay
     from research.replay_run import run_replay, write_replay

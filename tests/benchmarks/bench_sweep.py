@@ -27,14 +27,14 @@ REPEATS = 3
 
 
 def _bars():
-    from engine.bars import Bars
+    from engine.strategy.bars import Bars
     from engine.ohlcv.sample import synthetic_candles
 
     return Bars.from_frame(synthetic_candles("BTC/USDT", "1m", start="2023-01-01", days=365))
 
 
 def _grid():
-    from engine.strategy import load_strategy
+    from engine.strategy.contract import load_strategy
 
     strategy = load_strategy("sma_cross")
     return strategy, list(strategy.grid_params())
@@ -52,7 +52,7 @@ def _best_of(run, repeats: int = REPEATS) -> tuple[float, float, object]:
 
 
 def fused(workers: int) -> dict:
-    from engine.execution import Costs
+    from engine.core.costs import Costs
     from research.sweep import score_combos
 
     bars, (strategy, combos) = _bars(), _grid()
@@ -75,7 +75,7 @@ _half: dict = {}
 
 
 def _start_half() -> None:
-    from engine.execution import Costs
+    from engine.core.costs import Costs
     from research.sweep import score_combos
 
     _half.update(bars=_bars(), grid=_grid())
@@ -84,7 +84,7 @@ def _start_half() -> None:
 
 
 def _score_half(part: tuple[int, int]) -> tuple[np.ndarray, float]:
-    from engine.execution import Costs
+    from engine.core.costs import Costs
     from research.sweep import score_combos
 
     strategy, combos = _half["grid"]
@@ -117,7 +117,7 @@ def processes() -> dict:
 
 def cold_compile() -> dict:
     """The kernels' first call with an empty NUMBA_CACHE_DIR (set by the parent): the compile time."""
-    from engine.execution import Costs
+    from engine.core.costs import Costs
     from research.sweep import score_combos
 
     bars, (strategy, combos) = _bars(), _grid()
@@ -129,7 +129,7 @@ def cold_compile() -> dict:
 def vectorbt() -> dict:
     import vectorbt as vbt
 
-    from engine.execution import Costs
+    from engine.core.costs import Costs
 
     bars, (_, combos) = _bars(), _grid()
     subset = combos[:60]

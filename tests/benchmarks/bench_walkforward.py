@@ -8,7 +8,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from engine.execution import Costs
+from engine.core.costs import Costs
 from engine.ohlcv import SeriesKey, Store
 from engine.ohlcv.sample import synthetic_candles
 from research.splits import SplitSpec

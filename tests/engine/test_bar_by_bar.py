@@ -10,15 +10,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.bars import Bars
+from engine.strategy.bars import Bars
 from engine.core.events import BarClosed, InterestCharged
-from engine.execution import Costs
-from engine.fills import Realism
-from engine.market_rules import MarketRules
+from engine.core.costs import Costs
+from engine.core.realism import Realism
+from engine.core.market_rules import MarketRules
 from engine.replay import ReplayResult, replay
-from engine.risk import RiskConfig, RiskLimits, Sizing
-from engine.signals import Signals
-from engine.strategy import load_strategy
+from engine.core.risk import RiskConfig, RiskLimits, Sizing
+from engine.strategy.signals import Signals
+from engine.strategy.contract import load_strategy
 from tests.conftest import shared_candles
 from tests.engine.test_golden_replay import CASES, Case
 from tests.engine.test_replay import random_bars

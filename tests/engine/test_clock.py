@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.clock import AcceleratedClock, HistoricalClock, WallClock
+from engine.venues.clock import AcceleratedClock, HistoricalClock, WallClock
 
 
 class FakeTime:

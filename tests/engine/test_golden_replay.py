@@ -19,13 +19,13 @@ from pathlib import Path
 
 import pytest
 
-from engine.bars import Bars
-from engine.execution import Costs
-from engine.fills import Realism
-from engine.market_rules import MarketRules
+from engine.strategy.bars import Bars
+from engine.core.costs import Costs
+from engine.core.realism import Realism
+from engine.core.market_rules import MarketRules
 from engine.replay import ReplayResult, replay
-from engine.risk import RiskConfig, RiskLimits, Sizing
-from engine.strategy import load_strategy
+from engine.core.risk import RiskConfig, RiskLimits, Sizing
+from engine.strategy.contract import load_strategy
 from tests.conftest import shared_candles
 
 GOLDEN = Path(__file__).parent / "golden"

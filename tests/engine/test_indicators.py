@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import vectorbt as vbt
 
-from engine.indicators_nb import (atr_nb, crossed_above_nb, crossed_above_value_nb, crossed_below_value_nb, ema_nb,
+from engine.strategy.indicators_nb import (atr_nb, crossed_above_nb, crossed_above_value_nb, crossed_below_value_nb, ema_nb,
                                   rolling_max_nb, rolling_min_nb, rsi_nb, sma_nb)
 from tests.conftest import shared_candles
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.ledger import Fill, Ledger
+from engine.core.ledger import Fill, Ledger
 
 
 def test_a_buy_charged_in_base_receives_less_and_counts_the_fee_at_its_quote_value():

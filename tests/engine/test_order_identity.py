@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from engine.bars import Bars
+from engine.strategy.bars import Bars
 from engine.core.ids import parse_client_id
-from engine.execution import Costs
-from engine.fills import Realism
+from engine.core.costs import Costs
+from engine.core.realism import Realism
 from engine.replay import replay
-from engine.strategy import load_strategy
+from engine.strategy.contract import load_strategy
 from tests.conftest import shared_candles
 from tests.engine.test_golden_replay import BINANCE_BTC
 

@@ -8,13 +8,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.bars import Bars
-from engine.execution import Costs
-from engine.fills import FillModel, Realism
-from engine.ledger import Ledger
-from engine.market_rules import MarketRules
+from engine.strategy.bars import Bars
+from engine.core.costs import Costs
+from engine.core.realism import Realism
+from engine.sim.fills import FillModel
+from engine.core.ledger import Ledger
+from engine.core.market_rules import MarketRules
 from engine.core.events import OrderAccepted, OrderCancelled, OrderFilled, OrderRejected, OrderSubmitted
-from engine.orders import FILLABLE, TERMINAL, TRANSITIONS, InvalidTransition, Order, OrderStatus, OrderType
+from engine.core.orders import FILLABLE, TERMINAL, TRANSITIONS, InvalidTransition, Order, OrderStatus, OrderType
 
 EVENTS = ["submitted", "accepted", "rejected", "cancelled", "cancel_requested"]
 

@@ -6,14 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.bars import Bars
+from engine.strategy.bars import Bars
 from engine.core.ids import parse_client_id
-from engine.execution import Costs
-from engine.fills import FillModel, Realism
-from engine.market_rules import unrestricted
-from engine.orders import Order, OrderStatus, OrderType
+from engine.core.costs import Costs
+from engine.core.realism import Realism
+from engine.sim.fills import FillModel
+from engine.core.market_rules import unrestricted
+from engine.core.orders import Order, OrderStatus, OrderType
 from engine.replay import replay
-from engine.signals import Signals
+from engine.strategy.signals import Signals
 
 FREE, IDEAL = unrestricted("T/USDT"), Realism.ideal()
 LIVE_STOPS = Realism(exchange_rules=False, partial_fills=False)  # realistic stop conventions, nothing else
@@ -109,8 +110,8 @@ def test_less_than_a_lot_of_a_bars_volume_left_is_no_volume_not_a_refusal():
     """A bar of 18.8885 volume at a 0.2 cap gives 3.7777: the first fill takes 3.777 (a 0.001 lot), and the
     0.0007 left cannot buy a lot. Offered again on that bar, the order waits for the next one; it is not
     refused by the exchange's LOT_SIZE filter."""
-    from engine.ledger import Ledger
-    from engine.market_rules import MarketRules
+    from engine.core.ledger import Ledger
+    from engine.core.market_rules import MarketRules
 
     bars = bar_rows([(100, 100, 100, 100), (100, 101, 99, 100)])
     bars = Bars(bars.ts_ms, bars.open, bars.high, bars.low, bars.close, np.array([18.8885, 18.8885]))

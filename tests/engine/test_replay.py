@@ -9,15 +9,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.bars import Bars
-from engine.clock import AcceleratedClock
+from engine.strategy.bars import Bars
+from engine.venues.clock import AcceleratedClock
 from engine.core.events import BarClosed, Decided, Event, OrderAccepted, OrderCancelled, OrderFilled, OrderSubmitted
-from engine.execution import Costs
-from engine.fills import Realism
-from engine.market_rules import MarketRules, unrestricted
-from engine.orders import TERMINAL, InvalidTransition, Order, OrderStatus, OrderType, TimeInForce
+from engine.core.costs import Costs
+from engine.core.realism import Realism
+from engine.core.market_rules import MarketRules, unrestricted
+from engine.core.orders import TERMINAL, InvalidTransition, Order, OrderStatus, OrderType, TimeInForce
 from engine.replay import EventLoop, replay
-from engine.signals import Signals
+from engine.strategy.signals import Signals
 from tests.engine.test_clock import FakeTime
 
 FREE = unrestricted("T/USDT")

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 
 from engine.core.events import RiskChecked
-from engine.execution import Costs
-from engine.fills import Realism
-from engine.market_rules import unrestricted
+from engine.core.costs import Costs
+from engine.core.realism import Realism
+from engine.core.market_rules import unrestricted
 from engine.replay import replay
-from engine.risk import RiskConfig, RiskLimits, Sizing, half_kelly
-from engine.signals import Signals
+from engine.core.risk import RiskConfig, RiskLimits, Sizing, half_kelly
+from engine.strategy.signals import Signals
 from tests.engine.test_replay import bars_of, signals_at
 
 FREE, IDEAL, NO_COSTS = unrestricted("T/USDT"), Realism.ideal(), Costs(0.0, 0.0, 1000.0)
@@ -111,7 +111,7 @@ def test_the_drawdown_breaker_counts_the_peak_of_a_bar_the_loop_visited():
 
 
 def test_a_strategy_that_declares_a_stop_trades_under_a_required_one():
-    from engine.strategy import load_strategy
+    from engine.strategy.contract import load_strategy
 
     atr, sma = load_strategy("atr_trend"), load_strategy("sma_cross")
     rules = RiskConfig(RiskLimits(max_drawdown_rate=0.3))

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import pytest
 
-from engine.bars import Bars
-from engine.execution import Costs
-from engine.fills import Realism
-from engine.market_rules import unrestricted
+from engine.strategy.bars import Bars
+from engine.core.costs import Costs
+from engine.core.realism import Realism
+from engine.core.market_rules import unrestricted
 from engine.replay import replay
-from engine.risk import RiskConfig, RiskLimits
+from engine.core.risk import RiskConfig, RiskLimits
 from tests.engine.test_replay import bars_of, signals_at
 
 FREE, IDEAL, NO_COSTS = unrestricted("T/USDT"), Realism.ideal(), Costs(0.0, 0.0, 1000.0)

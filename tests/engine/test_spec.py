@@ -6,9 +6,9 @@ import dataclasses
 
 import pytest
 
-from engine.execution import Costs
-from engine.fills import Realism
-from engine.risk import RiskLimits, Sizing
+from engine.core.costs import Costs
+from engine.core.realism import Realism
+from engine.core.risk import RiskLimits, Sizing
 from engine.spec import LimitsSpec, MarketSpec, RealismSpec, RiskSpec, RunSpec, SizingSpec, SpecError, StrategySpec
 
 

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.bars import Bars
-from engine.causality import check_causality
-from engine.signals import Signals
-from engine.strategy import BUILTINS, load_strategy
+from engine.strategy.bars import Bars
+from engine.strategy.causality import check_causality
+from engine.strategy.signals import Signals
+from engine.strategy.contract import BUILTINS, load_strategy
 from tests.conftest import make_candles
 
 
@@ -47,7 +47,7 @@ def test_builtins_pass_the_causality_checker(name):
 PEEKING = """
 from dataclasses import dataclass
 import numpy as np
-from engine.signals import Signals
+from engine.strategy.signals import Signals
 
 @dataclass(frozen=True)
 class Params:
@@ -65,8 +65,8 @@ def signals(bars, p):
 
 SHORT_WARMUP = """
 from dataclasses import dataclass
-from engine.indicators_nb import crossed_above_nb, sma_nb
-from engine.signals import Signals
+from engine.strategy.indicators_nb import crossed_above_nb, sma_nb
+from engine.strategy.signals import Signals
 
 @dataclass(frozen=True)
 class Params:

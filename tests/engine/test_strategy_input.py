@@ -9,9 +9,9 @@ import textwrap
 import pytest
 from typer.testing import CliRunner
 
-from engine.bars import Bars
-from engine.causality import check_causality
-from engine.strategy import StrategyError, load_strategy
+from engine.strategy.bars import Bars
+from engine.strategy.causality import check_causality
+from engine.strategy.contract import StrategyError, load_strategy
 from research.cli import app
 from tests.conftest import make_candles
 
@@ -19,8 +19,8 @@ TEMPLATE = """
 from dataclasses import dataclass
 import numpy as np
 import pandas as pd
-from engine.indicators_nb import sma_nb
-from engine.signals import Signals
+from engine.strategy.indicators_nb import sma_nb
+from engine.strategy.signals import Signals
 
 @dataclass(frozen=True)
 class Params:

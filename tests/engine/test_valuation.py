@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.valuation import closes_before, value_bars
+from engine.sim.valuation import closes_before, value_bars
 
 
 def bar_by_bar(starts, cash, qty, close, borrow_per_bar):

@@ -8,10 +8,10 @@ import pytest
 import quantstats as qs
 import pandas as pd
 
-from engine.bars import Bars
-from engine.execution import Costs
-from engine.metrics_nb import METRICS, YEAR_MS, metrics_from_values_nb, window_years
-from engine.strategy import load_strategy
+from engine.strategy.bars import Bars
+from engine.core.costs import Costs
+from engine.sim.metrics_nb import METRICS, YEAR_MS, metrics_from_values_nb, window_years
+from engine.strategy.contract import load_strategy
 from research.sweep import score_combos
 from tests.conftest import shared_candles
 

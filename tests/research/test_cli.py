@@ -140,7 +140,7 @@ def test_check_causality_passes_builtins_and_fails_a_peeking_file(data_dir, tmp_
     ok = gauntlet("check", "causality", "sma_cross", "--params", "fast=5,slow=20", "--cuts", "10")
     assert ok.exit_code == 0 and "causal and warm-up sufficient" in ok.output
     peeking = tmp_path / "peeking.py"
-    peeking.write_text("from dataclasses import dataclass\nimport numpy as np\nfrom engine.signals import Signals\n\n"
+    peeking.write_text("from dataclasses import dataclass\nimport numpy as np\nfrom engine.strategy.signals import Signals\n\n"
                        "@dataclass(frozen=True)\nclass Params:\n    warmup: int = 3\n\nGRID = {}\n\n"
                        "def signals(bars, p):\n    nxt = np.r_[bars.close[1:], bars.close[-1]]\n"
                        "    return Signals(entries=nxt > bars.close, exits=nxt < bars.close)\n")

@@ -11,12 +11,12 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from engine.bars import Bars
-from engine.execution import Costs
-from engine.metrics_nb import YEAR_MS
+from engine.strategy.bars import Bars
+from engine.core.costs import Costs
+from engine.sim.metrics_nb import YEAR_MS
 from engine.ohlcv import SeriesKey, Store
 from engine.settings import settings
-from engine.strategy import load_strategy
+from engine.strategy.contract import load_strategy
 from research.cli import app
 from research.gaps import gap_summary, parse_max_gap
 from research.splits import SplitSpec

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from engine.execution import Costs
+from engine.core.costs import Costs
 from research.gates import GATES, verdict
 from research.splits import SplitSpec
 from research.sweep import SweepSpec

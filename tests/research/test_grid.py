@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.strategy import load_strategy
+from engine.strategy.contract import load_strategy
 from research.flags import in_flags
 from research.grid import legacy_hint, parse_grid, parse_params, point_text, split_specs
 

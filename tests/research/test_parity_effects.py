@@ -7,12 +7,12 @@ from dataclasses import replace
 
 import pytest
 
-from engine.bars import Bars
-from engine.execution import Costs
-from engine.fills import Realism
-from engine.market_rules import unrestricted
+from engine.strategy.bars import Bars
+from engine.core.costs import Costs
+from engine.core.realism import Realism
+from engine.core.market_rules import unrestricted
 from engine.replay import replay
-from engine.strategy import load_strategy
+from engine.strategy.contract import load_strategy
 from research.parity import attribute, describe_step
 from tests.conftest import shared_candles
 

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from engine.bars import Bars
-from engine.execution import Costs
-from engine.strategy import load_strategy
+from engine.strategy.bars import Bars
+from engine.core.costs import Costs
+from engine.strategy.contract import load_strategy
 from research.cli import app
 from research.notebooks import summary_of
 from research.parity import check_parity

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from engine.metrics_nb import METRICS
+from engine.sim.metrics_nb import METRICS
 from research.cli import app
 from research.report_index import write_index
 
@@ -112,7 +112,7 @@ def test_a_walkforward_candidate_is_replayed_over_its_out_of_sample_windows(env_
 
 def test_a_changed_strategy_source_is_named_and_the_recorded_copy_replays(env_cache):
     reports, mine = env_cache / "reports", env_cache / "my_cross.py"
-    source = (Path(__file__).resolve().parents[2] / "engine" / "strategies" / "sma_cross.py").read_text()
+    source = (Path(__file__).resolve().parents[2] / "engine" / "strategy" / "builtins" / "sma_cross.py").read_text()
     mine.write_text(source)
     first = gauntlet("replay", str(mine), "--params", "fast=10,slow=30", "--symbol", "BTC/USDT")
     assert first.exit_code == 0, first.output

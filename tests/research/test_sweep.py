@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 import quantstats as qs
 
-from engine.bars import Bars
-from engine.execution import Costs
-from engine.indicators_nb import ma_nb
+from engine.strategy.bars import Bars
+from engine.core.costs import Costs
+from engine.strategy.indicators_nb import ma_nb
 from engine.ohlcv import SeriesKey, Store
-from engine.strategy import load_strategy
-from engine.metrics_nb import METRICS, metrics_from_values_nb, window_years
+from engine.strategy.contract import load_strategy
+from engine.sim.metrics_nb import METRICS, metrics_from_values_nb, window_years
 from research.screen_nb import ma_cross_one_nb
 from research.sweep import SweepSpec, score_combos
 from research.sweep_run import run_sweep, write_sweep

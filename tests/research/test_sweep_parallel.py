@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.bars import Bars
-from engine.execution import Costs
-from engine.metrics_nb import METRICS, N_ACC, acc_finish_nb
-from engine.strategy import load_strategy
+from engine.strategy.bars import Bars
+from engine.core.costs import Costs
+from engine.sim.metrics_nb import METRICS, N_ACC, acc_finish_nb
+from engine.strategy.contract import load_strategy
 from research.parallel import numba_threads
 from research.screen_nb import ma_cross_one_nb, ma_cross_screen_nb, ma_matrix_nb
 from research.sweep import results_frame, score_combos
@@ -58,7 +58,7 @@ def test_the_screen_equals_the_one_combination_kernel_bit_for_bit_on_real_candle
 def reference_screen(open_, close, fast, slow, knobs, trade_from, sample_idx):
     """A slow, plain-Python statement of the screen for one pair: vectorbt's `crossed_above` as a state
     machine per side, decide at the close and fill at the next open, all-in, and the accumulator of
-    `engine.metrics_nb` bar by bar (its finish is shared)."""
+    `engine.sim.metrics_nb` bar by bar (its finish is shared)."""
     fee, slippage, init_cash, years = (float(x) for x in knobs)
     machines = {"entry": [False, -1], "exit": [False, -1]}  # [was_below, crossed_ago] per side
 

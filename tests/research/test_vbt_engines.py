@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 import vectorbt as vbt
 
-from engine.bars import Bars
-from engine.execution import Costs
-from engine.indicators_nb import atr_nb, rolling_max_nb, rolling_min_nb, rsi_nb, sma_nb, true_range_nb
-from engine.strategy import load_strategy
+from engine.strategy.bars import Bars
+from engine.core.costs import Costs
+from engine.strategy.indicators_nb import atr_nb, rolling_max_nb, rolling_min_nb, rsi_nb, sma_nb, true_range_nb
+from engine.strategy.contract import load_strategy
 from research.vbt_adapter import INDICATOR_ENGINE as ENGINE, PORTFOLIO_ENGINE, portfolio
 from tests.conftest import shared_candles
 

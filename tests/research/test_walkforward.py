@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.execution import Costs
+from engine.core.costs import Costs
 from research.splits import SplitSpec
 from research.sweep import SweepSpec, score_combos
 from research.walkforward import WalkForwardSpec, candidate_of, run_walkforward
@@ -20,7 +20,7 @@ from tests.conftest import btc_1h_store
 COSTS = Costs(0.001, 0.0005, 10_000.0)
 
 SPY = """
-from engine.strategies.sma_cross import GRID, Params, signals as _signals
+from engine.strategy.builtins.sma_cross import GRID, Params, signals as _signals
 SEEN = []   # (first, last) open time of every bar window the strategy was shown
 
 def signals(bars, p):

@@ -10,7 +10,7 @@ import pytest
 from engine.ohlcv import SeriesKey, Store, load, to_ms
 from engine.ohlcv.conflicts import ConflictError
 from engine.ohlcv.fetch import FetchError, FetchPlan, RetryPolicy, fetch
-from engine.market_rules import rules_from_sources
+from engine.core.market_rules import rules_from_sources
 from engine.ohlcv.schema import ts_ms_of
 from engine.venues.ccxt_client import make_exchange
 from engine.venues.emulator import BinanceEmulator, Fault, Feed

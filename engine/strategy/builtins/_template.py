@@ -1,7 +1,7 @@
 """TEMPLATE_NAME: long while the close is above its simple moving average (a starting point: edit freely).
 
 `gauntlet strategy new NAME` copies this file. As written it passes `gauntlet check causality NAME.py`;
-keep it passing as you change it. The whole contract (engine/strategy.py) is the three names below:
+keep it passing as you change it. The whole contract (engine/strategy/contract.py) is the three names below:
 `Params`, `GRID` and `signals`.
 """
 
@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.bars import Bars
-from engine.indicators_nb import sma_nb
-from engine.signals import Signals
+from engine.strategy.bars import Bars
+from engine.strategy.indicators_nb import sma_nb
+from engine.strategy.signals import Signals
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,18 +1,9 @@
-"""The execution conventions shared by the sweep, replay, paper and live: costs, and the close -> next open
-shift, which happens here and nowhere else.
-
-A signal decided at the close of bar t becomes an order that fills at the open of bar t+1 (plus
-slippage). `at_next_open` moves every signal column one bar later; a decision on the last bar has no
-next bar to fill in and is dropped, so nothing ever acts on an in-progress candle.
-"""
+"""Costs, one object for the sweep, replay, paper and live: fees on notional and slippage as a rate, in
+vectorbt's formulas (the scalar kernels are in `engine.core.costs_nb`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-
-import numpy as np
-
-from engine.signals import Signals
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,15 +28,3 @@ class Costs:
             raise ValueError(f"slippage rate must be in [0, 1), got {self.slippage_rate}")
         if not self.init_cash > 0:
             raise ValueError(f"initial cash must be positive, got {self.init_cash}")
-
-
-def _shift(column: np.ndarray) -> np.ndarray:
-    out = np.empty_like(column)
-    out[0:1] = False if column.dtype == np.bool_ else np.nan
-    out[1:] = column[:-1]
-    return out
-
-
-def at_next_open(signals: Signals) -> Signals:
-    """Signals re-aligned to the bar whose open fills them: row t+1 holds the decision of bar t."""
-    return replace(signals, **{name: _shift(column) for name, column in signals.columns.items()})

@@ -18,7 +18,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-YEAR_MS = 365 * 86_400_000  # the one year every annualized figure uses
+from engine.core.calendar import YEAR_MS
+
 METRICS = ("total_return", "cagr", "sharpe", "sortino", "calmar", "max_drawdown", "trades", "win_rate", "exposure")
 N_ACC = 10
 # accumulator slots

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from engine.fills_nb import add_nb
+from engine.core.costs_nb import add_nb
 
 add = add_nb.py_func  # the same snapping, without numba call overhead on scalars
 

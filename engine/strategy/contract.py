@@ -22,9 +22,9 @@ from typing import Any, get_type_hints
 
 import numpy as np
 
-from engine.bars import Bars
-from engine.risk import RiskConfig
-from engine.signals import Signals
+from engine.strategy.bars import Bars
+from engine.core.risk import RiskConfig
+from engine.strategy.signals import Signals
 
 BUILTINS = ("sma_cross", "ema_cross", "rsi_reversion", "donchian_breakout", "atr_trend")
 _CONTRACT = "a strategy module needs Params (a frozen dataclass with warmup), GRID and signals(bars, params)"
@@ -158,7 +158,7 @@ def coerce(strategy: str, name: str, value: Any, kind: type) -> Any:
 def load_strategy(spec: str) -> Strategy:
     """A built-in name (`sma_cross`), a dotted module (`mypkg.mystrat`) or a file (`path/to/mystrat.py`)."""
     if spec in BUILTINS:
-        module = importlib.import_module(f"engine.strategies.{spec}")
+        module = importlib.import_module(f"engine.strategy.builtins.{spec}")
     elif spec.endswith(".py"):
         module = _from_file(Path(spec))
     else:

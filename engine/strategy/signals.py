@@ -1,13 +1,13 @@
 """Signals: what a strategy decides at each bar's close, aligned to the bars.
 
 Entries and exits are booleans decided at the close of bar t; nothing here says when they fill (that is
-`engine.execution.at_next_open`, the one place the shift happens). Shorts, per-entry size and stops are
+`engine.core.costs.at_next_open`, the one place the shift happens). Shorts, per-entry size and stops are
 optional columns a strategy may fill in.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
@@ -59,3 +59,18 @@ class Signals:
     @property
     def has_stops(self) -> bool:
         return self.sl_stop is not None or self.tp_stop is not None
+
+
+# The close -> next open shift, here and nowhere else: a signal decided at the close of bar t becomes an order
+# that fills at the open of bar t+1 (plus slippage). A decision on the last bar has no next bar to fill in
+# and is dropped, so nothing ever acts on an in-progress candle.
+def _shift(column: np.ndarray) -> np.ndarray:
+    out = np.empty_like(column)
+    out[0:1] = False if column.dtype == np.bool_ else np.nan
+    out[1:] = column[:-1]
+    return out
+
+
+def at_next_open(signals: Signals) -> Signals:
+    """Signals re-aligned to the bar whose open fills them: row t+1 holds the decision of bar t."""
+    return replace(signals, **{name: _shift(column) for name, column in signals.columns.items()})

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.bars import Bars
-from engine.indicators_nb import crossed_above_nb, ema_nb
-from engine.signals import Signals
+from engine.strategy.bars import Bars
+from engine.strategy.indicators_nb import crossed_above_nb, ema_nb
+from engine.strategy.signals import Signals
 
 SCREEN = {"kernel": "ma_cross", "ewm": True}
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.bars import Bars
-from engine.indicators_nb import atr_nb, crossed_above_nb, sma_nb
-from engine.signals import Signals
+from engine.strategy.bars import Bars
+from engine.strategy.indicators_nb import atr_nb, crossed_above_nb, sma_nb
+from engine.strategy.signals import Signals
 
 DECLARES_STOP = True  # every entry carries a stop-loss; the risk rules refuse one that does not
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from engine.bars import Bars
-from engine.strategy import Strategy
+from engine.strategy.bars import Bars
+from engine.strategy.contract import Strategy
 
 _RTOL, _ATOL = 1e-9, 1e-12
 

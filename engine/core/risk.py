@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-DAY_MS = 86_400_000
+from engine.core.calendar import DAY_MS
+
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.bars import Bars
-from engine.indicators_nb import rolling_max_nb, rolling_min_nb
-from engine.signals import Signals
+from engine.strategy.bars import Bars
+from engine.strategy.indicators_nb import rolling_max_nb, rolling_min_nb
+from engine.strategy.signals import Signals
 
 
 @dataclass(frozen=True, slots=True)

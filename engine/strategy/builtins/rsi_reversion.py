@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.bars import Bars
-from engine.indicators_nb import crossed_above_value_nb, crossed_below_value_nb, rsi_nb
-from engine.signals import Signals
+from engine.strategy.bars import Bars
+from engine.strategy.indicators_nb import crossed_above_value_nb, crossed_below_value_nb, rsi_nb
+from engine.strategy.signals import Signals
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,21 +2,20 @@
 realism the caller switches on (exchange rules, a participation cap with partial fills, volume impact,
 a short's borrow interest).
 
-Every price and quantity comes from `engine.fills_nb`, the sweep's formulas: with realism off, a fill here
+Every price and quantity comes from `engine.core.costs_nb`, the sweep's formulas: with realism off, a fill here
 is the fill vectorbt computes.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
-from engine.bars import Bars
-from engine.execution import Costs
-from engine.fills_nb import fill_px_nb, spend_all_nb
-from engine.ledger import FEE_IN_QUOTE, Fill, Ledger
-from engine.market_rules import MarketRules
-from engine.orders import Order, OrderType
+from engine.strategy.bars import Bars
+from engine.core.costs import Costs
+from engine.core.costs_nb import fill_px_nb, spend_all_nb
+from engine.core.ledger import FEE_IN_QUOTE, Fill, Ledger
+from engine.core.market_rules import MarketRules
+from engine.core.orders import Order, OrderType
 
 INSUFFICIENT_BALANCE = "Account has insufficient balance for requested action."  # Binance's -2010
 NO_MARGIN = "Margin account are not allowed to trade this trading pair."  # Binance's -3021
@@ -27,36 +26,6 @@ REFUSALS = ("Filter failure", INSUFFICIENT_BALANCE, NO_MARGIN, NOTHING_TO_REDUCE
 # The kernels' own Python bodies: the same formulas, without numba's call overhead on one scalar at a time.
 fill_px, spend_all = fill_px_nb.py_func, spend_all_nb.py_func
 _new_tuple = tuple.__new__  # builds a Fill without NamedTuple's Python-level __new__
-
-
-@dataclass(frozen=True, slots=True)
-class Realism:
-    """What replay adds to the sweep's assumptions. `Realism.ideal()` is exactly the sweep."""
-
-    exchange_rules: bool = True  # lot step, tick, min amount, min notional
-    partial_fills: bool = True  # an order takes at most `participation_cap` of a bar's volume; the rest carries
-    participation_cap: float = 0.1
-    impact_rate: float = 0.0  # extra slippage per unit of participation (0.1 of the volume -> 0.1 * impact_rate)
-    latency_bars: int = 0  # bars after the next open before an order is live
-    # interest a short pays on what it borrowed, a year's rate charged bar by bar on the position's value
-    # (Binance margin charges hourly); crypto margin rates run from a few % to tens of % a year
-    borrow_rate: float = 0.10
-    # vectorbt's stop conventions, which the sweep uses: a stop is watched from the bar after the entry, is
-    # checked before that bar's signal, and fills at the stop (or the open past it) without slippage. Off, a
-    # stop is live from the entry's own bar, an exit signal acts at the open before the bar reaches the stop,
-    # and a triggered stop pays slippage like any market order.
-    vectorbt_stops: bool = False
-
-    def __post_init__(self) -> None:
-        if not 0 < self.participation_cap <= 1:
-            raise ValueError(f"participation cap must be in (0, 1], got {self.participation_cap}")
-        if self.latency_bars < 0 or self.impact_rate < 0 or self.borrow_rate < 0:
-            raise ValueError("latency, impact and borrow rate cannot be negative")
-
-    @classmethod
-    def ideal(cls) -> Realism:
-        return cls(exchange_rules=False, partial_fills=False, impact_rate=0.0, latency_bars=0, borrow_rate=0.0,
-                   vectorbt_stops=True)
 
 
 class FillModel:
