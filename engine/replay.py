@@ -27,7 +27,8 @@ from engine.core.events import (BarClosed, Decided, Event, InterestCharged, Orde
 from engine.core.costs import Costs
 from engine.strategy.signals import at_next_open
 from engine.core.realism import Realism
-from engine.sim.fills import REFUSALS, FillModel
+from engine.core.matching import REFUSALS
+from engine.sim.fills import FillModel
 from engine.strategy.indicators_nb import atr_nb
 from engine.core.ledger import Fill, Ledger
 from engine.core.market_rules import MarketRules
@@ -269,7 +270,7 @@ class EventLoop:
                 self.cancel(order, t, "immediate or cancel: the rest did not fill on its first bar")
 
     def _trade(self, order: Order, t: int) -> None:
-        fill, why = self.venue.execute(order, t, self.ledger)
+        fill, why = self.venue.execute_bar(order, t, self.ledger)
         if fill is None:
             if why.startswith(REFUSALS):
                 if order.filled_qty == 0:  # never traded: the venue refuses it, as Binance would have at once

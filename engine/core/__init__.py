@@ -8,11 +8,12 @@ from engine.core.events import (BarClosed, Decided, Event, InterestCharged, Orde
 from engine.core.ids import ClientId, client_order_id, parse_client_id, scope_tag
 from engine.core.ledger import Fill, Ledger, RoundTrip
 from engine.core.market_rules import MarketRules
+from engine.core.matching import REFUSALS, Account, Candle, Matcher
 from engine.core.orders import Order, OrderStatus, OrderType, TimeInForce
 from engine.core.realism import Realism
 from engine.core.risk import RiskBook, RiskConfig, RiskLimits, Sizing
 
-__all__ = ["BarClosed", "ClientId", "Costs", "DAY_MS", "Decided", "Event", "Fill", "InterestCharged", "Ledger",
+__all__ = ["Account", "BarClosed", "Candle", "Matcher", "REFUSALS", "ClientId", "Costs", "DAY_MS", "Decided", "Event", "Fill", "InterestCharged", "Ledger",
            "MarketRules", "Order", "OrderAccepted", "OrderCancelled", "OrderFilled", "OrderRejected", "OrderStatus",
            "OrderSubmitted", "OrderType", "Realism", "RiskBook", "RiskChecked", "RiskConfig", "RiskLimits",
            "RoundTrip", "Sizing", "TimeInForce", "YEAR_MS", "client_order_id", "parse_client_id", "scope_tag"]

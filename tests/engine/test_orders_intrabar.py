@@ -43,7 +43,7 @@ BAR = bar_rows([(100, 105, 95, 101)])
 def test_the_reference_price_of_resting_orders(kind, side, level, expected, realism):
     venue = FillModel(BAR, Costs(), realism, FREE)
     price = {"limit_px": level} if kind is OrderType.LIMIT else {"stop_px": level}
-    assert venue.reference_px(Order("o", "T/USDT", side, 1.0, kind, **price), 0) == expected
+    assert venue.reference_px(Order("o", "T/USDT", side, 1.0, kind, **price), venue.candle(0)) == expected
 
 
 def role(order) -> str:
@@ -118,8 +118,8 @@ def test_less_than_a_lot_of_a_bars_volume_left_is_no_volume_not_a_refusal():
     rules = MarketRules("T/USDT", qty_step=0.001, px_tick=0.01, min_qty=0.001, min_notional=1.0)
     model = FillModel(bars, Costs(0.0, 0.0, 10_000.0), Realism(partial_fills=True, participation_cap=0.2), rules)
     order, account = Order("m", "T/USDT", 1, 5.0, live_from_bar=1), Ledger(cash=10_000.0)
-    first, _ = model.execute(order, 1, account)
+    first, _ = model.execute_bar(order, 1, account)
     assert first.qty == pytest.approx(3.777)
     order.filled_qty = first.qty  # as the loop records it
-    again, why = model.execute(order, 1, account)
+    again, why = model.execute_bar(order, 1, account)
     assert again is None and why == "no volume left on this bar"
