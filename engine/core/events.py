@@ -142,11 +142,14 @@ class OrderCancelled(NamedTuple):
 
 
 class InterestCharged(NamedTuple):
-    """Borrow interest a short paid for the bars up to `ts_ms`."""
+    """Borrow interest a short paid for the bars up to `ts_ms`: `amount` this time, and `accrued` on the loan
+    since the position last changed (as a margin account shows it), which the books are set from so the same
+    loan costs the same however many charges it took."""
 
     ts_ms: int
     amount: float
     asset: str
+    accrued: float = 0.0
     kind = "interest_charged"
 
     def describe(self) -> str:

@@ -60,16 +60,16 @@ class Matcher:
     def __init__(self, costs: Costs, realism: Realism, rules: MarketRules) -> None:
         self.costs, self.realism = costs, realism
         self.rules = rules if realism.exchange_rules else MarketRules(rules.symbol)
-        self._used_ts, self._used_qty = -1, 0.0  # volume already taken on the current candle
+        self.used_ts, self.used_qty = -1, 0.0  # volume already taken on the current candle (part of a snapshot)
         self._touch = realism.vectorbt_stops  # limits fill on a touch, stops at their price without slippage
         self._taker, self._maker = costs.fee_rate, costs.maker_rate  # read once: execute runs per fill
 
     def _room(self, candle: Candle) -> float:
         if not self.realism.partial_fills:
             return math.inf
-        if self._used_ts != candle.ts_ms:
-            self._used_ts, self._used_qty = candle.ts_ms, 0.0
-        return max(self.realism.participation_cap * candle.volume - self._used_qty, 0.0)
+        if self.used_ts != candle.ts_ms:
+            self.used_ts, self.used_qty = candle.ts_ms, 0.0
+        return max(self.realism.participation_cap * candle.volume - self.used_qty, 0.0)
 
     def _px(self, ref_px: float, candle: Candle, side: int, qty: float) -> float:
         """A taker fill: the reference price moved against the trader by slippage and volume impact."""
@@ -138,7 +138,7 @@ class Matcher:
         why = self.rules.violation(qty, px)
         if why is not None:
             return None, why
-        self._used_qty += qty
+        self.used_qty += qty
         return _new_tuple(Fill, (order.client_id, bar, candle.ts_ms, order.side, qty, px, fee, FEE_IN_QUOTE, 1.0)), ""
 
     def _size_quote(self, order: Order, candle: Candle, account: Account, ref: float, fee_rate: float,

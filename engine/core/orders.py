@@ -13,9 +13,10 @@ not corrupt a ledger, and a refused event changes nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Any
+from operator import attrgetter
 
 
 class OrderType(StrEnum):
@@ -94,6 +95,14 @@ class Order:
         if self.type is OrderType.STOP and not (self.stop_px or 0) > 0:
             raise ValueError(f"order {self.client_id}: a stop order needs a positive stop price")
 
+    def copy(self) -> Order:
+        """An independent copy with the same state (a venue keeps its own); without `__init__`'s checks,
+        which the original passed, because venues copy every order they are sent."""
+        new = _new_object(Order)
+        for name, value in zip(_FIELDS, _fields_of(self)):
+            setattr(new, name, value)
+        return new
+
     @property
     def remaining(self) -> float:
         """Base left to fill; for a quote order, quote left to spend."""
@@ -155,3 +164,8 @@ class Order:
 
 _MOVES = {"order_submitted": OrderStatus.SUBMITTED, "order_rejected": OrderStatus.REJECTED,
           "order_cancelled": OrderStatus.CANCELLED}
+
+
+_FIELDS = tuple(f.name for f in fields(Order))
+_fields_of = attrgetter(*_FIELDS)
+_new_object = object.__new__

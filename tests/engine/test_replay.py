@@ -15,8 +15,8 @@ from engine.core.events import BarClosed, Decided, Event, OrderAccepted, OrderCa
 from engine.core.costs import Costs
 from engine.core.realism import Realism
 from engine.core.market_rules import MarketRules, unrestricted
-from engine.core.orders import TERMINAL, InvalidTransition, Order, OrderStatus, OrderType, TimeInForce
-from engine.replay import EventLoop, replay
+from engine.core.orders import TERMINAL, InvalidTransition, Order, OrderStatus
+from engine.replay import replay
 from engine.strategy.signals import Signals
 from tests.engine.test_clock import FakeTime
 
@@ -276,31 +276,3 @@ def test_the_loop_waits_on_its_clock_for_each_bar_to_open_and_close():
     closes = [(ts, now) for kind, ts, now in seen if kind == "bar_closed"]
     assert closes and all(now >= ts + 60_000 for ts, now in closes)  # a bar's close is reported once it has closed
     assert sum(fake.slept) == pytest.approx(closes[-1][0] / 1000 / 60 + 1, rel=1e-9)  # 60x faster than the wall
-
-
-def test_an_ioc_order_fills_what_its_first_bar_allows_and_a_gtc_limit_rests_until_traded_through():
-    bars = bars_of([10.0, 10.0, 10.0, 9.0, 9.0], volume=4.0)  # cap 0.25: one unit a bar; bar 3 trades down to 8
-    realism = Realism(exchange_rules=False, partial_fills=True, participation_cap=0.25)
-    loop = EventLoop(bars, Costs(0.001, 0.0, 1000.0, maker_fee_rate=0.0), realism, FREE)
-    ioc = Order("ioc", "T/USDT", 1, 3.0, tif=TimeInForce.IOC, live_from_bar=1)
-    rest = Order("gtc", "T/USDT", 1, 0.5, OrderType.LIMIT, limit_px=8.5, live_from_bar=1)
-    loop.submit(ioc, 1)
-    loop.submit(rest, 1)
-    for t in range(1, 5):
-        loop.work(t)
-    assert ioc.status is OrderStatus.CANCELLED and ioc.filled_qty == 1.0 and ioc.fees == pytest.approx(0.01)
-    assert ioc.reason.startswith("immediate or cancel")
-    assert rest.status is OrderStatus.FILLED and [(f.bar, f.px, f.fee) for f in loop.fills if f.order_id == "gtc"] == \
-        [(3, 8.5, 0.0)]  # waited for bar 3, which traded through 8.5; maker fee
-    kinds = [(e.kind, getattr(e, "done", None)) for e in loop.events if getattr(e, "client_id", "") == "ioc"]
-    assert kinds == [("order_submitted", None), ("order_accepted", None), ("order_filled", False),
-                     ("order_cancelled", None)]
-
-
-def test_a_reduce_only_order_with_nothing_to_reduce_is_refused():
-    loop = EventLoop(bars_of([10.0] * 3), Costs(0.0, 0.0, 100.0), Realism(exchange_rules=False, partial_fills=False),
-                     FREE)
-    sell = Order("r", "T/USDT", -1, 1.0, reduce_only=True, live_from_bar=1)
-    loop.submit(sell, 1)
-    loop.work(1)
-    assert sell.status is OrderStatus.REJECTED and sell.reason == "ReduceOnly Order is rejected." and not loop.fills
