@@ -25,10 +25,11 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 
 from engine.live.journal.errors import JournalError
 
-__all__ = ["WRITE", "connect", "sqlite_path"]
+__all__ = ["WRITE", "connect", "location", "sqlite_path"]
 
 WRITE = {"journal_write": True}  # execution options of a write transaction (BEGIN IMMEDIATE on SQLite)
 _SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -43,11 +44,20 @@ def sqlite_path(target: str | Path) -> Path | None:
     return Path(url.database) if url.get_backend_name() == "sqlite" and url.database else None
 
 
+def location(target: str | Path) -> str:
+    """The journal's name in messages: its file, or its URL with the password hidden."""
+    path = sqlite_path(target)
+    return str(path) if path is not None else make_url(str(target)).render_as_string(hide_password=True)
+
+
 def connect(target: str | Path, busy_timeout_s: float) -> Engine:
     """An engine for the journal at `target`, its file checked first; nothing is created but the folder."""
     path = sqlite_path(target)
     if path is None:
-        return create_engine(target, json_serializer=_to_json)
+        try:
+            return create_engine(target, json_serializer=_to_json)
+        except (ImportError, ArgumentError) as exc:
+            raise JournalError(f"cannot open the journal {location(target)}: {exc}") from None
     _check_file(path)
     engine = create_engine(URL.create("sqlite", database=str(path)), json_serializer=_to_json)
     event.listen(engine, "connect", partial(_set_pragmas, busy_timeout_ms=round(busy_timeout_s * 1000), path=path))

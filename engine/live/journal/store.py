@@ -19,12 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, text, update
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from engine.core.orders import TERMINAL, Order
 from engine.live.journal.codec import check_json, decode, encode, refuse_secrets
-from engine.live.journal.database import WRITE, connect, sqlite_path
+from engine.live.journal.database import WRITE, connect, location
 from engine.live.journal.errors import IntentConflict, JournalError, UnknownOrder
 from engine.live.journal.migrate import upgrade
 from engine.live.journal.order_rows import INTENT_COLUMNS, intent_row, row_after
@@ -53,9 +52,7 @@ class Journal:
         """Open the journal at `target` (a file path or a database URL), creating it or upgrading its schema.
         A folder, an unreadable file, a file that is not a journal, or one from a newer gauntlet raises
         `JournalError` naming it."""
-        path = sqlite_path(target)
-        where = str(path) if path is not None else make_url(str(target)).render_as_string(hide_password=True)
-        engine = connect(target, busy_timeout_s)
+        where, engine = location(target), connect(target, busy_timeout_s)
         try:
             return cls(engine, where, upgrade(engine, where))
         except DBAPIError as exc:

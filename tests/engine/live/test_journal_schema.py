@@ -127,6 +127,14 @@ def test_an_unreadable_journal_is_refused_by_name(tmp_path):
     assert done.stderr == ""
 
 
+def test_a_journal_opens_by_url_too_and_a_url_never_shows_its_password(tmp_path):
+    with Journal.open(f"sqlite:///{tmp_path / 'journal.sqlite'}") as journal:
+        assert journal.where == str(tmp_path / "journal.sqlite")
+    with pytest.raises(JournalError) as refused:  # no Postgres driver here: refused, by a name without the password
+        Journal.open("postgresql://trader:hunter2@db.example/journal")
+    assert "postgresql://trader:***@db.example/journal" in str(refused.value) and "hunter2" not in str(refused.value)
+
+
 def test_the_cli_reports_a_bad_journal_in_one_line(tmp_path, capsys):
     import typer
 
