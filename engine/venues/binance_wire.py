@@ -61,7 +61,7 @@ ERRORS = {
 }
 
 
-def error_body(name: str, **fmt: object) -> tuple[int, dict]:
+def error_body(name: str, /, **fmt: object) -> tuple[int, dict]:
     status, code, msg = ERRORS[name]
     return status, {"code": code, "msg": msg.format(**fmt) if fmt else msg}
 
@@ -70,7 +70,7 @@ class BinanceError(Exception):
     """A refusal in Binance's own words, raised where the exchange would refuse and answered as its JSON
     body, so the code that decides never builds HTTP responses."""
 
-    def __init__(self, name: str, **fmt: object) -> None:
+    def __init__(self, name: str, /, **fmt: object) -> None:
         self.status, self.body = error_body(name, **fmt)
         super().__init__(self.body["msg"])
 

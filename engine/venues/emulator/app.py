@@ -18,7 +18,7 @@ from engine.venues.emulator import market_data, trading
 from engine.venues.emulator.auth import ApiKey, authenticate
 from engine.venues.emulator.book import Book
 from engine.venues.emulator.config import TradingConfig
-from engine.venues.emulator.faults import FaultBook, serve_faulty
+from engine.venues.emulator.faults import INVISIBLE_S, FaultBook, serve_faulty
 from engine.venues.emulator.feed import Feed
 
 PUBLIC_ENDPOINTS = ("ping", "time", "exchangeInfo", "klines")
@@ -84,13 +84,13 @@ def _signed(exchange: Exchange, endpoint: Callable[[trading.Call], trading.Answe
 
     async def handle(request: web.Request) -> web.StreamResponse:
         raw_query = request.rel_url.raw_query_string
-        raw_body = await request.text() if request.can_read_body else ""
+        raw_body = await request.text()  # read once and kept: a duplicated delivery reads it again
         params = dict(parse_qsl(raw_query, keep_blank_values=True)) | dict(parse_qsl(raw_body, keep_blank_values=True))
         now = exchange.clock.now_ms()
         try:
             key = authenticate(exchange.keys, request.headers.get("X-MBX-APIKEY"), (raw_query, raw_body), params, now,
                                exchange.speed)
-            call = trading.Call(params, key, now, exchange.book, exchange.trading, request.get("invisible_s", 0.0))
+            call = trading.Call(params, key, now, exchange.book, exchange.trading, request.get(INVISIBLE_S, 0.0))
             return answer(*endpoint(call))
         except BinanceError as refusal:
             return answer(refusal.status, refusal.body)

@@ -23,6 +23,7 @@ FAULT_KINDS = ("rate_limit", "ip_ban", "unavailable", "timeout", "truncate", "re
                "lost_response", "invisible", "status_unknown", "duplicate")
 _REFUSALS = ("rate_limit", "ip_ban", "unavailable", "bad_api_key")  # answered with an error, nothing done
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+INVISIBLE_S = web.RequestKey("invisible_s", float)  # how long the order a request places stays out of queries
 
 
 @dataclass(slots=True)
@@ -129,7 +130,8 @@ async def serve_faulty(fault: Fault, request: web.Request, handler: Handler, now
     if kind == "reset":
         return _hang_up(request)
     if kind == "timeout":
-        await asyncio.sleep(fault.delay_s)  # the client gives up first; the answer goes nowhere
+        await request.read()  # the request arrived whole; it is processed after the client has given up
+        await asyncio.sleep(fault.delay_s)
         return await handler(request)
     if kind == "status_unknown":
         if fault.placed:
@@ -140,7 +142,7 @@ async def serve_faulty(fault: Fault, request: web.Request, handler: Handler, now
         await handler(request)
         return await handler(request)
     if kind == "invisible":
-        request["invisible_s"] = fault.delay_s  # read by the order placement
+        request[INVISIBLE_S] = fault.delay_s  # read by the order placement
     response = await handler(request)
     if kind == "lost_response":
         return _hang_up(request)
