@@ -298,7 +298,9 @@ def _serve_summary(emulator: BinanceEmulator, faults: list[Fault]) -> list[str]:
     rows = emulator.book.balance_rows(clock.now_ms())
     lines.append("balances: " + ", ".join(f"{asset}={free + locked:f}" for asset, free, locked in rows if free + locked))
     if emulator.trading.state_path is not None:
-        lines.append(f"state: {emulator.trading.state_path}")
+        book = emulator.book
+        found = f"{len(book.orders)} order(s), {len(book.trades)} trade(s) found" if book.orders else "new"
+        lines.append(f"state: {emulator.trading.state_path} ({found})")
     lines += [f"fault: {fault}" for fault in faults]
     return lines
 

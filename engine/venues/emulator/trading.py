@@ -47,28 +47,28 @@ def test_order(call: Call) -> Answer:
 
 def query_order(call: Call) -> Answer:
     order_id, client_id = _order_ref(call.params)
-    return 200, responses.order_body(call.book.query(_symbol(call.params), order_id, client_id, call.now_ms))
+    return 200, responses.order_body(call.book.query(_symbol(call), order_id, client_id, call.now_ms))
 
 
 def cancel_order(call: Call) -> Answer:
     order_id, client_id = _order_ref(call.params)
-    order = call.book.cancel(_symbol(call.params), order_id, client_id, call.now_ms)
+    order = call.book.cancel(_symbol(call), order_id, client_id, call.now_ms)
     cancel_client_id = call.params.get("newClientOrderId") or generated_client_id()
     return 200, responses.cancel_body(order, cancel_client_id, call.now_ms)
 
 
 def open_orders(call: Call) -> Answer:
-    orders = call.book.open_orders(call.params.get("symbol") or None, call.now_ms)
+    orders = call.book.open_orders(_symbol(call) if call.params.get("symbol") else None, call.now_ms)
     return 200, [responses.order_body(o) for o in orders]
 
 
 def all_orders(call: Call) -> Answer:
-    orders = call.book.all_orders(_symbol(call.params), _window(call.params), call.now_ms)
+    orders = call.book.all_orders(_symbol(call), _window(call.params), call.now_ms)
     return 200, [responses.order_body(o) for o in orders]
 
 
 def my_trades(call: Call) -> Answer:
-    trades = call.book.my_trades(_symbol(call.params), _window(call.params), call.now_ms)
+    trades = call.book.my_trades(_symbol(call), _window(call.params), call.now_ms)
     return 200, [responses.trade_body(t) for t in trades]
 
 
@@ -96,10 +96,13 @@ ROUTES: dict[tuple[str, str], Callable[[Call], Answer]] = {
 }
 
 
-def _symbol(params: Mapping[str, str]) -> str:
-    symbol = params.get("symbol", "")
+def _symbol(call: Call) -> str:
+    """The market a call names: required, and one the exchange trades (-1121 otherwise)."""
+    symbol = call.params.get("symbol", "")
     if not symbol:
         raise BinanceError("missing_parameter", name="symbol")
+    if symbol not in call.book.markets:
+        raise BinanceError("bad_symbol")
     return symbol
 
 

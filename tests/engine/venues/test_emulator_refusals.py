@@ -46,6 +46,14 @@ def test_unknown_orders_signatures_and_timestamps_have_binance_bodies(exchange):
     assert signed(exchange, "GET", "/api/v3/account", {"recvWindow": 60_001})[1]["code"] == -1131
 
 
+def test_a_test_order_is_checked_like_an_order_and_never_placed(exchange):
+    assert signed(exchange, "POST", "/api/v3/order/test", ORDER) == (200, {})
+    assert signed(exchange, "POST", "/api/v3/order/test", ORDER | {"price": "99.555"}) == ERRORS["filter_price"]
+    assert signed(exchange, "GET", "/api/v3/openOrders", {}) == (200, [])
+    assert signed(exchange, "GET", "/api/v3/allOrders", {"symbol": "DOGEUSDT"}) == (400, {"code": -1121,
+                                                                                          "msg": "Invalid symbol."})
+
+
 def test_bodies_have_every_field_of_binance_documented_examples_with_the_same_types(exchange):
     def same_shape(ours: dict, theirs: dict) -> None:
         assert set(theirs) <= set(ours), set(theirs) - set(ours)
