@@ -123,12 +123,27 @@ def emulator_serve(
     from_cache: Annotated[Optional[str], typer.Option(help="serve --symbol/--timeframe from this cached exchange")] = None,
     sample: Annotated[bool, typer.Option(help="serve the synthetic sample market (BTC/USDT, ETH/USDT 1h)")] = False,
     port: Annotated[int, typer.Option(help="port on 127.0.0.1 (0 picks a free one)")] = 0,
-    now: Annotated[Optional[str], typer.Option(help="the emulator clock (UTC); default: after the last candle")] = None,
+    now: Annotated[Optional[str], typer.Option(help="the emulator clock (UTC); default: after the last candle, "
+                                                    "or the first candle's open when accelerated")] = None,
+    speed: Annotated[Optional[float], typer.Option(help="run the clock this many times faster than wall time")] = None,
+    candle_every: Annotated[Optional[str], typer.Option(help="accelerate so a candle closes this often, e.g. 100ms")] = None,
+    api_key: Annotated[Optional[str], typer.Option(help="API key for the signed endpoints (or GAUNTLET_EMULATOR_API_KEY)")] = None,
+    api_secret: Annotated[Optional[str], typer.Option(help="its secret (or GAUNTLET_EMULATOR_API_SECRET)")] = None,
+    key_can_withdraw: Annotated[bool, typer.Option("--key-can-withdraw", help="the key may withdraw")] = False,
+    key_unrestricted_ip: Annotated[bool, typer.Option("--key-unrestricted-ip", help="the key has no IP whitelist")] = False,
+    balance: Annotated[str, typer.Option(help="opening balances, e.g. USDT=10000,BTC=0")] = "USDT=10000",
+    state: Annotated[Optional[Path], typer.Option(help="keep balances, orders and trades in this file across restarts")] = None,
+    fault: Annotated[Optional[list[str]], typer.Option(help="inject a fault: KIND[,key=value...], e.g. invisible,delay_s=3")] = None,
 ) -> None:
-    """Serve candles over the Binance spot REST API on 127.0.0.1 until interrupted."""
-    from research.cli_data import serve_command
+    """Serve candles and a trading account over the Binance spot REST API on 127.0.0.1 until interrupted."""
+    from research.cli_data import ServeOptions, serve_command
 
-    _guarded(lambda: serve_command(candles, from_cache, symbol, timeframe, sample, port, now))
+    options = ServeOptions(candles=candles, from_cache=from_cache, symbol=symbol, timeframe=timeframe, sample=sample,
+                           port=port, now=now, speed=speed, candle_every=candle_every, api_key=api_key,
+                           api_secret=api_secret, key_can_withdraw=key_can_withdraw,
+                           key_unrestricted_ip=key_unrestricted_ip, balance=balance, state=state,
+                           faults=tuple(fault or ()))
+    _guarded(lambda: serve_command(options))
 
 
 check_app = typer.Typer(no_args_is_help=True, help="Checks a strategy must pass before it is trusted.")

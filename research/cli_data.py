@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -18,6 +21,10 @@ from engine.ohlcv.inventory import SeriesHealth, inspect, select
 from engine.ohlcv.quality import fmt_ts
 from engine.venues.ccxt_client import make_exchange
 from research.console import console
+
+if TYPE_CHECKING:
+    from engine.venues.clock import Clock
+    from engine.venues.emulator import BinanceEmulator, Fault, Feed, TradingConfig
 
 
 
@@ -181,29 +188,121 @@ def _day_time(ts_ms: int | None) -> str:
     return "-" if ts_ms is None else fmt_ts(ts_ms).removesuffix(" UTC")
 
 
-def serve_command(candles: Path | None, from_cache: str | None, symbol: str, timeframe: str, sample: bool, port: int,
-                  now: str | None) -> None:
-    from engine.ohlcv import load
-    from engine.venues.emulator import BinanceEmulator, Feed
+@dataclass(frozen=True, slots=True)
+class ServeOptions:
+    """`gauntlet emulator serve`'s flags."""
 
-    if [candles is not None, from_cache is not None, sample].count(True) != 1:
-        raise ValueError("give one source of candles: --candles FILE, --from-cache EXCHANGE or --sample")
-    if sample:
-        feeds = sample_feeds()
-    elif candles is not None:
-        feeds = [Feed.from_parquet(candles, symbol, timeframe)]
-    else:
-        feeds = [Feed.from_frame(symbol, timeframe, load(from_cache, symbol, timeframe))]
-    with BinanceEmulator(feeds, now_ms=to_ms(now), port=port) as emulator:
+    candles: Path | None = None
+    from_cache: str | None = None
+    symbol: str = "BTC/USDT"
+    timeframe: str = "1h"
+    sample: bool = False
+    port: int = 0
+    now: str | None = None
+    speed: float | None = None
+    candle_every: str | None = None
+    api_key: str | None = None
+    api_secret: str | None = None
+    key_can_withdraw: bool = False
+    key_unrestricted_ip: bool = False
+    balance: str = "USDT=10000"
+    state: Path | None = None
+    faults: tuple[str, ...] = ()
+
+
+def serve_command(options: ServeOptions) -> None:
+    from engine.venues.emulator import BinanceEmulator, Fault
+
+    feeds = _serve_feeds(options)
+    faults = [Fault.parse(text) for text in options.faults]
+    emulator = BinanceEmulator(feeds, port=options.port, clock=_serve_clock(options, feeds),
+                               trading=_serve_trading(options))
+    emulator.inject(*faults)
+    with emulator:
         served = ", ".join(f"{f.symbol} {f.timeframe} ({len(f.ts_ms):,} candles)" for f in feeds)
         console.print(f"Binance emulator on {emulator.base_url} serving {served}"
-                      + (" [yellow]SYNTHETIC[/]" if sample else "") + "; Ctrl-C stops it")
-        console.print(f"clock: {fmt_ts(emulator.clock.now_ms())}", highlight=False)
+                      + (" [yellow]SYNTHETIC[/]" if options.sample else "") + "; Ctrl-C stops it")
+        for line in _serve_summary(emulator, faults):
+            console.print(line, highlight=False)
         try:
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:
             console.print("stopped")
+
+
+def _serve_feeds(options: ServeOptions) -> list[Feed]:
+    from engine.ohlcv import load
+    from engine.venues.emulator import Feed
+
+    if [options.candles is not None, options.from_cache is not None, options.sample].count(True) != 1:
+        raise ValueError("give one source of candles: --candles FILE, --from-cache EXCHANGE or --sample")
+    if options.sample:
+        return sample_feeds()
+    if options.candles is not None:
+        return [Feed.from_parquet(options.candles, options.symbol, options.timeframe)]
+    return [Feed.from_frame(options.symbol, options.timeframe, load(options.from_cache, options.symbol, options.timeframe))]
+
+
+def _serve_clock(options: ServeOptions, feeds: list[Feed]) -> Clock:
+    """A manual clock standing at --now, or with --speed / --candle-every one that runs from --now (default: the
+    first candle's open) on wall time, so other processes can make the same clock from the printed origin."""
+    from engine.venues.clock import AcceleratedClock, HistoricalClock
+
+    if options.speed is not None and options.candle_every is not None:
+        raise ValueError("give --speed or --candle-every, not both")
+    if options.speed is None and options.candle_every is None:
+        return HistoricalClock(to_ms(options.now) if options.now else max(f.end_ms for f in feeds))
+    start = to_ms(options.now) if options.now else min(int(f.ts_ms[0]) for f in feeds)
+    origin = time.time()
+    if options.speed is not None:
+        return AcceleratedClock(start, options.speed, clock=time.time, origin_s=origin)
+    every_s = _duration_s(options.candle_every or "")
+    return AcceleratedClock.candle_every(start, min(f.step_ms for f in feeds), every_s, clock=time.time, origin_s=origin)
+
+
+def _duration_s(text: str) -> float:
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s)\s*", text)
+    if match is None:
+        raise ValueError(f"--candle-every {text!r}: expected a duration such as 100ms or 0.5s")
+    return float(match.group(1)) / (1000 if match.group(2) == "ms" else 1)
+
+
+def _serve_trading(options: ServeOptions) -> TradingConfig:
+    """The account: keys from the flags or the environment (the secret never printed), balances, state file."""
+    from engine.settings import settings
+    from engine.venues.emulator import ApiKey, TradingConfig, parse_balances
+
+    env = settings()
+    key = options.api_key or env.emulator_api_key
+    secret = options.api_secret or (env.emulator_api_secret.get_secret_value() if env.emulator_api_secret else None)
+    if (key is None) != (secret is None):
+        raise ValueError("give both --api-key and --api-secret (or GAUNTLET_EMULATOR_API_KEY and _SECRET), or neither")
+    keys = () if key is None else (ApiKey(key, secret or "", can_withdraw=options.key_can_withdraw,
+                                          ip_restricted=not options.key_unrestricted_ip),)
+    return TradingConfig(keys=keys, balances=parse_balances(options.balance), state_path=options.state)
+
+
+def _serve_summary(emulator: BinanceEmulator, faults: list[Fault]) -> list[str]:
+    from engine.venues.clock import AcceleratedClock
+
+    clock = emulator.clock
+    lines = [f"clock: {fmt_ts(clock.now_ms())}"]
+    if isinstance(clock, AcceleratedClock):
+        lines[0] += f", {clock.speed:g}x wall time (start_ms={clock.start_ms}, origin_s={clock.origin_s:.6f})"
+    keys = list(emulator.keys.values())
+    lines.append("signed endpoints: " + (", ".join(
+        f"key {k.key} ({'can withdraw' if k.can_withdraw else 'no withdrawals'}, "
+        f"{'IP-restricted' if k.ip_restricted else 'unrestricted IP'})" for k in keys)
+        if keys else "off (give --api-key and --api-secret)"))
+    rows = emulator.book.balance_rows(clock.now_ms())
+    lines.append("balances: " + ", ".join(f"{asset}={free + locked:f}" for asset, free, locked in rows if free + locked))
+    if emulator.trading.state_path is not None:
+        book = emulator.book
+        found = f"{len(book.orders)} order(s), {len(book.trades)} trade(s) found" if book.orders else "new"
+        lines.append(f"state: {emulator.trading.state_path} ({found})")
+    lines += [f"fault: {fault}" for fault in faults]
+    return lines
 
 
 def sample_feeds() -> list:

@@ -1,4 +1,5 @@
-"""Binance REST bodies, as the real exchange writes them: klines rows, exchangeInfo, error payloads.
+"""Binance REST bodies, as the real exchange writes them: klines rows, exchangeInfo, error payloads and the
+refusals of its trading endpoints.
 
 Spot (`/api/v3`) and USDⓈ-M perpetuals (`/fapi/v1`, ccxt's `BTC/USDT:USDT`) share the klines format;
 their exchangeInfo entries differ (a perpetual names its contract type and margin asset).
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine.core.matching import INSUFFICIENT_BALANCE
 from engine.ohlcv.timeframe import timeframe_ms
 
 DEFAULT_KLINES_LIMIT, MAX_KLINES_LIMIT = 500, 1000
@@ -28,12 +30,49 @@ ERRORS = {
     "unavailable": (503, -1001, "Internal error; unable to process your request. Please try again."),
     "bad_api_key": (401, -2015, "Invalid API-key, IP, or permissions for action."),
     "not_found": (404, -1, "Unknown endpoint."),
+    # signed requests
+    "bad_key_format": (401, -2014, "API-key format invalid."),
+    "bad_signature": (400, -1022, "Signature for this request is not valid."),
+    "stale_timestamp": (400, -1021, "Timestamp for this request is outside of the recvWindow."),
+    "early_timestamp": (400, -1021, "Timestamp for this request was 1000ms ahead of the server's time."),
+    "bad_recv_window": (400, -1131, "recvWindow must be less than 60000."),
+    # order parameters
+    "missing_parameter": (400, -1102, "Mandatory parameter '{name}' was not sent, was empty/null, or malformed."),
+    "missing_either": (400, -1102, "Param '{first}' or '{second}' must be sent, but both were empty/null!"),
+    "illegal_parameter": (400, -1100, "Illegal characters found in parameter '{name}'; legal range is '{legal}'."),
+    "unsupported_combination": (400, -1014, "Unsupported order combination."),
+    "bad_tif": (400, -1115, "Invalid timeInForce."),
+    "bad_order_type": (400, -1116, "Invalid orderType."),
+    "bad_side": (400, -1117, "Invalid side."),
+    # refusals by the filters and the matching engine
+    "filter": (400, -1013, "Filter failure: {name}"),
+    "market_closed": (400, -1013, "Market is closed."),
+    "insufficient_balance": (400, -2010, INSUFFICIENT_BALANCE),
+    "duplicate_order": (400, -2010, "Duplicate order sent."),
+    "would_trigger": (400, -2010, "Order would trigger immediately."),
+    "would_take": (400, -2010, "Order would immediately match and take."),
+    "no_such_order": (400, -2013, "Order does not exist."),
+    "unknown_order": (400, -2011, "Unknown order sent."),
+    # the exchange does not know whether it acted (HTTP 5XX: "the execution status is UNKNOWN")
+    "status_unknown_1006": (500, -1006, "An unexpected response was received from the message bus. "
+                            "Execution status unknown."),
+    "status_unknown_1007": (500, -1007, "Timeout waiting for response from backend server. "
+                            "Send status unknown; execution status unknown."),
 }
 
 
-def error_body(name: str, **fmt: object) -> tuple[int, dict]:
+def error_body(name: str, /, **fmt: object) -> tuple[int, dict]:
     status, code, msg = ERRORS[name]
     return status, {"code": code, "msg": msg.format(**fmt) if fmt else msg}
+
+
+class BinanceError(Exception):
+    """A refusal in Binance's own words, raised where the exchange would refuse and answered as its JSON
+    body, so the code that decides never builds HTTP responses."""
+
+    def __init__(self, name: str, /, **fmt: object) -> None:
+        self.status, self.body = error_body(name, **fmt)
+        super().__init__(self.body["msg"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +84,9 @@ class MarketRules:
     min_qty: str = "0.00001000"
     max_qty: str = "9000.00000000"
     min_notional: str = "5.00000000"
+    min_price: str = "0.01000000"
+    max_price: str = "1000000.00000000"
+    max_notional: str = "9000000.00000000"
 
 
 PERPETUAL_DELIVERY_MS = 4_133_404_800_000  # 2100-12-25: what Binance lists as a perpetual's delivery date
@@ -93,11 +135,11 @@ def symbol_info(symbol: str, rules: MarketRules) -> dict:
         "icebergAllowed": True, "ocoAllowed": True, "quoteOrderQtyMarketAllowed": True,
         "isSpotTradingAllowed": True, "isMarginTradingAllowed": True,  # as for Binance's majors
         "filters": [
-            {"filterType": "PRICE_FILTER", "minPrice": rules.tick_size, "maxPrice": "1000000.00000000",
+            {"filterType": "PRICE_FILTER", "minPrice": rules.min_price, "maxPrice": rules.max_price,
              "tickSize": rules.tick_size},
             {"filterType": "LOT_SIZE", "minQty": rules.min_qty, "maxQty": rules.max_qty, "stepSize": rules.step_size},
             {"filterType": "NOTIONAL", "minNotional": rules.min_notional, "applyMinToMarket": True,
-             "maxNotional": "9000000.00000000", "applyMaxToMarket": False, "avgPriceMins": 5},
+             "maxNotional": rules.max_notional, "applyMaxToMarket": False, "avgPriceMins": 5},
         ],
         "permissions": [], "permissionSets": [["SPOT"]],
     }

@@ -3,6 +3,8 @@
 Pointing a client elsewhere means rewriting every entry of `urls['api']` (a constructor `urls` dict is
 deep-merged, which would leave some groups on the real host), keeping market loading to the spot and
 USDⓈ-M exchangeInfo the emulator answers, and restoring Binance's spot error table, which ccxt selects by the real hostname.
+A client trading against the emulator signs its requests with the emulator's clock (`clock=`): the exchange
+checks `timestamp` against its own "now", which in a rehearsal is history, possibly accelerated.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from typing import Any
 
 import ccxt
 import ccxt.async_support as ccxt_async
+
+from engine.venues.clock import Clock
 
 EMULATOR_OPTIONS = {
     "fetchMarkets": {"types": ["spot", "linear"]},  # what the emulator serves: /api/v3 and /fapi/v1
@@ -31,8 +35,10 @@ def make_exchange(
     timeout_ms: int = 10_000,
     async_: bool = False,
     credentials: dict[str, str] | None = None,
+    clock: Clock | None = None,
 ) -> Any:
-    """A ccxt client; with `api_url` every REST group is sent to that base URL (the emulator's)."""
+    """A ccxt client; with `api_url` every REST group is sent to that base URL (the emulator's); with `clock`
+    its signed requests carry that clock's time (ccxt's documented way: its own `nonce`)."""
     module = ccxt_async if async_ else ccxt
     cls = getattr(module, exchange_id, None)
     if cls is None or exchange_id not in ccxt.exchanges:
@@ -44,6 +50,8 @@ def make_exchange(
     exchange = cls(config)
     if api_url is not None:
         _point_at(exchange, api_url.rstrip("/"))
+    if clock is not None:
+        exchange.nonce = clock.now_ms  # Binance's `timestamp` is the nonce
     return exchange
 
 

@@ -60,18 +60,30 @@ class WallClock:
 
 @dataclass
 class AcceleratedClock:
-    """Wall time since `start_ms`, run `speed` times faster: an hour of 1m bars in a minute at speed 60."""
+    """Wall time since `start_ms`, run `speed` times faster: an hour of 1m bars in a minute at speed 60.
+
+    `origin_s` is the reading of `clock` at which the time is `start_ms` (default: when the clock is made). With
+    `clock=time.time`, two processes that make it with the same start, speed and origin read the same time:
+    how a runner follows an emulator served from another process."""
 
     start_ms: int
     speed: float
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
+    origin_s: float | None = None
     _origin: float = field(init=False)
 
     def __post_init__(self) -> None:
         if not self.speed > 0:
             raise ValueError(f"clock speed must be positive, got {self.speed}")
-        self._origin = self.clock()
+        self._origin = self.clock() if self.origin_s is None else self.origin_s
+
+    @classmethod
+    def candle_every(cls, start_ms: int, candle_ms: int, every_s: float, **kwargs: object) -> AcceleratedClock:
+        """A clock on which a candle of `candle_ms` closes every `every_s` wall seconds (1m every 0.1 s: speed 600)."""
+        if not every_s > 0:
+            raise ValueError(f"a candle must close every positive number of seconds, got {every_s}")
+        return cls(start_ms, candle_ms / 1000 / every_s, **kwargs)  # type: ignore[arg-type]
 
     def now_ms(self) -> int:
         return self.start_ms + int((self.clock() - self._origin) * 1000 * self.speed)

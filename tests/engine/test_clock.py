@@ -42,3 +42,15 @@ def test_accelerated_clock_runs_faster_than_the_wall():
     assert fake.slept == [pytest.approx(60.0)] and clock.now_ms() == 1_700_000_000_000 + 3_600_000
     with pytest.raises(ValueError, match="speed must be positive"):
         AcceleratedClock(0, 0.0)
+
+
+def test_an_accelerated_clock_closes_a_candle_every_so_often_and_processes_can_share_it():
+    fake = FakeTime(500.0)
+    clock = AcceleratedClock.candle_every(60_000, 60_000, 0.1, clock=fake, sleep=fake.sleep)
+    assert clock.speed == 600
+    fake.now += 0.25
+    assert clock.now_ms() == 60_000 + 150_000  # two and a half 1m candles in a quarter of a second
+    other = AcceleratedClock(60_000, 600, clock=fake, origin_s=500.0)  # made later, same origin: same time
+    assert other.now_ms() == clock.now_ms()
+    with pytest.raises(ValueError, match="positive"):
+        AcceleratedClock.candle_every(0, 60_000, 0)

@@ -1,7 +1,14 @@
-"""`gauntlet data ...` never loses or silently changes cached candles, on real candles, as a user runs it."""
+"""`gauntlet data ...` never loses or silently changes cached candles, on real candles, as a user runs it; and
+`gauntlet emulator serve` trades as a user starts it."""
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +18,10 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from engine.ohlcv import SeriesKey, Store, load
+from engine.ohlcv import SeriesKey, Store, load, to_ms
 from engine.ohlcv.schema import VALUE_COLUMNS, ts_ms_of
+from engine.venues.ccxt_client import make_exchange
+from engine.venues.clock import HistoricalClock
 from research.cli import app
 from tests.conftest import shared_candles
 
@@ -162,3 +171,32 @@ def test_two_sweeps_over_different_bytes_never_share_a_data_fingerprint(data_dir
     assert gauntlet(*sweep).exit_code == 0
     first, second = fingerprints()
     assert first != second
+
+
+def test_emulator_serve_trades_with_a_key_from_the_environment_and_keeps_its_state(tmp_path):
+    """`gauntlet emulator serve` as a user starts it: the key from the environment (the secret never shown),
+    opening balances, a state file that holds what was traded after the process is killed."""
+    state, secret = tmp_path / "state.json", "do-not-print-me"
+    env = os.environ | {"GAUNTLET_EMULATOR_API_KEY": "cli-key", "GAUNTLET_EMULATOR_API_SECRET": secret,
+                        "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
+    command = [str(Path(sys.executable).parent / "gauntlet"), "emulator", "serve", "--sample", "--now", "2024-06-01",
+               "--balance", "USDT=1000,BTC=0", "--state", str(state), "--key-can-withdraw"]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        shown, deadline = "", time.monotonic() + 60
+        while "balances:" not in shown and time.monotonic() < deadline and server.poll() is None:
+            shown += server.stdout.readline()
+        url = re.search(r"http://127\.0\.0\.1:\d+", shown).group(0)
+        ex = make_exchange("binance", api_url=url, rate_limit=False, clock=HistoricalClock(to_ms("2024-06-01")),
+                           credentials={"apiKey": "cli-key", "secret": secret})
+        bought = ex.create_market_buy_order_with_cost("BTC/USDT", 100, {"clientOrderId": "from-cli"})
+        restrictions = ex.sapi_get_account_apirestrictions()
+    finally:
+        server.terminate()
+        shown += server.communicate(timeout=30)[0]
+    assert "key cli-key (can withdraw, IP-restricted)" in shown and "USDT=1000" in shown
+    assert bought["status"] == "closed" and bought["fee"]["currency"] == "BTC"
+    assert restrictions["enableWithdrawals"] is True and restrictions["ipRestrict"] is True
+    saved = json.loads(state.read_text())
+    assert [o["client_id"] for o in saved["orders"]] == ["from-cli"]
+    assert secret not in shown and secret not in state.read_text()
