@@ -99,8 +99,9 @@ class Order:
         """An independent copy with the same state (a venue keeps its own); without `__init__`'s checks,
         which the original passed, because venues copy every order they are sent."""
         new = _new_object(Order)
-        for name, value in zip(_FIELDS, _fields_of(self)):
-            setattr(new, name, value)
+        (new.client_id, new.symbol, new.side, new.qty, new.type, new.quote_qty, new.limit_px, new.stop_px, new.tif,
+         new.reduce_only, new.decided_bar, new.live_from_bar, new.status, new.filled_qty, new.spent, new.avg_px,
+         new.fees, new.reason, new.venue_order_id) = _fields_of(self)
         return new
 
     @property
