@@ -1,7 +1,8 @@
 """Environment configuration, read once at the edge (CLI, notebook entry points) by pydantic-settings.
 
-`GAUNTLET_DATA_DIR` moves `data/` and `GAUNTLET_REPORTS_DIR` moves `reports/`; both default to the
-folders beside the checkout, so a notebook started from `notebooks/` finds the same cache as the CLI.
+`GAUNTLET_DATA_DIR` moves `data/`, `GAUNTLET_REPORTS_DIR` moves `reports/` and `GAUNTLET_DEPLOYMENTS_DIR`
+moves `deployments/`; all default to the folders beside the checkout, so a notebook started from
+`notebooks/` finds the same cache as the CLI.
 Values may also come from a `.env` file in the working directory.
 """
 
@@ -27,6 +28,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = _beside_checkout("data")
     reports_dir: Path = _beside_checkout("reports")
+    deployments_dir: Path = _beside_checkout("deployments")
 
 
 @lru_cache(maxsize=1)
