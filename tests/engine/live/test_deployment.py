@@ -15,6 +15,7 @@ from engine.live import (ApiRestrictions, DataDigest, Deployment, DeploymentErro
                          deployment_versions, find_keys, key_names, load_deployment, read_api_restrictions,
                          read_deployment, read_paper_evidence, save_deployment)
 from engine.spec import MarketSpec, RunSpec, StrategySpec
+from tests.fakes import FakeBinance
 
 SOURCE = "from engine.strategy.builtins.sma_cross import GRID, Params, signals\n"
 
@@ -132,25 +133,12 @@ def test_keys_come_from_the_environment_first_then_a_dot_env(tmp_path, monkeypat
     assert find_keys("main", env_file) is None
 
 
-class FakeBinance:
-    """What `read_api_restrictions` uses of a ccxt Binance client: the one implicit endpoint."""
-
-    id = "binance"
-
-    def __init__(self, answer: dict) -> None:
-        self.answer = answer
-
-    def sapi_get_account_apirestrictions(self, params: dict | None = None) -> dict:
-        return self.answer
-
-
 def test_a_key_restrictions_are_read_from_the_exchange():
-    assert read_api_restrictions(FakeBinance({"ipRestrict": True, "enableWithdrawals": False})) == ApiRestrictions(
-        withdrawals_enabled=False, ip_restricted=True)
-    assert read_api_restrictions(FakeBinance({"ipRestrict": "false", "enableWithdrawals": "true"})) == ApiRestrictions(
-        withdrawals_enabled=True, ip_restricted=False)
+    assert read_api_restrictions(FakeBinance()) == ApiRestrictions(withdrawals_enabled=False, ip_restricted=True)
+    assert read_api_restrictions(FakeBinance(answer={"ipRestrict": "false", "enableWithdrawals": "true"})) == \
+        ApiRestrictions(withdrawals_enabled=True, ip_restricted=False)
     with pytest.raises(LookupError, match="no true/false enableWithdrawals"):
-        read_api_restrictions(FakeBinance({"ipRestrict": True}))
+        read_api_restrictions(FakeBinance(answer={"ipRestrict": True}))
     with pytest.raises(LookupError, match="does not report a key's restrictions"):
         read_api_restrictions(object())
 
