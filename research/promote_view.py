@@ -21,7 +21,7 @@ from engine.settings import settings
 from engine.spec import RealismSpec, RiskSpec, describe
 from research.console import console
 from research.live_gates import LiveSeams
-from research.promote import PromoteRequest, Promotion, promote
+from research.promote import PromoteRequest, promote
 
 __all__ = ["PromoteArgs", "deployments_command", "promote_command", "request_of"]
 
@@ -97,7 +97,7 @@ def promote_command(args: PromoteArgs) -> bool:
     request = request_of(args)
     seams = LiveSeams(exchange=_exchange_factory(args.api_url), ask=_ask if sys.stdin.isatty() else None)
     outcome = promote(request, seams=seams)
-    console.print(gate_table(outcome))
+    console.print(gate_table(f"promote {request.run_id} --to {request.to}", outcome.gates))
     if outcome.deployment is None:
         console.print(f"[bold red]refused:[/] {len(outcome.failures)} of {len(outcome.gates)} gates failed; nothing "
                       "was written", highlight=False)
@@ -112,11 +112,9 @@ def promote_command(args: PromoteArgs) -> bool:
     return True
 
 
-def gate_table(outcome: Promotion) -> Table:
-    r = outcome.request
-    table = Table("gate", "result", "figure", "rule", "threshold", "detail", title_justify="left",
-                  title=f"promote {r.run_id} --to {r.to}")
-    for g in outcome.gates:
+def gate_table(title: str, gates: list[GateResult]) -> Table:
+    table = Table("gate", "result", "figure", "rule", "threshold", "detail", title=title, title_justify="left")
+    for g in gates:
         result = "[green]pass[/]" if g.passed else f"[yellow]waived ({g.waived_by})[/]" if g.waived_by else "[red]FAIL[/]"
         table.add_row(escape(g.name), result, _cell(g.figure), g.rule, _cell(g.threshold), escape(g.detail))
     return table
@@ -133,8 +131,8 @@ def _cell(value: object) -> str:
 def _ask(gates: list[GateResult]) -> bool:
     import typer
 
-    console.print(gate_table(Promotion(PromoteRequest("", "live"), gates)))
-    return typer.confirm("Every other gate passes. Trade this deployment LIVE, with real money?", default=False)
+    console.print(gate_table("every gate but the confirmation passes", gates))
+    return typer.confirm("Trade this deployment LIVE, with real money?", default=False)
 
 
 def _exchange_factory(api_url: str | None):
