@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,6 @@ class LiveTarget:
 class LiveCheck:
     gates: list[GateResult]
     paper: str | None = None  # "NAME vN" of the paper deployment whose record was read
-    notes: list[str] = field(default_factory=list)
 
 
 def live_gates(target: LiveTarget, seams: LiveSeams) -> LiveCheck:

@@ -227,12 +227,17 @@ def test_live_without_a_paper_record_keys_or_breaker_is_refused_with_every_reaso
     assert "  x key restricted to known IPs n/a (cannot read the key's restrictions" in done.output
     assert "  x stop or drawdown breaker none != a stop or a drawdown breaker: add --max-drawdown-rate" in done.output
     assert "  x confirmed no != --confirm or a yes: pass --confirm" in done.output
-    assert gauntlet("promote", lab.good, "--to", "paper", "--max-drawdown-rate", "0.2").exit_code == 0
-    again = gauntlet("promote", lab.good, "--to", "live", "--max-drawdown-rate", "0.2", "--confirm")
-    never = f"{NAME} v1 has never run: run `gauntlet run {NAME}` for 14 days first"
+    assert gauntlet("promote", lab.good, "--to", "paper").exit_code == 0  # v1: no breaker, so not the same spec
+    live = ("promote", lab.good, "--to", "live", "--max-drawdown-rate", "0.2", "--confirm")
+    differs = gauntlet(*live)
+    assert f"  x paper days run n/a (no paper deployment of this spec ({NAME} v1 differs in " \
+           "risk.limits.max_drawdown_rate); run `gauntlet promote" in differs.output
+    assert gauntlet("promote", lab.good, "--to", "paper", "--max-drawdown-rate", "0.2").exit_code == 0  # v2
+    again = gauntlet(*live)
+    never = f"{NAME} v2 has never run: run `gauntlet run {NAME}` for 14 days first"
     assert again.exit_code == 1 and all(f"  x {name} n/a ({never})" in again.output for name in PAPER_GATES)
     assert "refused: 7 of 21 gates failed" in again.output  # the paper record, the keys; breaker and yes now given
-    assert sorted(p.name for p in cli.iterdir()) == [f"{NAME}.toml"]
+    assert sorted(p.name for p in cli.iterdir()) == [f"{NAME}.toml", f"{NAME}.v2.toml"]
 
 
 def git_repo(folder: Path, env: str, ignored: bool, tracked: bool) -> Path:
