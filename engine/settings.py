@@ -1,9 +1,10 @@
 """Environment configuration, read once at the edge (CLI, notebook entry points) by pydantic-settings.
 
-`GAUNTLET_DATA_DIR` moves `data/` and `GAUNTLET_REPORTS_DIR` moves `reports/`; both default to the
-folders beside the checkout, so a notebook started from `notebooks/` finds the same cache as the CLI.
-`GAUNTLET_EMULATOR_API_KEY` / `GAUNTLET_EMULATOR_API_SECRET` give `gauntlet emulator serve` its key without
-putting the secret on a command line (the secret is a `SecretStr`: it never prints).
+`GAUNTLET_DATA_DIR` moves `data/`, `GAUNTLET_REPORTS_DIR` moves `reports/` and `GAUNTLET_DEPLOYMENTS_DIR`
+moves `deployments/`; all default to the folders beside the checkout, so a notebook started from
+`notebooks/` finds the same cache as the CLI. `GAUNTLET_EMULATOR_API_KEY` / `GAUNTLET_EMULATOR_API_SECRET`
+give `gauntlet emulator serve` its key without putting the secret on a command line (the secret is a
+`SecretStr`: it never prints).
 Values may also come from a `.env` file in the working directory.
 """
 
@@ -30,6 +31,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = _beside_checkout("data")
     reports_dir: Path = _beside_checkout("reports")
+    deployments_dir: Path = _beside_checkout("deployments")
     emulator_api_key: str | None = None
     emulator_api_secret: SecretStr | None = None
 

@@ -216,21 +216,27 @@ def _fields_of(obj: Any, model: type[BaseModel]) -> dict[str, Any]:
 
 
 def dump_toml(data: dict[str, Any]) -> str:
-    """TOML for a tree of tables and scalars (what `RunSpec.model_dump` gives): scalars first, then
-    sub-tables, each under its dotted header."""
+    """TOML for a tree of tables, scalars and lists (what `RunSpec.model_dump` gives, and a deployment's
+    lists): scalars and lists of scalars first, then sub-tables, each under its dotted header, and lists of
+    tables as arrays of tables (`[[gates]]`)."""
     lines: list[str] = []
     _table(data, [], lines)
     return "\n".join(lines).lstrip("\n") + "\n"
 
 
-def _table(data: dict[str, Any], path: list[str], lines: list[str]) -> None:
-    scalars = {k: v for k, v in data.items() if not isinstance(v, dict)}
-    tables = {k: v for k, v in data.items() if isinstance(v, dict)}
-    if path and (scalars or not tables):
-        lines += ["", f"[{'.'.join(_key(p) for p in path)}]"]
+def _is_tables(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(item, dict) for item in value)
+
+
+def _table(data: dict[str, Any], path: list[str], lines: list[str], header: str = "[{}]") -> None:
+    scalars = {k: v for k, v in data.items() if not isinstance(v, dict) and not _is_tables(v)}
+    tables = {k: v for k, v in data.items() if isinstance(v, dict) or _is_tables(v)}
+    if path and (scalars or not tables or header == "[[{}]]"):
+        lines += ["", header.format(".".join(_key(p) for p in path))]
     lines += [f"{_key(k)} = {_value(v)}" for k, v in scalars.items()]
     for key, sub in tables.items():
-        _table(sub, [*path, key], lines)
+        for item in sub if isinstance(sub, list) else [sub]:
+            _table(item, [*path, key], lines, "[[{}]]" if isinstance(sub, list) else "[{}]")
 
 
 def _key(key: str) -> str:
@@ -247,4 +253,6 @@ def _value(value: Any) -> str:
             else repr(value)
     if isinstance(value, str):
         return json.dumps(value)  # a JSON string is a TOML basic string
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_value(item) for item in value) + "]"
     raise TypeError(f"TOML cannot hold {type(value).__name__} {value!r}")

@@ -415,6 +415,12 @@ def schedule_status(file: ScheduleFile = Path("schedule.toml")) -> None:
     _guarded(lambda: status_command(file))
 
 
+from research import cli_promote  # noqa: E402 - typer only; the bodies load when a command runs
+
+app.command("promote")(cli_promote.promote)
+app.command("deployments")(cli_promote.deployments)
+
+
 def _version(value: bool) -> None:
     if value:
         from importlib.metadata import version

@@ -1,7 +1,10 @@
 """The promotion gates, in one place, and the verdict a walk-forward headlines.
 
 A candidate is promoted only when every gate passes; a figure that could not be computed (DSR with one
-trial, WFE when the in-sample return is not positive) fails its gate and says why. The thresholds:
+trial, WFE when the in-sample return is not positive) fails its gate and says why. The thresholds are the
+defaults of `engine.live.gates.GateThresholds`, which `gauntlet promote` judges by as well (it adds the
+gates a walk-forward summary cannot show: out-of-sample drawdown and round trips, causality, parity, the
+data's gaps and fingerprint):
 
 - out-of-sample Sharpe >= 0.5: the stitched out-of-sample equity, annualized (`engine.sim.metrics_nb`);
 - DSR >= 0.95: the Deflated Sharpe Ratio of the stitched out-of-sample daily returns, trials = the grid;
@@ -17,6 +20,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from engine.live.gates import GateThresholds
+
 __all__ = ["GATES", "Gate", "Verdict", "verdict"]
 
 
@@ -28,11 +33,12 @@ class Gate:
     higher_is_better: bool = True
 
 
+_DEFAULTS = GateThresholds()
 GATES: tuple[Gate, ...] = (
-    Gate("out-of-sample Sharpe", "stitched_oos.sharpe", 0.5),
-    Gate("DSR", "evidence.dsr", 0.95),
-    Gate("PBO", "evidence.pbo", 0.5, higher_is_better=False),
-    Gate("WFE", "efficiency.wfe_return", 0.5),
+    Gate("out-of-sample Sharpe", "stitched_oos.sharpe", _DEFAULTS.min_oos_sharpe),
+    Gate("DSR", "evidence.dsr", _DEFAULTS.min_dsr),
+    Gate("PBO", "evidence.pbo", _DEFAULTS.max_pbo, higher_is_better=False),
+    Gate("WFE", "efficiency.wfe_return", _DEFAULTS.min_wfe),
 )
 _NOTES = {"evidence.dsr": ("evidence", "dsr_note"), "evidence.pbo": ("evidence", "pbo_note"),
           "efficiency.wfe_return": ("efficiency", "wfe_note")}

@@ -1,8 +1,21 @@
-"""The runner that trades a deployment, paper or live, with the loop replay drives (arrives with the
-promotion and runner issue)."""
+"""The runner that trades a deployment, paper or live, with the loop replay drives. Here so far: the journal
+the runner keeps (`journal`: SQLite through SQLAlchemy Core, Alembic migrations), the deployment file
+`gauntlet promote` writes (`deployment`), the gates' thresholds and outcomes it records (`gates`), API keys and
+their restrictions (`credentials`), and what a deployment's journal says about it (`history`)."""
 
+from engine.live.credentials import ApiRestrictions, Keys, find_keys, key_names, read_api_restrictions
+from engine.live.deployment import (DataDigest, Deployment, DeploymentError, Overrides, Venue, default_name,
+                                    deployment_file, deployment_versions, load_deployment, read_deployment,
+                                    save_deployment)
+from engine.live.gates import GateResult, GateThresholds
+from engine.live.history import (NEVER_RUN, DeploymentState, PaperEvidence, deployment_state, journal_path,
+                                 read_paper_evidence)
 from engine.live.journal import (Appended, Entry, EquityMark, FillRecord, IntentConflict, Journal, JournalError,
                                  OrderRecord, SecretRefused, Snapshot, UnknownOrder)
 
-__all__ = ["Appended", "Entry", "EquityMark", "FillRecord", "IntentConflict", "Journal", "JournalError", "OrderRecord",
-           "SecretRefused", "Snapshot", "UnknownOrder"]
+__all__ = ["NEVER_RUN", "ApiRestrictions", "Appended", "DataDigest", "Deployment", "DeploymentError",
+           "DeploymentState", "Entry", "EquityMark", "FillRecord", "GateResult", "GateThresholds", "IntentConflict",
+           "Journal", "JournalError", "Keys", "OrderRecord", "Overrides", "PaperEvidence", "SecretRefused", "Snapshot",
+           "UnknownOrder", "Venue", "default_name", "deployment_file", "deployment_state", "deployment_versions",
+           "find_keys", "journal_path", "key_names", "load_deployment", "read_api_restrictions", "read_deployment",
+           "read_paper_evidence", "save_deployment"]

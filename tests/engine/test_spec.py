@@ -63,3 +63,13 @@ def test_the_spec_builds_the_engine_objects_field_for_field():
     assert set(RealismSpec.model_fields) == {f.name for f in dataclasses.fields(Realism)}
     assert len(LimitsSpec.model_fields) == len(dataclasses.fields(RiskLimits))  # the same rules, *_rate names
     assert set(SizingSpec.model_fields) == {f.name for f in dataclasses.fields(Sizing)}
+
+
+def test_toml_holds_lists_and_arrays_of_tables():
+    import tomllib
+
+    from engine.spec import dump_toml
+
+    tree = {"runs": ["a", "b"], "empty": [], "venue": {"kind": "paper"},
+            "gates": [{"name": "DSR", "figure": 0.97, "sub": {"n": 1}}, {"name": "PBO", "figure": "n/a"}]}
+    assert tomllib.loads(dump_toml(tree)) == tree
