@@ -243,8 +243,8 @@ class Loop:
         book = self.book
         equity = self.ledger.equity(d.px)
         wanted = book.size(equity, collateral, d.px, d.atr) * d.size
-        allowed, rule = book.check_entry(self.t, equity, wanted, abs(self.ledger.qty) * d.px, has_stop)
-        cooldown_ms = self.ts_ms + (book.cooldown_until - self.t) * self.config.bar_ms if rule == "cooldown" else 0
+        allowed, rule = book.check_entry(self.ts_ms, equity, wanted, abs(self.ledger.qty) * d.px, has_stop)
+        cooldown_ms = book.cooldown_until_ms if rule == "cooldown" else 0
         self.emit(RiskChecked(self.ts_ms, equity, wanted, allowed, rule, book.peak, book.day_start, cooldown_ms))
         return allowed
 
@@ -279,7 +279,7 @@ class Loop:
         self.accrual = None  # the position changed: interest counts afresh from here
         self.fills.append(fill)
         if self.book is not None and len(self.ledger.round_trips) > trips:
-            self.book.round_trip(self.ledger.round_trips[-1].pnl, self.t)
+            self.book.round_trip(self.ledger.round_trips[-1].pnl, self.ts_ms, self.config.bar_ms)
         if not event.done:
             return []
         self.open.remove(order)

@@ -83,7 +83,7 @@ class RiskBook:
     day: int = -1
     day_start: float = 0.0
     streak: int = 0
-    cooldown_until: int = -1
+    cooldown_until_ms: int = -1  # no entries at bars opening up to this time (keyed by time, not bar index)
     last_equity: float = 0.0  # the close of the last bar observed (the next day's opening equity, if it ends one)
     pnls: list[float] = field(default_factory=list)
 
@@ -101,11 +101,13 @@ class RiskBook:
             self.day = int(days[-1])
         self.last_equity = float(equity[-1])
 
-    def round_trip(self, pnl: float, bar: int) -> None:
+    def round_trip(self, pnl: float, ts_ms: int, bar_ms: int) -> None:
+        """A round trip closed during the bar opening at `ts_ms`; a losing streak starts a cooldown of
+        `cooldown_bars` bars of `bar_ms` after it (a time, so a window, a restart or a live feed agree)."""
         self.pnls.append(pnl)
         self.streak = self.streak + 1 if pnl < 0 else 0
         if self.limits.loss_streak is not None and self.streak >= self.limits.loss_streak:
-            self.cooldown_until, self.streak = bar + self.limits.cooldown_bars, 0
+            self.cooldown_until_ms, self.streak = ts_ms + self.limits.cooldown_bars * bar_ms, 0
 
     def size(self, equity: float, cash: float, px: float, atr: float) -> float:
         """Quote to spend on an entry, before the limits."""
@@ -120,13 +122,13 @@ class RiskBook:
         kelly = half_kelly(self.pnls[-s.kelly_lookback:]) if len(self.pnls) >= s.kelly_lookback else None
         return min(cash, equity * (s.fraction if kelly is None else min(kelly, 1.0)))
 
-    def check_entry(self, bar: int, equity: float, quote: float, held_value: float,
+    def check_entry(self, ts_ms: int, equity: float, quote: float, held_value: float,
                     has_stop: bool) -> tuple[float, str | None]:
         """(quote allowed, the rule that blocked or cut it, a key of `RISK_RULES`): the first failing rule decides."""
         lim = self.limits
         if lim.require_stop and not has_stop:
             return 0.0, "require_stop"
-        if bar <= self.cooldown_until:
+        if ts_ms <= self.cooldown_until_ms:
             return 0.0, "cooldown"
         if lim.max_drawdown_rate is not None and equity <= self.peak * (1 - lim.max_drawdown_rate):
             return 0.0, "max_drawdown"

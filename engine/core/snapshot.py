@@ -17,7 +17,7 @@ from engine.core.risk import RiskBook, RiskConfig
 
 __all__ = ["book_from", "book_state", "fill_from", "ledger_from", "ledger_state", "order_from", "order_state"]
 
-_BOOK_STATE = ("peak", "day", "day_start", "streak", "cooldown_until", "last_equity", "pnls")
+_BOOK_STATE = ("peak", "day", "day_start", "streak", "cooldown_until_ms", "last_equity", "pnls")
 
 
 def order_state(order: Order) -> dict[str, Any]:
