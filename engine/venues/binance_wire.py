@@ -76,8 +76,9 @@ class BinanceError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class MarketRules:
-    """The exchange filters of one spot market (what ccxt turns into precision and limits)."""
+class SymbolFilters:
+    """The exchange filters of one spot market as Binance serves them (strings, its `filters` of exchangeInfo);
+    ccxt turns them into precision and limits, from which `engine.core.MarketRules` is built."""
 
     tick_size: str = "0.01000000"
     step_size: str = "0.00001000"
@@ -103,7 +104,7 @@ def is_perpetual(symbol: str) -> bool:
     return bool(settle) and settle == pair.split("/")[1]
 
 
-def perpetual_info(symbol: str, rules: MarketRules) -> dict:
+def perpetual_info(symbol: str, rules: SymbolFilters) -> dict:
     """A `/fapi/v1/exchangeInfo` symbol entry for a USDⓈ-M perpetual."""
     pair = symbol.split(":", 1)[0]
     base, quote = pair.split("/")
@@ -125,7 +126,7 @@ def perpetual_info(symbol: str, rules: MarketRules) -> dict:
     }
 
 
-def symbol_info(symbol: str, rules: MarketRules) -> dict:
+def symbol_info(symbol: str, rules: SymbolFilters) -> dict:
     base, quote = symbol.split("/")
     return {
         "symbol": market_id(symbol), "status": "TRADING", "baseAsset": base, "baseAssetPrecision": 8,

@@ -28,12 +28,12 @@ class Feed:
     timeframe: str
     ts_ms: np.ndarray
     values: np.ndarray  # (n, 5): open, high, low, close, volume
-    rules: wire.MarketRules = field(default_factory=wire.MarketRules)
+    rules: wire.SymbolFilters = field(default_factory=wire.SymbolFilters)
 
     @classmethod
-    def from_frame(cls, symbol: str, timeframe: str, frame: pd.DataFrame, rules: wire.MarketRules | None = None) -> Feed:
+    def from_frame(cls, symbol: str, timeframe: str, frame: pd.DataFrame, rules: wire.SymbolFilters | None = None) -> Feed:
         values = frame[list(VALUE_COLUMNS)].to_numpy(dtype=np.float64)
-        return cls(symbol, timeframe, ts_ms_of(frame).copy(), values, rules or wire.MarketRules())
+        return cls(symbol, timeframe, ts_ms_of(frame).copy(), values, rules or wire.SymbolFilters())
 
     @classmethod
     def from_parquet(cls, path: Path, symbol: str, timeframe: str) -> Feed:

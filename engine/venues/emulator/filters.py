@@ -1,16 +1,16 @@
 """Binance's symbol filters, checked as the exchange checks a new order: exact decimals, answered in its
-words ("Filter failure: LOT_SIZE"). The values are the ones exchangeInfo serves (`binance_wire.MarketRules`),
+words ("Filter failure: LOT_SIZE"). The values are the ones exchangeInfo serves (`binance_wire.SymbolFilters`),
 so what a client reads from the market is what the emulator enforces."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from engine.venues.binance_wire import BinanceError, MarketRules
+from engine.venues.binance_wire import BinanceError, SymbolFilters
 from engine.venues.emulator.records import OrderRequest
 
 
-def check_filters(rules: MarketRules, order: OrderRequest, ref_px: Decimal) -> None:
+def check_filters(rules: SymbolFilters, order: OrderRequest, ref_px: Decimal) -> None:
     """PRICE_FILTER on the price and stop price, LOT_SIZE on the quantity, NOTIONAL on price × quantity (a
     market order's at the reference price, as Binance uses its recent average; a quote order's is its quote)."""
     for px in (order.price, order.stop_px):
