@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export NUMBA_CACHE_DIR ?= $(HOME)/.cache/gauntlet-numba
 export MPLBACKEND := Agg
 
-.PHONY: install demo test bench lab lock clean
+.PHONY: install demo test soak bench lab lock clean
 
 install: $(STAMP)
 
@@ -22,6 +22,10 @@ demo: install
 
 test: install
 	$(BIN)/pytest
+
+# The long chaos runs (SIGKILL and injected faults, many rounds): too long for every `make test`.
+soak: install
+	$(BIN)/pytest -m soak
 
 bench: install
 	$(BIN)/pip install --quiet --constraint requirements.lock --editable ".[notebooks,dev,bench]"

@@ -15,6 +15,8 @@ import time
 from contextlib import closing
 from pathlib import Path
 
+import pytest
+
 from engine.core.events import OrderFilled
 from engine.live.journal import Journal
 from tests.engine.live.journal_writer import batch, check_batches, write
@@ -32,9 +34,19 @@ def _forked_writer(path: Path, deployment: str) -> tuple[multiprocessing.Process
 
 
 def test_a_writer_killed_at_random_moments_leaves_whole_batches_and_complete_intents(tmp_path):
-    path, rng = tmp_path / "journal.sqlite", random.Random(20240611)
+    kill_writer_repeatedly(tmp_path, KILLS, seed=20240611)
+
+
+@pytest.mark.soak
+def test_soak_a_writer_killed_three_hundred_times(tmp_path):
+    """`make soak`: ten times the kills of the test above, on other random moments."""
+    kill_writer_repeatedly(tmp_path, 10 * KILLS, seed=int(time.time()))
+
+
+def kill_writer_repeatedly(tmp_path: Path, kills: int, seed: int) -> None:
+    path, rng = tmp_path / "journal.sqlite", random.Random(seed)
     surveys = []
-    for run in range(KILLS):
+    for run in range(kills):
         writer, ready = _forked_writer(path, "killed")
         if run % 5 == 0:  # while it opens the journal (the first time: while it migrates a new one)
             time.sleep(rng.uniform(0.0, 0.05))
@@ -47,8 +59,8 @@ def test_a_writer_killed_at_random_moments_leaves_whole_batches_and_complete_int
         with Journal.open(path) as journal:
             assert journal.integrity_problems() == []
             surveys.append(check_batches(journal, "killed"))
-    assert surveys[-1].whole >= 20, surveys  # the kills landed among real writes
-    assert surveys[-1].intents_only <= KILLS  # at most one unanswered intent per kill
+    assert surveys[-1].whole >= 20, (seed, surveys)  # the kills landed among real writes
+    assert surveys[-1].intents_only <= kills, seed  # at most one unanswered intent per kill
 
 
 def test_a_writer_killed_while_it_creates_the_journal_leaves_one_that_opens(tmp_path):
