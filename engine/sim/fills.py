@@ -14,23 +14,31 @@ from engine.core.realism import Realism
 from engine.strategy.bars import Bars
 
 
+_CHUNK = 1024  # bars converted to candles at a time
+
+
 class FillModel(Matcher):
     """The matching of one market over a known history: candles by bar index."""
 
     def __init__(self, bars: Bars, costs: Costs, realism: Realism, rules: MarketRules) -> None:
         super().__init__(costs, realism, rules)
         self.bars = bars
-        self._candle: Candle | None = None
-        self._candle_bar = -1
+        self._chunk: list[Candle] = []
+        self._chunk_from = -_CHUNK
 
     def candle(self, t: int) -> Candle:
-        """Bar t as the candle a venue learns when it closes."""
-        if self._candle_bar != t:
-            b = self.bars
-            self._candle = Candle(int(b.ts_ms[t]), float(b.open[t]), float(b.high[t]), float(b.low[t]),
-                                  float(b.close[t]), float(b.volume[t]))
-            self._candle_bar = t
-        return self._candle
+        """Bar t as the candle a venue learns when it closes. Candles are made a chunk of bars at a time
+        (NumPy's `tolist` converts a stretch at once), so visiting every bar costs no per-bar conversions and
+        the whole history never sits in Python objects."""
+        k = t - self._chunk_from
+        if not 0 <= k < _CHUNK:
+            b, lo = self.bars, t - t % _CHUNK
+            hi = lo + _CHUNK
+            self._chunk = list(map(Candle._make, zip(b.ts_ms[lo:hi].tolist(), b.open[lo:hi].tolist(),
+                                                     b.high[lo:hi].tolist(), b.low[lo:hi].tolist(),
+                                                     b.close[lo:hi].tolist(), b.volume[lo:hi].tolist())))
+            self._chunk_from, k = lo, t - lo
+        return self._chunk[k]
 
     def execute_bar(self, order: Order, t: int, account: Ledger) -> tuple[Fill | None, str]:
         return self.execute(order, self.candle(t), account, t)
