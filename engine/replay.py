@@ -32,8 +32,8 @@ from engine.sim.fills import FillModel
 from engine.sim.valuation import closes_before, value_bars
 from engine.sim.venue import SimVenue
 from engine.strategy.bars import Bars
-from engine.strategy.indicators_nb import atr_nb
 from engine.strategy.signals import Signals, at_next_open
+from engine.strategy.trailing import SIZING_ATR_HISTORY, sizing_atr
 from engine.venues.clock import Clock, HistoricalClock
 
 
@@ -231,8 +231,10 @@ def _decisions(bars: Bars, signals: Signals, realism: Realism, risk: RiskConfig 
     size = np.nan_to_num(effective.size[due], nan=1.0) if effective.size is not None else np.ones(len(due))
     decided = due - 1
     atr = np.zeros(len(due))
-    if risk is not None and risk.sizing.method == "atr":  # from the trailing window at each decision
-        atr = atr_nb(bars.high, bars.low, bars.close, 14, True)[decided]
+    if risk is not None and risk.sizing.method == "atr":  # from the trailing window at each decision, as live
+        atr = np.array([sizing_atr(bars.high[max(0, d + 1 - SIZING_ATR_HISTORY):d + 1],
+                                   bars.low[max(0, d + 1 - SIZING_ATR_HISTORY):d + 1],
+                                   bars.close[max(0, d + 1 - SIZING_ATR_HISTORY):d + 1]) for d in decided.tolist()])
     acts = due + lag
     return [_new_tuple(Decision, row) for row in zip(
         acts.tolist(), bars.ts_ms[acts].tolist(), decided.tolist(), bars.ts_ms[decided].tolist(),

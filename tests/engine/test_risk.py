@@ -117,3 +117,21 @@ def test_a_strategy_that_declares_a_stop_trades_under_a_required_one():
     rules = RiskConfig(RiskLimits(max_drawdown_rate=0.3))
     assert atr.declares_stop and atr.risk_rules(rules).limits == RiskLimits(max_drawdown_rate=0.3, require_stop=True)
     assert sma.risk_rules(rules) is rules and atr.risk_rules(None) is None  # no rules stays no rules (the sweep's)
+
+
+def test_atr_sizing_reads_only_the_trailing_window_a_runner_holds():
+    """The ATR that sizes an entry is the mean true range of the last 14 bars: 2% of 1000 equity over 2 ATRs
+    of 2.0 buys 5 units at 100; bars before the window (a runner started later never saw them) change nothing."""
+    opens = [100.0] * 30
+    bars = bars_of(opens)  # every bar spans open +- 1: a true range of 2
+    early = bars_of([100.0] * 10 + opens[10:])
+    high, low = early.high.copy(), early.low.copy()
+    high[:10], low[:10] = 150.0, 50.0  # wild bars long before the decision
+    early = early.__class__(early.ts_ms, early.open, high, low, early.close, early.volume)
+    risk = RiskConfig(sizing=Sizing(method="atr", risk_per_trade=0.02, atr_mult=2.0))
+    signals = signals_at(30, entries=[25])
+    calm, wild = (replay(b, signals, NO_COSTS, IDEAL, FREE, risk) for b in (bars, early))
+    wanted = [e.wanted_quote for e in calm.events if isinstance(e, RiskChecked)]
+    assert wanted == pytest.approx([1000 * 0.02 / (2.0 * 2.0) * 100.0])
+    assert [e.wanted_quote for e in wild.events if isinstance(e, RiskChecked)] == wanted
+    assert [tuple(f) for f in calm.fills] == [tuple(f) for f in wild.fills]
