@@ -24,21 +24,26 @@ class FillModel(Matcher):
         super().__init__(costs, realism, rules)
         self.bars = bars
         self._chunk: list[Candle] = []
-        self._chunk_from = -_CHUNK
+        self._chunk_from = self._asked = -2  # the first bar of the chunk; the last bar asked for outside it
 
     def candle(self, t: int) -> Candle:
-        """Bar t as the candle a venue learns when it closes. Candles are made a chunk of bars at a time
-        (NumPy's `tolist` converts a stretch at once), so visiting every bar costs no per-bar conversions and
-        the whole history never sits in Python objects."""
+        """Bar t as the candle a venue learns when it closes. A driver walking bar after bar gets its candles
+        made a chunk at a time (NumPy's `tolist` converts a stretch at once, and the whole history never sits
+        in Python objects); one that jumps between bars gets just the bar it asks for."""
         k = t - self._chunk_from
-        if not 0 <= k < _CHUNK:
-            b, lo = self.bars, t - t % _CHUNK
-            hi = lo + _CHUNK
-            self._chunk = list(map(Candle._make, zip(b.ts_ms[lo:hi].tolist(), b.open[lo:hi].tolist(),
-                                                     b.high[lo:hi].tolist(), b.low[lo:hi].tolist(),
-                                                     b.close[lo:hi].tolist(), b.volume[lo:hi].tolist())))
-            self._chunk_from, k = lo, t - lo
-        return self._chunk[k]
+        if 0 <= k < len(self._chunk):
+            return self._chunk[k]
+        b = self.bars
+        if t != self._asked + 1:  # a jump: convert one bar
+            self._asked = t
+            return Candle(int(b.ts_ms[t]), float(b.open[t]), float(b.high[t]), float(b.low[t]), float(b.close[t]),
+                          float(b.volume[t]))
+        lo, hi = t, t + _CHUNK
+        self._chunk = list(map(Candle._make, zip(b.ts_ms[lo:hi].tolist(), b.open[lo:hi].tolist(),
+                                                 b.high[lo:hi].tolist(), b.low[lo:hi].tolist(),
+                                                 b.close[lo:hi].tolist(), b.volume[lo:hi].tolist())))
+        self._chunk_from = self._asked = t
+        return self._chunk[0]
 
     def execute_bar(self, order: Order, t: int, account: Ledger) -> tuple[Fill | None, str]:
         return self.execute(order, self.candle(t), account, t)

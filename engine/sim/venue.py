@@ -38,7 +38,8 @@ class SimVenue:
         self.matcher = matcher if matcher is not None else Matcher(costs, realism, rules)
         self.rules, self.quote_asset = rules, rules.quote_asset  # it charges fees in quote
         self.account = Ledger(cash=costs.init_cash)
-        self.orders: dict[str, Order] = {}  # its copy of every order it was sent
+        self.orders: dict[str, Order] = {}  # its copy of every order it accepted
+        self.received = 0  # orders sent to it, accepted or not
         self.open: list[Order] = []
         self.fills: list[Fill] = []
         self.placed: list[Order] = []  # orders accepted during the current pass of `process`
@@ -50,17 +51,18 @@ class SimVenue:
     # -- the Venue protocol ---------------------------------------------------------------------------------
 
     def submit(self, command: SubmitOrder) -> list[Event]:
-        """Accept an order or refuse it outright (it never becomes open), numbering orders as they come."""
+        """Accept an order or refuse it outright (then it never exists here, as on Binance), numbering the
+        orders it receives."""
+        self.received += 1
+        why = self.matcher.screen(command.order, command.last_px)
+        if why is not None:
+            return [_new_tuple(OrderRejected, (command.ts_ms, command.order.client_id, why))]
         order = command.order.copy()  # its own copy, as received
         order.status = OrderStatus.SUBMITTED
         self.orders[order.client_id] = order
-        why = self.matcher.screen(order, command.last_px)
-        if why is not None:
-            return self._tell(order, _new_tuple(OrderRejected, (command.ts_ms, order.client_id, why)))
-        event = _new_tuple(OrderAccepted, (command.ts_ms, order.client_id, f"sim-{len(self.orders)}"))
         self.open.append(order)
         self.placed.append(order)
-        return self._tell(order, event)
+        return self._tell(order, _new_tuple(OrderAccepted, (command.ts_ms, order.client_id, f"sim-{self.received}")))
 
     def cancel(self, command: CancelOrder) -> list[Event]:
         order = self.orders.get(command.client_id)
@@ -146,7 +148,8 @@ class SimVenue:
 
     def snapshot(self) -> dict:
         """The venue's state between two candles as JSON-able values: account, orders, fills, interest."""
-        return {"account": ledger_state(self.account), "orders": [order_state(o) for o in self.orders.values()],
+        return {"account": ledger_state(self.account), "received": self.received,
+                "orders": [order_state(o) for o in self.orders.values()],
                 "open": [o.client_id for o in self.open], "fills": [list(f) for f in self.fills],
                 "close_sum": self.close_sum, "changed_sum": self.changed_sum,
                 "accrual": None if self.accrual is None else [self.accrual[0], self.accrual[1], list(self.accrual[2])],
@@ -154,7 +157,7 @@ class SimVenue:
 
     def restore(self, state: dict) -> None:
         """Continue exactly where the venue that took `state` stood."""
-        self.account = ledger_from(state["account"])
+        self.account, self.received = ledger_from(state["account"]), state["received"]
         self.orders = {o["client_id"]: order_from(o) for o in state["orders"]}
         self.open = [self.orders[i] for i in state["open"]]
         self.fills = [fill_from(f) for f in state["fills"]]
