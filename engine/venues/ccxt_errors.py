@@ -21,15 +21,17 @@ nothing derived from a credential goes into an event, a journal row, a log line 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 import ccxt
 
-__all__ = ["KeyRefused", "Outcome", "VenueError", "classify", "describe", "retry_after_s", "transient"]
+__all__ = ["KeyRefused", "Outcome", "VenueError", "classify", "describe", "redact", "retry_after_s", "scrubbed",
+           "transient"]
 
 
 class Outcome(StrEnum):
@@ -44,6 +46,7 @@ class Outcome(StrEnum):
 _REFUSALS = (ccxt.AuthenticationError, ccxt.PermissionDenied, ccxt.AccountSuspended, ccxt.InsufficientFunds,
              ccxt.InvalidOrder, ccxt.BadRequest, ccxt.BadSymbol, ccxt.ArgumentsRequired, ccxt.NotSupported)
 _DUPLICATE = "Duplicate order sent"
+T = TypeVar("T")
 _SIGNED = re.compile(r"(signature|apiKey|api_key|secret)=[^&\s\"']*", re.IGNORECASE)
 _QUERY = re.compile(r"(https?://\S+?)\?\S*")
 
@@ -90,11 +93,33 @@ def describe(exc: BaseException, secrets: Iterable[str] = ()) -> str:
         parsed = None
     if isinstance(parsed, dict) and isinstance(parsed.get("msg"), str):
         text = parsed["msg"]
-    text = _QUERY.sub(r"\1", _SIGNED.sub(r"\1=…", text))
+    text = _QUERY.sub(r"\1", redact(text, secrets))
+    return f"{type(exc).__name__}: {text}" if classify(exc) is not Outcome.REFUSED else text
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """`text` with every signature (and key or secret passed as a parameter) blanked, and every value in
+    `secrets` (the credentials themselves) too."""
+    text = _SIGNED.sub(r"\1=…", text)
     for secret in secrets:
         if secret:
             text = text.replace(secret, "…")
-    return f"{type(exc).__name__}: {text}" if classify(exc) is not Outcome.REFUSED else text
+    return text
+
+
+def scrubbed(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+    """A venue method whose ccxt errors leave as `VenueError`, their message described and scrubbed (ccxt
+    puts a timed-out request's signed URL in its message), the original not chained."""
+
+    @functools.wraps(method)
+    async def wrapper(self: Any, *args: Any, **kwargs: Any) -> T:
+        try:
+            return await method(self, *args, **kwargs)
+        except ccxt.BaseError as exc:
+            words = describe(exc, self.calls.secrets())
+        raise VenueError(f"{method.__name__}: {words}")
+
+    return wrapper
 
 
 def retry_after_s(exchange: Any) -> float:

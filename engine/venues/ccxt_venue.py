@@ -33,7 +33,7 @@ from engine.core.events import Event, OrderCancelled, OrderRejected, OrderSubmit
 from engine.core.ids import parse_client_id, scope_tag
 from engine.core.orders import Order, OrderStatus
 from engine.venues.calls import Calls, RetryPolicy, waited_for
-from engine.venues.ccxt_errors import KeyRefused, Outcome, VenueError, classify, describe, transient
+from engine.venues.ccxt_errors import KeyRefused, Outcome, VenueError, classify, describe, scrubbed, transient
 from engine.venues.precision import FilterRefused, Request, prepare
 from engine.venues.reports import VenueFill, dec, fill_of, order_of, progress
 from engine.venues.submission import (BookedFill, IntentLog, JournaledOrder, Phase, ProofPolicy, Submission, Verdict,
@@ -68,6 +68,7 @@ class CcxtVenue:
         self.tag = scope_tag(config.deployment)
         self.submissions: dict[str, Submission] = {}  # every attempt seen, by client id, closed ones included
 
+    @scrubbed
     async def start(self) -> None:
         """Load the markets; for live trading, refuse a key that can withdraw."""
         await self.calls.retried("load_markets")
@@ -77,6 +78,7 @@ class CcxtVenue:
         if self.config.live:
             await self.check_key()
 
+    @scrubbed
     async def check_key(self) -> None:
         """`KeyRefused` if the API key can withdraw funds (Binance's apiRestrictions): a trading bot's key must
         not be able to move money off the exchange."""
@@ -106,6 +108,7 @@ class CcxtVenue:
 
     # -- submitting ---------------------------------------------------------------------------------------------
 
+    @scrubbed
     async def submit(self, command: SubmitOrder) -> list[Event]:
         """Journal the intent, send it, and say what became of it; an unknown outcome is resolved here (within
         the proof policy's patience; past it the order stays UNKNOWN for `poll`)."""
@@ -210,6 +213,7 @@ class CcxtVenue:
 
     # -- following orders ---------------------------------------------------------------------------------------
 
+    @scrubbed
     async def cancel(self, command: CancelOrder) -> list[Event]:
         """Cancel by client id (retried: cancelling twice is harmless) and report what the order did before
         it ended. An unknown order is resolved first (absent: closed, not resent)."""
@@ -229,6 +233,7 @@ class CcxtVenue:
         found = await self._find(sub, retried=True)
         return events + (await self._report(sub, found, None) if found is not None else [])
 
+    @scrubbed
     async def sync(self, client_id: str) -> list[Event]:
         """What the exchange did with `client_id` since last asked: acceptance, new fills (once per trade
         id), its end. An unknown one is resolved (and resent if proven absent)."""
@@ -240,6 +245,7 @@ class CcxtVenue:
         found = await self._find(sub, retried=True)
         return [] if found is None else await self._report(sub, found, None)
 
+    @scrubbed
     async def poll(self) -> list[Event]:
         """`sync` of every order this venue follows that has not ended."""
         events: list[Event] = []
@@ -269,6 +275,7 @@ class CcxtVenue:
 
     # -- the rest of the protocol -------------------------------------------------------------------------------
 
+    @scrubbed
     async def order(self, client_id: str) -> Order | None:
         """The exchange's copy of our order `client_id`, or None."""
         sub = self.submissions.get(client_id)
@@ -279,6 +286,7 @@ class CcxtVenue:
                 continue
         return None
 
+    @scrubbed
     async def open_orders(self) -> list[Order]:
         """This deployment's open orders (client ids in its scope), in every market it trades."""
         found = []
@@ -286,6 +294,7 @@ class CcxtVenue:
             found += [order_of(o) for o in await self.calls.retried("fetch_open_orders", symbol) if self._ours(o)]
         return found
 
+    @scrubbed
     async def trades_since(self, ts_ms: int) -> list[VenueFill]:
         """This deployment's fills at or after `ts_ms`, oldest first, with venue trade ids and fees as charged."""
         fills: list[VenueFill] = []
@@ -309,6 +318,7 @@ class CcxtVenue:
             trades += page
         return trades
 
+    @scrubbed
     async def balances(self) -> dict[str, float]:
         """Every asset's total (free and locked), as the exchange reports it."""
         balance = await self.calls.retried("fetch_balance")
@@ -316,6 +326,7 @@ class CcxtVenue:
 
     # -- recovery -----------------------------------------------------------------------------------------------
 
+    @scrubbed
     async def reconcile(self, orders: Iterable[JournaledOrder], booked: Iterable[BookedFill] = ()) -> list[Event]:
         """The events that bring journaled orders to the exchange's truth after a restart: accepted, filled
         while we were down (trades not in `booked`), cancelled or expired, or never placed (proven as in
