@@ -122,19 +122,20 @@ class CcxtVenue:
         return await self._attempt(sub)
 
     async def _attempt(self, sub: Submission) -> list[Event]:
+        """Send one attempt: refused here if it breaks a filter, else what its answer (or silence) says."""
         try:
             request = prepare(self.exchange, sub.order, sub.last_px)
         except FilterRefused as refusal:
-            sub.refused(f"{refusal.reason} ({refusal.detail}), refused before sending")
             log.info("venue.refused_locally", client_id=sub.client_id, reason=refusal.reason, detail=refusal.detail)
-            return [OrderRejected(self._stamp(), sub.client_id, refusal.reason)]
+            return self._refuse(sub, refusal.reason, f"{refusal.reason} ({refusal.detail}), refused before sending")
+        except ccxt.BaseError as exc:  # a market the exchange does not list: never sent
+            return self._refuse(sub, describe(exc, self.calls.secrets()))
         try:
             answer = await self._send(sub, request)
         except ccxt.BaseError as exc:
             outcome, words = classify(exc), describe(exc, self.calls.secrets())
             if outcome in (Outcome.REFUSED, *_RESENDABLE):  # refused (a 429 or -1021 after every retry too)
-                sub.refused(words)
-                return [OrderRejected(self._stamp(), sub.client_id, words)]
+                return self._refuse(sub, words)
             sub.unknown(words, exists=outcome is Outcome.EXISTS)
             log.warning("venue.unknown", client_id=sub.client_id, error=words)
             return await self._resolve(sub, resend=True)
@@ -142,6 +143,10 @@ class CcxtVenue:
         self.intents.note_venue_state(sub.client_id, {"request": self._request_note(sub, request),
                                                       "order": answer.get("info") or {}}, self._stamp())
         return await self._report(sub, answer, answer.get("trades"))
+
+    def _refuse(self, sub: Submission, reason: str, detail: str = "") -> list[Event]:
+        sub.refused(detail or reason)
+        return [OrderRejected(self._stamp(), sub.client_id, reason)]
 
     async def _send(self, sub: Submission, request: Request) -> dict[str, Any]:
         """The request, sent again (same client id, fresh timestamp) only when the exchange turned it away

@@ -6,9 +6,10 @@ dropped connection, 429 with Retry-After, a duplicated delivery. The proof polic
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
-from engine.core.events import OrderAccepted, OrderCancelled, OrderFilled, OrderRejected, OrderSubmitted
+from engine.core.events import OrderAccepted, OrderFilled
 from engine.core.ids import parse_client_id
 from engine.core.orders import OrderStatus
 from engine.live.journal import Journal
@@ -159,3 +160,20 @@ def test_a_duplicated_delivery_answers_duplicate_order_sent_and_the_existing_ord
     got = submitted(tmp_path, order, Fault("duplicate", **PLACE))
     assert "Duplicate order sent" in got.trail[1] and got.kinds == ["OrderAccepted"]
     assert (got.posts, len(got.on_exchange), got.listed) == (1, 1, 1)
+
+
+def test_an_order_still_unknown_when_patience_runs_out_stays_unknown_not_rejected_and_poll_resolves_it(tmp_path):
+    order = intent(1, 0.5)
+    with trading_emulator() as emu, Journal.open(tmp_path / "j.sqlite") as journal:
+        async def scenario():
+            async with venue_on(emu, journal, proof=dataclasses.replace(FAST, patience_s=1.0)) as venue:
+                emu.inject(Fault("lost_response", **PLACE),
+                           Fault("unavailable", times=None, path="/api/v3/order", method="GET"))  # look-ups fail
+                submitted, phase = await venue.submit(command(order)), venue.phase(order.client_id)
+                emu.clear_faults()
+                return submitted, phase, await venue.poll(), venue.phase(order.client_id), await venue.poll()
+
+        submitted, phase, polled, after, again = run(scenario())
+    assert (submitted, phase) == ([], Phase.UNKNOWN)  # no event: neither accepted nor rejected
+    assert [type(e) for e in polled] == [OrderAccepted, OrderFilled] and polled[1].done
+    assert (after, again, len(exchange_orders(emu))) == (Phase.PLACED, [], 1)
