@@ -94,25 +94,30 @@ def prepare(exchange: Any, order: Order, last_px: float) -> Request:
 
 
 def _amount(exchange: Any, symbol: str, qty: float, filters: Filters) -> Decimal:
-    try:
-        amount = Decimal(exchange.amount_to_precision(symbol, qty))
-    except ccxt.InvalidOrder:  # truncated to nothing
-        raise FilterRefused(LOT_SIZE, f"amount {qty!r} is less than one lot step") from None
-    if amount < filters.min_qty or (filters.max_qty and amount > filters.max_qty):
-        raise FilterRefused(LOT_SIZE, f"amount {amount} outside [{filters.min_qty}, {filters.max_qty}]")
-    return amount
+    return _rounded(exchange.amount_to_precision, symbol, qty, (LOT_SIZE, "amount", "lot step"),
+                    (filters.min_qty, filters.max_qty))
 
 
 def _price(exchange: Any, symbol: str, px: float | None, filters: Filters) -> Decimal | None:
     if px is None:
         return None
+    return _rounded(exchange.price_to_precision, symbol, px, (PRICE_FILTER, "price", "tick"),
+                    (filters.min_px, filters.max_px))
+
+
+def _rounded(to_precision: Any, symbol: str, value: float, words: tuple[str, str, str],
+             bounds: tuple[Decimal, Decimal | None]) -> Decimal:
+    """`value` through ccxt's precision function, inside `bounds` (no upper one: None), or `FilterRefused`
+    with the filter's name; `words` are (filter, what, its step)."""
+    name, what, step = words
+    low, high = bounds
     try:
-        price = Decimal(exchange.price_to_precision(symbol, px))
+        rounded = Decimal(to_precision(symbol, value))
     except ccxt.InvalidOrder:  # rounded to nothing
-        raise FilterRefused(PRICE_FILTER, f"price {px!r} is less than one tick") from None
-    if price < filters.min_px or (filters.max_px and price > filters.max_px):
-        raise FilterRefused(PRICE_FILTER, f"price {price} outside [{filters.min_px}, {filters.max_px}]")
-    return price
+        raise FilterRefused(name, f"{what} {value!r} is less than one {step}") from None
+    if rounded < low or (high and rounded > high):
+        raise FilterRefused(name, f"{what} {rounded} outside [{low}, {high}]")
+    return rounded
 
 
 def _cost(exchange: Any, symbol: str, quote_qty: float, filters: Filters) -> Decimal:

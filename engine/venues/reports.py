@@ -25,12 +25,14 @@ _ENDED = ("canceled", "expired", "rejected")
 
 
 class VenueFill(NamedTuple):
-    """One of our trades as the exchange reports it: the ledger's `Fill` fields first (`order_id` is our
-    client id, `fee_asset` the currency code charged, `fee_px` its quote value where known: 1 for the quote,
-    the price for the base, 0 for a third asset), then the venue's trade id, market and order id."""
+    """One of our trades as the exchange reports it: its trade id, our client id, the market and the venue's
+    order id, then the fill (base `qty` at `px`, `fee` in `fee_asset`, the currency code charged, worth
+    `fee_px` quote a unit where known: 1 for the quote, the price for the base, 0 for a third asset)."""
 
-    order_id: str
-    bar: int
+    trade_id: str
+    client_id: str
+    symbol: str
+    venue_order_id: str
     ts_ms: int
     side: int
     qty: float
@@ -38,15 +40,12 @@ class VenueFill(NamedTuple):
     fee: float
     fee_asset: str
     fee_px: float
-    trade_id: str
-    symbol: str
-    venue_order_id: str
 
-    def as_fill(self) -> Fill:
-        """The ledger's record (fee asset as `quote`, `base` or a third asset's code)."""
+    def as_fill(self, bar: int = -1) -> Fill:
+        """The ledger's record (its fee asset `quote`, `base` or a third asset's code)."""
         base, quote = self.symbol.split(":")[0].split("/")
         asset = FEE_IN_QUOTE if self.fee_asset == quote else FEE_IN_BASE if self.fee_asset == base else self.fee_asset
-        return Fill(self.order_id, self.bar, self.ts_ms, self.side, self.qty, self.px, self.fee, asset, self.fee_px)
+        return Fill(self.client_id, bar, self.ts_ms, self.side, self.qty, self.px, self.fee, asset, self.fee_px)
 
 
 def dec(value: Any) -> Decimal:
@@ -102,9 +101,9 @@ def fill_of(trade: dict[str, Any], client_id: str) -> VenueFill:
     base, quote = symbol.split(":")[0].split("/")
     asset = fee.get("currency") or quote
     fee_px = 1.0 if asset == quote else px if asset == base else 0.0
-    return VenueFill(client_id, -1, int(trade["timestamp"]), 1 if trade["side"] == "buy" else -1,
-                     float(dec(trade["amount"])), px, float(dec(fee.get("cost"))), asset, fee_px, str(trade["id"]),
-                     symbol, str(trade.get("order") or ""))
+    return VenueFill(str(trade["id"]), client_id, symbol, str(trade.get("order") or ""), int(trade["timestamp"]),
+                     1 if trade["side"] == "buy" else -1, float(dec(trade["amount"])), px, float(dec(fee.get("cost"))),
+                     asset, fee_px)
 
 
 def order_of(order: dict[str, Any]) -> Order:

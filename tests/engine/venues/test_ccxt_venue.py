@@ -5,7 +5,7 @@ received)."""
 from __future__ import annotations
 
 from engine.core.commands import CancelOrder
-from engine.core.events import OrderAccepted, OrderCancelled, OrderFilled, OrderRejected
+from engine.core.events import OrderAccepted, OrderFilled, OrderRejected
 from engine.core.orders import OrderStatus, OrderType
 from engine.live.journal import Journal
 from engine.venues.submission import Phase
@@ -133,6 +133,6 @@ def test_a_quote_amount_a_stop_limit_and_the_deployments_own_open_orders_and_tra
     assert exchange_orders(emu, stop.client_id)[0].type == "STOP_LOSS_LIMIT" and isinstance(stopped[0], OrderAccepted)
     assert [o.client_id for o in open_orders] == [stop.client_id]  # not the order placed by hand
     assert (copy.type, copy.stop_px, copy.limit_px, copy.status) == (OrderType.STOP, 99.2, 99.0, OrderStatus.ACCEPTED)
-    assert [(t.order_id, t.trade_id, t.qty, t.fee_asset, t.fee_px) for t in trades] == [
+    assert [(t.client_id, t.trade_id, t.qty, t.fee_asset, t.fee_px) for t in trades] == [
         (quote.client_id, "1", 0.49975, "BTC", 100.05)]
     assert trades[0].as_fill().fee_asset == "base" and trades[0].as_fill().fee_quote == 0.00049975 * 100.05

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from dataclasses import dataclass
 
 from engine.core.events import OrderAccepted, OrderFilled
 from engine.core.ids import parse_client_id
@@ -21,10 +22,28 @@ from tests.engine.venues.venue_kit import (DEPLOYMENT, FAST, SYMBOL, command, ex
 PLACE = {"path": "/api/v3/order", "method": "POST"}
 
 
-def submitted(tmp_path, order, *faults, timeout_ms: int = 2_000):
-    """Submit `order` through a fresh venue with `faults` injected; the events (journaled as a runner would),
-    the submission's trail, the seconds it took, the POSTs the exchange saw, the exchange's orders of the
-    intent, how many orders allOrders lists, and the journal's rows of the intent."""
+@dataclass(frozen=True)
+class Submitted:
+    """What one submission under faults came to: its events (journaled as a runner would), its trail, its
+    phase, the seconds it took, the POSTs the exchange saw, the exchange's orders of the intent (every
+    attempt), how many orders allOrders lists, and the journal's rows of the intent."""
+
+    events: list
+    trail: tuple[str, ...]
+    phase: Phase | None
+    took: float
+    posts: int
+    on_exchange: list
+    listed: int
+    rows: list
+
+    @property
+    def kinds(self) -> list[str]:
+        return [type(e).__name__ for e in self.events]
+
+
+def submitted(tmp_path, order, *faults, timeout_ms: int = 2_000) -> Submitted:
+    """Submit `order` through a fresh venue (and a fresh emulator) with `faults` injected."""
     with trading_emulator() as emu, Journal.open(tmp_path / "j.sqlite") as journal:
         async def scenario():
             async with venue_on(emu, journal, timeout_ms=timeout_ms) as venue:
@@ -38,22 +57,9 @@ def submitted(tmp_path, order, *faults, timeout_ms: int = 2_000):
         events, trail, phase, took, listed = run(scenario())
         journal.append(DEPLOYMENT, events)
         rows = [r for r in journal.orders(DEPLOYMENT) if r.client_id.startswith(family(order.client_id))]
-        return Outcome(events, trail, phase, took, _posts(emu), exchange_orders(emu, family(order.client_id)), listed,
-                       rows)
-
-
-class Outcome:
-    def __init__(self, events, trail, phase, took, posts, on_exchange, listed, rows) -> None:
-        self.events, self.trail, self.phase, self.took = events, trail, phase, took
-        self.posts, self.on_exchange, self.listed, self.rows = posts, on_exchange, listed, rows
-
-    @property
-    def kinds(self) -> list[str]:
-        return [type(e).__name__ for e in self.events]
-
-
-def _posts(emu) -> int:
-    return sum(1 for r in list(emu.requests) if r == "/api/v3/order")  # POSTs carry their query in the body
+        posts = emu.requests.count("/api/v3/order")  # POSTs: the others carry their query in the URL
+        return Submitted(events, trail, phase, took, posts, exchange_orders(emu, family(order.client_id)), listed,
+                         rows)
 
 
 def lookups(trail) -> tuple[int, int]:

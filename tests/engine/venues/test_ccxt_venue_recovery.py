@@ -16,12 +16,13 @@ import select
 import subprocess
 import sys
 import time
+from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 
-from engine.core.events import OrderAccepted, OrderCancelled, OrderFilled
 from engine.core.orders import OrderStatus
 from engine.live.journal import Journal
+from engine.venues.ccxt_venue import CcxtVenue, VenueConfig
 from engine.venues.clock import AcceleratedClock
 from engine.venues.emulator import BinanceEmulator, Fault
 from engine.venues.submission import intent_of
@@ -114,7 +115,6 @@ def _kill_at(process: subprocess.Popen, phase: str, nth: int, delay_s: float, lo
 async def _reconciled(emulator: BinanceEmulator, path: Path) -> tuple[list, list, list]:
     """A fresh venue reconciles the journal (its events journaled, as the runner will); then the same venue
     and another fresh one reconcile again."""
-    from engine.venues.ccxt_venue import CcxtVenue, VenueConfig
 
     def venue(journal: Journal) -> CcxtVenue:
         return CcxtVenue(client(emulator, async_=True, timeout_ms=2_000),
@@ -158,6 +158,7 @@ def test_a_submitter_killed_at_random_points_never_leaves_two_orders_for_one_int
     faults = [None, Fault("timeout", delay_s=0.5, **PLACE), Fault("lost_response", **PLACE),
               Fault("unavailable", **PLACE), Fault("status_unknown", code=-1006, placed=False, **PLACE),
               Fault("lost_response", hidden_s=0.8, **PLACE)]
+    reconciled: Counter[str] = Counter()
     with BinanceEmulator([minute_feed()], clock=clock, trading=account()) as emu:
         for kill in range(KILLS):
             phase, nth = PHASES[kill % len(PHASES)], rng.randint(1, 3)
@@ -169,6 +170,7 @@ def test_a_submitter_killed_at_random_points_never_leaves_two_orders_for_one_int
             emu.clear_faults()
             events, same, fresh = asyncio.run(_reconciled(emu, path))
             assert same == [] and fresh == [], (kill, phase, same, fresh)
+            reconciled.update(type(e).__name__ for e in events)
             with Journal.open(path) as journal:
                 placed = _check_books(emu, journal)
-    assert placed >= KILLS  # the kills landed among real orders
+    assert placed >= KILLS and reconciled["OrderAccepted"] >= 1, reconciled  # kills landed between send and journal
