@@ -28,6 +28,7 @@ import structlog
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, retry_if_result
 from tenacity import stop_after_attempt, stop_after_delay, wait_exponential
 
+from engine.core.calendar import DAY_MS
 from engine.core.commands import CancelOrder, SubmitOrder
 from engine.core.events import Event, OrderCancelled, OrderRejected, OrderSubmitted
 from engine.core.ids import parse_client_id, scope_tag
@@ -43,6 +44,8 @@ __all__ = ["CcxtVenue", "VenueConfig"]
 
 log = structlog.get_logger("gauntlet.venue")
 _RESENDABLE = (Outcome.RATE_LIMITED, Outcome.STALE)  # refused before anything was done: the same id again
+PAGE = 1000  # Binance's largest page of trades
+MAX_LOOKBACK_MS = 366 * DAY_MS
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,7 +268,7 @@ class CcxtVenue:
             sub.placed(str(order["id"]), "found by client id")
         trades, filled = list(trades or []), dec(order.get("filled"))
         if filled > sum((dec(t["amount"]) for t in trades), dec(0)):
-            trades = await self.calls.retried("fetch_my_trades", sub.symbol, None, 1000, {"orderId": order["id"]})
+            trades = await self.calls.retried("fetch_my_trades", sub.symbol, None, PAGE, {"orderId": order["id"]})
             if sum((dec(t["amount"]) for t in trades), dec(0)) > filled:
                 order = await self._find(sub, retried=True) or order
         return progress(sub, order, trades, self._stamp())
@@ -305,7 +308,7 @@ class CcxtVenue:
         fills: list[VenueFill] = []
         for symbol in self.config.symbols:
             names = {s.venue_order_id: cid for cid, s in self.submissions.items() if s.venue_order_id}
-            for trade in await self._trades(symbol, ts_ms):
+            for trade in await self._since("fetch_my_trades", symbol, ts_ms):
                 order_id = str(trade["order"])
                 if order_id not in names:
                     names[order_id] = str((await self.calls.retried("fetch_order", order_id, symbol)).get(
@@ -314,14 +317,41 @@ class CcxtVenue:
                     fills.append(fill_of(trade, names[order_id]))
         return sorted(fills, key=lambda f: (f.ts_ms, f.symbol, f.trade_id))
 
-    async def _trades(self, symbol: str, ts_ms: int) -> list[dict[str, Any]]:
-        """Every trade of the account in `symbol` from `ts_ms` on: by time, then page by page by trade id."""
-        page = await self.calls.retried("fetch_my_trades", symbol, ts_ms, 1000)
-        trades = list(page)
-        while len(page) == 1000:
-            page = await self.calls.retried("fetch_my_trades", symbol, None, 1000, {"fromId": int(page[-1]["id"]) + 1})
-            trades += page
-        return trades
+    async def _since(self, method: str, symbol: str, ts_ms: int) -> list[dict[str, Any]]:
+        """Every trade (`fetch_my_trades`) or order (`fetch_orders`) of the account in `symbol` from `ts_ms` to
+        now, a day's window at a time (Binance answers at most 24 hours a request), a full page continued from
+        its last record's time."""
+        now = int(await self.calls.retried("fetch_time"))
+        if ts_ms < now - MAX_LOOKBACK_MS:
+            raise ValueError(f"records since {ts_ms} reach back more than {MAX_LOOKBACK_MS // DAY_MS} days (one "
+                             "request a day): ask from the journal's last fill")
+        found: dict[str, dict[str, Any]] = {}
+        start = ts_ms
+        while start <= now:
+            end = min(start + DAY_MS - 1, now)
+            page = await self.calls.retried(method, symbol, start, PAGE, {"endTime": end})
+            found.update((str(t["id"]), t) for t in page)
+            full = len(page) == PAGE and int(page[-1]["timestamp"]) > start
+            start = int(page[-1]["timestamp"]) if full else end + 1
+        return sorted(found.values(), key=lambda t: (int(t["timestamp"]), int(t["id"])))
+
+    @scrubbed
+    async def audit(self, since_ms: int, journaled: Iterable[str]) -> list[str]:
+        """What the exchange holds of this deployment since `since_ms` that the books cannot explain: a client
+        id on more than one exchange order (a request delivered twice by the network: Binance keeps client ids
+        unique among open orders only, so a repeated market order fills twice), or an order of ours that no
+        journaled client id names. Empty: nothing to halt for."""
+        known, problems = set(journaled), []
+        for symbol in self.config.symbols:
+            ours = [o for o in await self._since("fetch_orders", symbol, since_ms) if self._ours(o)]
+            ids: dict[str, list[str]] = defaultdict(list)
+            for order in ours:
+                ids[order["clientOrderId"]].append(str(order["id"]))
+            problems += [f"{cid} names {len(found)} orders on {symbol} ({', '.join(found)}): one intent, placed "
+                         f"{len(found)} times" for cid, found in ids.items() if len(found) > 1]
+            problems += [f"{cid} ({symbol}, order {found[0]}) is in no journal row" for cid, found in ids.items()
+                         if cid not in known]
+        return problems
 
     @scrubbed
     async def balances(self) -> dict[str, float]:

@@ -125,7 +125,7 @@ def test_a_quote_amount_a_stop_limit_and_the_deployments_own_open_orders_and_tra
                 bought = await venue.submit(command(quote))
                 stopped = await venue.submit(command(stop))
                 await venue.exchange.create_order(SYMBOL, "limit", "buy", 0.1, 99.0, {"clientOrderId": "by-hand-1"})
-                return bought, stopped, await venue.open_orders(), await venue.trades_since(0), \
+                return bought, stopped, await venue.open_orders(), await venue.trades_since(NOW - 60_000), \
                     await venue.order(stop.client_id)
 
         bought, stopped, open_orders, trades, copy = run(scenario())
@@ -136,3 +136,22 @@ def test_a_quote_amount_a_stop_limit_and_the_deployments_own_open_orders_and_tra
     assert [(t.client_id, t.trade_id, t.qty, t.fee_asset, t.fee_px) for t in trades] == [
         (quote.client_id, "1", 0.49975, "BTC", 100.05)]
     assert trades[0].as_fill().fee_asset == "base" and trades[0].as_fill().fee_quote == 0.00049975 * 100.05
+
+
+def test_trades_since_walks_the_days_between_one_window_per_day(tmp_path):
+    with trading_emulator() as emu, Journal.open(tmp_path / "j.sqlite") as journal:
+        first, later = intent(1, 0.1), intent(2, 0.1, side=-1)
+
+        async def scenario():
+            async with venue_on(emu, journal) as venue:
+                await venue.submit(command(first))
+                jump(emu, 3 * 86_400)  # three days on (past the feed's end: the last close, 100, is the market)
+                await venue.submit(command(later))
+                asked = emu.count("/api/v3/myTrades")
+                trades = await venue.trades_since(NOW - 60_000)
+                return trades, emu.count("/api/v3/myTrades") - asked
+
+        trades, requests = run(scenario())
+    assert [(t.client_id, t.side, t.fee_asset) for t in trades] == [(first.client_id, 1, "BTC"),
+                                                                    (later.client_id, -1, "USDT")]
+    assert trades[1].ts_ms - trades[0].ts_ms >= 3 * 86_400_000 and requests == 4  # four days touched

@@ -16,6 +16,7 @@ from engine.core.orders import OrderStatus
 from engine.live.journal import Journal
 from engine.venues.emulator import Fault
 from engine.venues.submission import Phase
+from tests.engine.venues.conftest import NOW
 from tests.engine.venues.venue_kit import (DEPLOYMENT, FAST, SYMBOL, command, exchange_orders, family, intent, limit,
                                            run, trading_emulator, venue_on)
 
@@ -183,3 +184,21 @@ def test_an_order_still_unknown_when_patience_runs_out_stays_unknown_not_rejecte
     assert (submitted, phase) == ([], Phase.UNKNOWN)  # no event: neither accepted nor rejected
     assert [type(e) for e in polled] == [OrderAccepted, OrderFilled] and polled[1].done
     assert (after, again, len(exchange_orders(emu))) == (Phase.PLACED, [], 1)
+
+
+def test_a_duplicated_market_order_fills_twice_at_the_exchange_and_the_audit_names_it(tmp_path):
+    order, other = intent(1, 0.1), intent(2, 0.1)
+    with trading_emulator() as emu, Journal.open(tmp_path / "j.sqlite") as journal:
+        async def scenario():
+            async with venue_on(emu, journal) as venue:
+                clean = await venue.audit(NOW - 60_000, [])
+                emu.inject(Fault("duplicate", **PLACE))  # a proxy delivers it twice: the first closes at once
+                events = await venue.submit(command(order))
+                await venue.exchange.create_order(SYMBOL, "market", "buy", 0.1, None, {"clientOrderId": other.client_id})
+                return clean, events, await venue.audit(NOW - 60_000, [order.client_id])
+
+        clean, events, problems = run(scenario())
+    assert clean == [] and [type(e) for e in events] == [OrderAccepted, OrderFilled]  # the answer was the second's
+    assert [o.client_id for o in exchange_orders(emu)] == [order.client_id, order.client_id, other.client_id]
+    assert problems == [f"{order.client_id} names 2 orders on {SYMBOL} (1, 2): one intent, placed 2 times",
+                        f"{other.client_id} ({SYMBOL}, order 3) is in no journal row"]

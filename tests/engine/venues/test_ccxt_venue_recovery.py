@@ -114,7 +114,7 @@ def _kill_at(process: subprocess.Popen, phase: str, nth: int, delay_s: float, lo
 
 async def _reconciled(emulator: BinanceEmulator, path: Path) -> tuple[list, list, list]:
     """A fresh venue reconciles the journal (its events journaled, as the runner will); then the same venue
-    and another fresh one reconcile again."""
+    and another fresh one reconcile again (what they add), and the audit (what it finds unexplained)."""
 
     def venue(journal: Journal) -> CcxtVenue:
         return CcxtVenue(client(emulator, async_=True, timeout_ms=2_000),
@@ -128,7 +128,9 @@ async def _reconciled(emulator: BinanceEmulator, path: Path) -> tuple[list, list
                                            journal.fills_since(child.DEPLOYMENT))
             journal.append(child.DEPLOYMENT, events)
             rows, fills = journal.orders(child.DEPLOYMENT, open_only=True), journal.fills_since(child.DEPLOYMENT)
-            return events, await first.reconcile(rows, fills), await second.reconcile(rows, fills)
+            again = await first.reconcile(rows, fills) + await second.reconcile(rows, fills)
+            return events, again, await second.audit(child.NOW - 60_000, [r.client_id for r in
+                                                                          journal.orders(child.DEPLOYMENT)])
         finally:
             await asyncio.gather(first.close(), second.close())
 
@@ -168,8 +170,8 @@ def test_a_submitter_killed_at_random_points_never_leaves_two_orders_for_one_int
             process = _spawn(emu.base_url, path, origin, log)
             _kill_at(process, phase, nth, rng.uniform(0.0, 0.6 if phase == "noted request" else 0.05), log)
             emu.clear_faults()
-            events, same, fresh = asyncio.run(_reconciled(emu, path))
-            assert same == [] and fresh == [], (kill, phase, same, fresh)
+            events, again, unexplained = asyncio.run(_reconciled(emu, path))
+            assert again == [] and unexplained == [], (kill, phase, again, unexplained)
             reconciled.update(type(e).__name__ for e in events)
             with Journal.open(path) as journal:
                 placed = _check_books(emu, journal)
