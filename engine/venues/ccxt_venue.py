@@ -12,7 +12,9 @@ Submission follows DESIGN.md's protocol (the state machine is `submission`):
    -2010 "Duplicate order sent." means the order exists: it is fetched and adopted, never resent.
 429/418 are waited out (Retry-After, then backoff); a refusal is never retried. Fills come from the exchange's
 trades by venue trade id, each reported once, the fee in the asset charged. `reconcile` brings journaled
-orders to the exchange's truth after a restart; it never sends an order.
+orders to the exchange's truth after a restart and never sends an order; `audit` names what the exchange holds
+that the books cannot explain (one client id on two orders, an order no journal row names), for a runner to
+halt on.
 """
 
 from __future__ import annotations
