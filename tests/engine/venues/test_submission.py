@@ -76,3 +76,15 @@ def test_a_described_error_keeps_the_exchanges_words_and_drops_anything_signed()
         "Filter failure: LOT_SIZE"
     assert redact("headers {'X-MBX-APIKEY': 'k-123'} body a=1&signature=abc", ["k-123"]) == \
         "headers {'X-MBX-APIKEY': '…'} body a=1&signature=…"
+
+
+def test_the_ccxt_venue_offers_the_async_venue_surface():
+    import inspect
+
+    from engine.venues.ccxt_venue import CcxtVenue
+    from engine.venues.protocol import AsyncVenue
+
+    for name in ("submit", "cancel", "order", "open_orders", "trades_since", "balances"):
+        ours, theirs = getattr(CcxtVenue, name), getattr(AsyncVenue, name)
+        assert inspect.iscoroutinefunction(ours)
+        assert inspect.signature(ours) == inspect.signature(theirs), name
