@@ -9,12 +9,15 @@ checks `timestamp` against its own "now", which in a rehearsal is history, possi
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Iterable
 from typing import Any
 
 import ccxt
 import ccxt.async_support as ccxt_async
 
+from engine.venues.ccxt_errors import redact
 from engine.venues.clock import Clock
 
 EMULATOR_OPTIONS = {
@@ -52,7 +55,23 @@ def make_exchange(
         _point_at(exchange, api_url.rstrip("/"))
     if clock is not None:
         exchange.nonce = clock.now_ms  # Binance's `timestamp` is the nonce
+    if credentials:
+        exchange.logger = _Redacted(exchange.logger, [v for v in credentials.values() if v])
     return exchange
+
+
+class _Redacted(logging.LoggerAdapter):
+    """ccxt logs every request at DEBUG with its signed URL and its headers (the API key in X-MBX-APIKEY):
+    the same lines, with the credentials and signatures blanked."""
+
+    def __init__(self, logger: logging.Logger, secrets: Iterable[str]) -> None:
+        super().__init__(logger, {})
+        self.secrets = tuple(secrets)
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        if self.isEnabledFor(level):
+            text = str(msg) % args if args else str(msg)
+            self.logger.log(level, "%s", redact(text, self.secrets), **kwargs)
 
 
 def _point_at(exchange: Any, base_url: str) -> None:

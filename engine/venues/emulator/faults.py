@@ -42,6 +42,10 @@ class Fault:
       `placed`, without if not.
     - `duplicate`: the request is processed twice and the client gets the second answer, as behind a
       retrying proxy (for a resting order: -2010 "Duplicate order sent.").
+
+    `hidden_s` adds the database lag to any fault that lets a placement through (`lost_response`,
+    `status_unknown`, `timeout`, `duplicate`, `truncate`): the order it places stays out of queries for that
+    many wall seconds, so "the answer was lost" and "the order cannot be found yet" happen together.
     """
 
     kind: str
@@ -53,6 +57,7 @@ class Fault:
     skip: int = 0
     code: int = -1007
     placed: bool = True
+    hidden_s: float = 0.0
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -125,6 +130,8 @@ class FaultBook:
 async def serve_faulty(fault: Fault, request: web.Request, handler: Handler, now_ms: int) -> web.StreamResponse:
     """Answer `request` the way `fault` says (`handler` is what answers it normally)."""
     kind = fault.kind
+    if fault.hidden_s > 0:
+        request[INVISIBLE_S] = fault.hidden_s  # read by the order placement
     if kind in _REFUSALS:
         return _refusal(fault, now_ms)
     if kind == "reset":

@@ -103,3 +103,15 @@ def test_faults_count_down_after_their_skip_and_never_touch_other_paths(exchange
     assert Fault.parse("status_unknown,code=-1006,placed=false") == Fault("status_unknown", code=-1006, placed=False)
     with pytest.raises(ValueError, match="KIND"):
         Fault.parse("reset,meteor=1")
+
+
+def test_a_lost_answer_can_come_with_the_database_lag(exchange, ex):
+    exchange.inject(Fault("lost_response", hidden_s=0.6, **PLACE))
+    with pytest.raises(ccxt.NetworkError):
+        ex.create_order(*ORDER, {"clientOrderId": "lost-and-hidden"})
+    assert len(orders_named(exchange, "lost-and-hidden")) == 1  # placed ...
+    with pytest.raises(ccxt.OrderNotFound):  # ... and not to be found yet
+        ex.fetch_order(None, "BTC/USDT", {"clientOrderId": "lost-and-hidden"})
+    time.sleep(0.7)
+    assert ex.fetch_order(None, "BTC/USDT", {"clientOrderId": "lost-and-hidden"})["status"] == "open"
+    assert Fault.parse("lost_response,hidden_s=2.5") == Fault("lost_response", hidden_s=2.5)
