@@ -126,3 +126,21 @@ def test_executor_options_that_make_no_sense_are_refused(options, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         with open_executor(options):
             pass
+
+
+def test_the_command_prints_the_failing_parameter_set_and_records_it(env_cache, tmp_path):
+    from typer.testing import CliRunner
+
+    from research.cli import app
+
+    path = failing_strategy(tmp_path, always=21)
+    done = CliRunner().invoke(app, ["sweep", str(path), "--symbol", "BTC/USDT", "--engine", "vectorbt"])
+    assert done.exit_code == 0, done.output
+    text = " ".join(done.output.split())
+    assert ("warning: 1 parameter set(s) failed on every try and have no row in the results: BTC/USDT window=21 "
+            "(sweep): StrategyError: failing Params(window=21): signals() raised ValueError: window 21 always fails"
+            in text)
+    folder = env_cache / "reports" / done.output.split("run ", 1)[1].split()[0]
+    record = json.loads((folder / "run.json").read_text())
+    assert [f["params"] for f in record["failed"]] == [{"window": 21}] and record["executor"]["name"] == "local"
+    assert sorted(pd.read_parquet(folder / "results.parquet")["window"]) == [5, 8, 13, 17, 30]
