@@ -46,7 +46,8 @@ from research.sweep import Scores, score_combos, strategy_ref
 __all__ = ["DaskExecutor", "WorkerSetupError", "score_chunk"]
 
 RETRIES = 2  # tries after the first, per task: a worker's transient trouble (a file swapped mid-read) passes
-TASKS_PER_THREAD = 4  # enough tasks to balance the workers and to lose little when one dies
+TASKS_PER_THREAD = 2  # a task repeats its chunk's set-up (each window's average: ~0.1 s a task on a year of 1m
+# bars), so few; two per thread still let a free worker take a busy one's second task, and a dead one lose half
 CONNECT_TIMEOUT_S = 10
 WORKERS_TIMEOUT_S = 30
 DASHBOARD_TIMEOUT_S = 3
