@@ -46,8 +46,9 @@ from research.sweep import Scores, score_combos, strategy_ref
 __all__ = ["DaskExecutor", "WorkerSetupError", "score_chunk"]
 
 RETRIES = 2  # tries after the first, per task: a worker's transient trouble (a file swapped mid-read) passes
-TASKS_PER_THREAD = 2  # a task repeats its chunk's set-up (each window's average: ~0.1 s a task on a year of 1m
-# bars), so few; two per thread still let a free worker take a busy one's second task, and a dead one lose half
+# A task repeats its chunk's set-up (each window's moving average: ~0.1 s a task on a year of 1m bars), so few
+# tasks; two per worker thread still let a free worker take a busy one's second task, and a dead one lose half.
+TASKS_PER_THREAD = 2
 CONNECT_TIMEOUT_S = 10
 WORKERS_TIMEOUT_S = 30
 DASHBOARD_TIMEOUT_S = 3
@@ -246,7 +247,7 @@ class DaskExecutor:
     def record(self) -> dict[str, Any]:
         """How the run was executed, for run.json: the scheduler's address (never credentials; None for a
         LocalCluster), the workers and threads when it connected, and the task settings."""
-        self.client  # noqa: B018 - connected, so the record says what it ran on
+        _ = self.client  # connected, so the record says what it ran on
         return dict(self._record)
 
     def score(self, job: ScoreJob, requests: Sequence[ScoreRequest],
