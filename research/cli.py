@@ -165,6 +165,18 @@ FeeRate = Annotated[float, typer.Option(help="fee on notional per fill, e.g. 0.0
 SlippageRate = Annotated[float, typer.Option(help="adverse price move per fill, e.g. 0.0005")]
 InitCash = Annotated[float, typer.Option(help="starting cash in quote currency")]
 MaxGap = Annotated[Optional[str], typer.Option(help="refuse data whose longest gap (missing candles) is longer, e.g. 2h")]
+ExecutorName = Annotated[str, typer.Option("--executor", help="local (this machine) or dask (a Dask cluster: the one at "
+                                           "--address, else a local one); the figures do not depend on it")]
+Address = Annotated[Optional[str], typer.Option(help="the Dask scheduler, e.g. tcp://10.0.0.5:8786 (with --executor "
+                                                     "dask; its workers must see the cache at the same path)")]
+Workers = Annotated[Optional[int], typer.Option(min=1, help="cores to use, or the workers of a local Dask cluster "
+                                                            "(default: all); the figures do not depend on it")]
+
+
+def _executor(name: str, address: str | None, workers: int | None):
+    from research.executors import ExecutorOptions
+
+    return ExecutorOptions(name, address, workers)
 
 
 @app.command("sweep")
@@ -185,14 +197,16 @@ def sweep(
     top: Annotated[int, typer.Option(help="rows to print")] = 10,
     notebook: Annotated[bool, typer.Option(help="also execute notebooks/sweep.ipynb into the run folder")] = False,
     max_gap: MaxGap = None,
-    workers: Annotated[Optional[int], typer.Option(min=1, help="cores to use (default: all); the figures do not "
-                                                               "depend on it")] = None,
+    workers: Workers = None,
+    executor: ExecutorName = "local",
+    address: Address = None,
 ) -> None:
     """Sweep a parameter grid over cached candles; writes reports/<run-id>/ and prints the best rows."""
     from research.cli_research import sweep_command
 
     _guarded(lambda: sweep_command(strategy, symbol, exchange, timeframe, start, end, param or [], fee_rate,
-                                   slippage_rate, init_cash, objective, engine, top, notebook, max_gap, workers), ctx)
+                                   slippage_rate, init_cash, objective, engine, top, notebook, max_gap,
+                                   _executor(executor, address, workers)), ctx)
 
 
 @app.command("walkforward")
@@ -219,6 +233,9 @@ def walkforward(
     engine: Annotated[str, typer.Option(help="auto or vectorbt")] = "auto",
     notebook: Annotated[bool, typer.Option(help="also execute notebooks/walkforward.ipynb into the run folder")] = False,
     max_gap: MaxGap = None,
+    workers: Workers = None,
+    executor: ExecutorName = "local",
+    address: Address = None,
 ) -> None:
     """Walk-forward validation: sweep in-sample, trade the pick out-of-sample, fold after fold."""
     from research.cli_research import WalkForwardArgs, walkforward_command
@@ -226,7 +243,7 @@ def walkforward(
     args = WalkForwardArgs(strategy, symbol, exchange, timeframe, start, end, param or [], folds, mode, is_size,
                            oos_size, purge, embargo, objective, min_trades, fee_rate, slippage_rate, init_cash, engine,
                            notebook, max_gap)
-    _guarded(lambda: walkforward_command(args), ctx)
+    _guarded(lambda: walkforward_command(args, _executor(executor, address, workers)), ctx)
 
 
 @app.command("replay")

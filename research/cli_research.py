@@ -12,6 +12,7 @@ import pandas as pd
 from rich.console import Console
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn,
                            TimeRemainingColumn)
+from rich.markup import escape
 from rich.table import Table
 
 from engine.core.costs import Costs
@@ -19,6 +20,7 @@ from engine.sim.metrics_nb import METRICS
 from research.console import console
 
 if TYPE_CHECKING:
+    from research.executors import Executor, ExecutorOptions
     from research.walkforward import WalkForwardSpec
 
 
@@ -40,25 +42,48 @@ def step(description: str) -> Iterator[None]:
 def sweep_command(strategy: str, symbols: Sequence[str], exchange: str, timeframe: str, start: str | None,
                   end: str | None, params: Sequence[str], fee_rate: float, slippage_rate: float, init_cash: float,
                   objective: str, engine: str, top: int, notebook: bool, max_gap: str | None = None,
-                  workers: int | None = None) -> None:
+                  executor: ExecutorOptions | None = None) -> None:
+    from research.executors import ExecutorOptions, open_executor
     from research.gaps import describe_record
     from research.sweep import SweepSpec
     from research.sweep_run import run_sweep, write_sweep
 
     spec = SweepSpec(strategy, exchange, tuple(symbols), timeframe, start, end, tuple(params),
                      Costs(fee_rate, slippage_rate, init_cash), engine, objective, max_gap)
-    with progress_bar() as bar:
-        def tracker(symbol: str):
-            task = bar.add_task(f"sweep {symbol}", total=None)
-            return lambda done, total: bar.update(task, completed=done, total=total)
-
-        outcome = run_sweep(spec, progress=tracker, workers=workers)
+    with open_executor(executor or ExecutorOptions()) as runner:
+        with progress_bar(runner.unit) as bar:
+            outcome = run_sweep(spec, progress=_tracker(bar, runner), executor=runner)
     folder = write_sweep(outcome, sys.argv, extra=notebook_step("sweep") if notebook else None)
     console.print(f"run [bold]{folder.name}[/]  ->  {folder}", highlight=False)
     console.print(results_table(outcome.results, list(outcome.strategy.param_types), top))
     for symbol, found in outcome.evidence.items():
         console.print(f"{symbol}: candidate {found['best']}  " + evidence_line(found), highlight=False)
         console.print(f"{symbol}: " + describe_record(found["gaps"]), highlight=False)
+    report_failures(outcome.failed)
+
+
+def _tracker(bar: Progress, runner: Executor):
+    """A progress factory for `run_sweep`/`run_walkforward`: one bar per phase; above the first, the link to
+    the cluster's dashboard when there is one (asking for it starts a Dask executor's cluster, which a run
+    does only once its input is valid)."""
+    shown = []
+
+    def tracker(description: str):
+        if not shown and (link := runner.dashboard):
+            bar.console.print(f"Dask dashboard: {link}", highlight=False)
+        shown.append(description)
+        task = bar.add_task(description, total=None)
+        return lambda done, total: bar.update(task, completed=done, total=total)
+
+    return tracker
+
+
+def report_failures(failed: list[dict]) -> None:
+    """Parameter sets that failed on every try: named, never dropped in silence (run.json has them too)."""
+    from research.executors import failure_text
+
+    if failed:
+        console.print(f"[yellow]warning:[/] {escape(failure_text(failed))}", highlight=False)
 
 
 @dataclass(frozen=True)
@@ -105,18 +130,16 @@ def walkforward_spec(a: WalkForwardArgs) -> WalkForwardSpec:
     return WalkForwardSpec(sweep, splits, a.min_trades)
 
 
-def walkforward_command(a: WalkForwardArgs) -> None:
+def walkforward_command(a: WalkForwardArgs, executor: ExecutorOptions | None = None) -> None:
+    from research.executors import ExecutorOptions, open_executor
     from research.gaps import describe_record
     from research.walkforward import fold_table, run_walkforward
     from research.walkforward_run import plan_frame, write_walkforward
 
     spec = walkforward_spec(a)
-    with progress_bar("folds") as bar:
-        def tracker(symbol: str):
-            task = bar.add_task(f"walk-forward {symbol}", total=None)
-            return lambda done, total: bar.update(task, completed=done, total=total)
-
-        outcome = run_walkforward(spec, progress=tracker)
+    with open_executor(executor or ExecutorOptions()) as runner:
+        with progress_bar(runner.unit) as bar:
+            outcome = run_walkforward(spec, progress=_tracker(bar, runner), executor=runner)
     console.print(frame_table(plan_frame(outcome), "split plan"))
     extra = notebook_step("walkforward") if a.notebook else None
     folder = write_walkforward(outcome, sys.argv, extra=extra)
@@ -133,6 +156,7 @@ def walkforward_command(a: WalkForwardArgs) -> None:
         console.print(f"{symbol}: " + describe_record(summary["gaps"]), highlight=False)
         console.print(f"{symbol}: {summary['verdict']['text']}", style="green" if summary["verdict"]["promote"] else "red",
                       highlight=False)
+    report_failures(outcome.failed)
 
 
 def wfe_text(eff: dict) -> str:

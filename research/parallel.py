@@ -18,7 +18,7 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-__all__ = ["available_cores", "numba_threads", "ordered_map", "resolve_workers"]
+__all__ = ["available_cores", "main_hidden", "numba_threads", "ordered_map", "resolve_workers"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -61,23 +61,24 @@ def ordered_map(fn: Callable[[T], R], tasks: Sequence[T], workers: int, initiali
     """`fn` over `tasks` on up to `workers` spawned processes, yielding results in task order. `initializer`
     runs once in each worker with `initargs`: the place to send what every task shares (bars, costs) once
     per worker instead of once per task. `fn` and `initializer` must be module-level functions of an
-    importable module (not of the script being run: workers do not import it, see `_main_hidden`)."""
+    importable module (not of the script being run: workers do not import it, see `main_hidden`)."""
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=max(1, min(workers, len(tasks))), mp_context=context,
                              initializer=initializer, initargs=tuple(initargs)) as pool:
-        with _main_hidden():  # every worker starts during these submits (spawn starts one per submit, up to max)
+        with main_hidden():  # every worker starts during these submits (spawn starts one per submit, up to max)
             futures = [pool.submit(fn, task) for task in tasks]
         for future in futures:
             yield future.result()
 
 
 @contextmanager
-def _main_hidden() -> Iterator[None]:
+def main_hidden() -> Iterator[None]:
     """Start workers without re-running the user's script in them. A spawned worker imports the parent's
     `__main__` from its file or module name; a script that calls a sweep without an
     `if __name__ == "__main__":` guard would sweep again in every worker, which multiprocessing refuses
     while the parent's pool waits forever. Our task functions live in `research`, so the workers need
-    nothing from `__main__`: hide where it came from while they start."""
+    nothing from `__main__`: hide where it came from while they start (a pool's, or a local Dask
+    cluster's, whose nannies spawn their workers the same way)."""
     main = sys.modules["__main__"]
     saved = {name: getattr(main, name) for name in ("__file__", "__spec__") if hasattr(main, name)}
     for name in saved:

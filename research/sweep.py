@@ -115,13 +115,18 @@ def screenable(strategy: Strategy, engine: str) -> bool:
 
 def score_combos(strategy: Strategy, bars: Bars, combos: Sequence[Any], costs: Costs, timeframe: str,
                  engine: str = "auto", progress: Progress | None = None, window: tuple[int, int] | None = None,
-                 every_bar: bool = False, workers: int | None = None) -> Scores:
+                 every_bar: bool = False, workers: int | None = None, warmup: int | None = None) -> Scores:
     """Metrics and values (at each UTC day's last bar, or at `every_bar`) for every combination, trading
     only inside `window` = [lo, hi) bar positions (default: all bars). Up to the longest warm-up of history
     before `lo` feeds the indicators, never the trading or the scores. `workers` cores (default: all) share
-    the combinations; the figures do not depend on how many."""
+    the combinations; the figures do not depend on how many.
+
+    `warmup` is that longest warm-up when `combos` is a part of a larger grid (default: the longest of
+    `combos`): given the grid's, a part's indicators start on the same bar as the whole grid's, so an
+    executor that cuts a grid into parts gets the same bits for every combination (an average started
+    elsewhere is another float)."""
     lo, hi = window if window is not None else (0, len(bars))
-    lead = min(lo, max(p.warmup for p in combos))
+    lead = min(lo, warmup if warmup is not None else max(p.warmup for p in combos))
     view = bars[lo - lead: hi]
     span = view.ts_ms[lead:]
     sample_idx = lead + (np.arange(len(span)) if every_bar else day_ends(span))

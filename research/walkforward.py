@@ -20,7 +20,8 @@ from engine.ohlcv.timeframe import timeframe_ms
 from research.gates import verdict
 from research.overfitting import daily_returns, dsr_evidence, pbo_evidence, trial_sr_variance
 from research.splits import Fold, SplitSpec, plan_folds
-from research.sweep import Market, SweepSpec, day_ends, fill_bars, grid_of, load_markets, score_combos
+from research.executors import Executor, LocalExecutor, RequestScores, ScoreJob, ScoreRequest, data_source, failures
+from research.sweep import Market, SweepSpec, day_ends, fill_bars, grid_of, load_markets
 
 Progress = Callable[[int, int], None]
 
@@ -51,6 +52,8 @@ class WalkForwardOutcome:
     folds: list[FoldResult]
     stitched: dict[str, pd.Series] = field(default_factory=dict)  # symbol -> stitched OOS equity
     summary: dict[str, dict] = field(default_factory=dict)  # symbol -> efficiency, stability, evidence, candidate, verdict
+    failed: list[dict] = field(default_factory=list)  # parameter sets that failed on every try (`executors.failures`)
+    executor: dict = field(default_factory=dict)  # where it ran (`Executor.record`): beside the config, not in it
 
 
 def _pick(metrics: np.ndarray, objective: str, min_trades: int) -> int | None:
@@ -59,20 +62,38 @@ def _pick(metrics: np.ndarray, objective: str, min_trades: int) -> int | None:
     return None if not np.isfinite(score).any() else int(np.argmax(score))
 
 
-def run_fold(strategy: Strategy, market: Market, combos: list, fold: Fold, spec: WalkForwardSpec,
-             progress: Progress | None = None) -> FoldResult:
-    sweep = spec.sweep
-    is_scores = score_combos(strategy, market.bars, combos, sweep.costs, sweep.timeframe, sweep.engine, progress,
-                             window=(fold.is_start, fold.is_end))
-    chosen = _pick(is_scores.metrics, sweep.objective, spec.min_trades)
-    index = market.bars.index[fold.oos_start: fold.oos_end]
+def in_sample_requests(markets: list[Market], plans: dict[str, list[Fold]], combos: list) -> list[ScoreRequest]:
+    """Every fold's in-sample sweep, symbol by symbol, fold by fold."""
+    return [ScoreRequest(m, tuple(combos), (f.is_start, f.is_end), label=f"fold {f.index} in-sample")
+            for m in markets for f in plans[m.symbol]]
+
+
+def out_of_sample_request(fold: Fold, in_sample: ScoreRequest, answer: RequestScores,
+                          spec: WalkForwardSpec) -> ScoreRequest | None:
+    """The fold's pick traded over its out-of-sample window, every bar valued; None when nothing was picked."""
+    chosen = _pick(answer.scores.metrics, spec.sweep.objective, spec.min_trades)
     if chosen is None:
-        flat = pd.Series(sweep.costs.init_cash, index=index)
-        return FoldResult(market.symbol, fold, None, {}, {}, flat)
-    oos = score_combos(strategy, market.bars, [combos[chosen]], sweep.costs, sweep.timeframe, sweep.engine,
-                       window=(fold.oos_start, fold.oos_end), every_bar=True)
-    return FoldResult(market.symbol, fold, asdict(combos[chosen]), dict(zip(METRICS, is_scores.metrics[chosen].tolist())),
-                      dict(zip(METRICS, oos.metrics[0].tolist())), pd.Series(oos.daily_values[:, 0], index=index))
+        return None
+    return ScoreRequest(in_sample.market, (in_sample.combos[chosen],), (fold.oos_start, fold.oos_end), every_bar=True,
+                        label=f"fold {fold.index} out-of-sample")
+
+
+def fold_result(fold: Fold, in_sample: ScoreRequest, is_answer: RequestScores, oos: ScoreRequest | None,
+                oos_answer: RequestScores | None, init_cash: float) -> FoldResult:
+    """One fold from its in-sample answer and its pick's out-of-sample answer; a pick that fails
+    out-of-sample stops the run (its fold could be neither traded nor left out silently)."""
+    market = in_sample.market
+    index = market.bars.index[fold.oos_start: fold.oos_end]
+    if oos is None or oos_answer is None:
+        return FoldResult(market.symbol, fold, None, {}, {}, pd.Series(init_cash, index=index))
+    pick = oos.combos[0]
+    if oos_answer.failed:
+        raise RuntimeError(f"{market.symbol} fold {fold.index}: the in-sample pick {pick} failed out-of-sample: "
+                           f"{oos_answer.failed[0]}")
+    chosen = in_sample.combos.index(pick)
+    return FoldResult(market.symbol, fold, asdict(pick), dict(zip(METRICS, is_answer.scores.metrics[chosen].tolist())),
+                      dict(zip(METRICS, oos_answer.scores.metrics[0].tolist())),
+                      pd.Series(oos_answer.scores.daily_values[:, 0], index=index))
 
 
 def stitch(results: list[FoldResult], init_cash: float) -> pd.Series:
@@ -155,33 +176,47 @@ def stitched_metrics(equity: pd.Series, results: list[FoldResult], init_cash: fl
 
 
 def run_walkforward(spec: WalkForwardSpec, store: Store | None = None,
-                    progress: Callable[[str], Progress | None] | None = None) -> WalkForwardOutcome:
-    """Validate the grid, the data and the split plan of every symbol first; nothing runs on bad input."""
+                    progress: Callable[[str], Progress | None] | None = None,
+                    executor: Executor | None = None) -> WalkForwardOutcome:
+    """Validate the grid, the data and the split plan of every symbol first; nothing runs on bad input.
+    Then `executor` (default: this process, every core) scores every fold's in-sample sweep and each
+    symbol's whole-period sweep (for PBO) together, and then each fold's pick out-of-sample."""
     strategy, grid, combos = grid_of(spec.sweep)
     warmup = max(p.warmup for p in combos)
-    markets = load_markets(spec.sweep, store or Store(), min_bars=warmup + 2)
+    store = store or Store()
+    markets = load_markets(spec.sweep, store, min_bars=warmup + 2)
     plans = {m.symbol: plan_folds(m.bars.index, spec.splits, min_is_bars=warmup + 2) for m in markets}
-    outcome = WalkForwardOutcome(spec, strategy, grid, markets, [])
-    for market in markets:
-        tracker = progress(market.symbol) if progress else None
-        results = []
-        for k, fold in enumerate(plans[market.symbol]):
-            results.append(run_fold(strategy, market, combos, fold, spec))
-            if tracker:
-                tracker(k + 1, len(plans[market.symbol]))
-        outcome.folds += results
-        outcome.stitched[market.symbol] = stitch(results, spec.sweep.costs.init_cash)
-        outcome.summary[market.symbol] = summarize(strategy, market, combos, results, outcome.stitched[market.symbol], spec)
+    executor = executor or LocalExecutor()
+    sweep = spec.sweep
+    job = ScoreJob(strategy, sweep.costs, sweep.timeframe, sweep.engine, data_source(sweep, store))
+    folds = [f for m in markets for f in plans[m.symbol]]
+    in_sample, whole = in_sample_requests(markets, plans, combos), [ScoreRequest(m, tuple(combos)) for m in markets]
+    answers = executor.score(job, in_sample + whole, progress("walk-forward in-sample") if progress else None)
+    is_answers, whole_answers = answers[:len(in_sample)], answers[len(in_sample):]
+    oos = [out_of_sample_request(*fold, spec) for fold in zip(folds, in_sample, is_answers, strict=True)]
+    picked = [r for r in oos if r is not None]
+    picked_answers = iter(executor.score(job, picked, progress("walk-forward out-of-sample") if progress else None))
+    oos_answers = [next(picked_answers) if r is not None else None for r in oos]
+    results = [fold_result(*fold, sweep.costs.init_cash)
+               for fold in zip(folds, in_sample, is_answers, oos, oos_answers, strict=True)]
+    failed = failures([*in_sample, *whole, *picked], [*answers, *(a for a in oos_answers if a is not None)])
+    outcome = WalkForwardOutcome(spec, strategy, grid, markets, results, failed=failed, executor=executor.record())
+    for market, whole_answer in zip(markets, whole_answers, strict=True):
+        mine = [r for r in results if r.symbol == market.symbol]
+        outcome.stitched[market.symbol] = stitch(mine, sweep.costs.init_cash)
+        outcome.summary[market.symbol] = summarize(strategy, market, whole_answer, mine, outcome.stitched[market.symbol],
+                                                   spec)
     return outcome
 
 
-def summarize(strategy: Strategy, market: Market, combos: list, results: list[FoldResult], equity: pd.Series,
+def summarize(strategy: Strategy, market: Market, whole: RequestScores, results: list[FoldResult], equity: pd.Series,
               spec: WalkForwardSpec) -> dict:
     """Efficiency, stability, stitched OOS metrics, the candidate, its overfitting evidence (DSR of the
-    stitched OOS returns, trials = the grid; PBO of the whole-period search), the gaps, and the verdict."""
+    stitched OOS returns, trials = the grid's scored combinations; PBO of the whole-period search), the gaps,
+    and the verdict."""
     sweep = spec.sweep
-    whole = score_combos(strategy, market.bars, combos, sweep.costs, sweep.timeframe, sweep.engine)
-    whole_returns = daily_returns(whole.daily_values, sweep.costs.init_cash)
+    kept, scores = whole.only_kept(f"on {market.symbol} over the whole period")
+    whole_returns = daily_returns(scores.daily_values, sweep.costs.init_cash)
     stitched_daily = equity.to_numpy()[day_ends(equity.index.as_unit("ms").asi8)]
     oos_returns = daily_returns(stitched_daily[:, None], sweep.costs.init_cash)[:, 0]
     candidate = candidate_of(results)
@@ -190,16 +225,16 @@ def summarize(strategy: Strategy, market: Market, combos: list, results: list[Fo
                "stitched_oos": stitched_metrics(equity, results, sweep.costs.init_cash, timeframe_ms(sweep.timeframe)),
                "candidate": candidate,
                "recommendation": candidate,  # the old name, still read by research/candidates.py and older runs
-               "evidence": {**dsr_evidence(oos_returns, len(combos), trial_sr_variance(whole_returns),
+               "evidence": {**dsr_evidence(oos_returns, len(kept), trial_sr_variance(whole_returns),
                                           of="the stitched out-of-sample daily returns"),
-                            **pbo_evidence(whole_returns), "trials": len(combos), "days": int(len(oos_returns))},
+                            **pbo_evidence(whole_returns), "trials": len(kept), "days": int(len(oos_returns))},
                "gaps": market.gaps.run_record(oos_fill_bars(strategy, market, results, sweep), market.bars.ts_ms)}
     summary["verdict"] = verdict(summary).record()
     return summary
 
 
 def oos_fill_bars(strategy: Strategy, market: Market, results: list[FoldResult], sweep: SweepSpec) -> np.ndarray:
-    """Bar positions of every out-of-sample fill of the folds' picks, as `run_fold` traded them."""
+    """Bar positions of every out-of-sample fill of the folds' picks, as they were traded out-of-sample."""
     found = [fill_bars(strategy, market.bars, strategy.params(r.pick), sweep.costs, sweep.timeframe,
                        (r.fold.oos_start, r.fold.oos_end)) for r in results if r.pick is not None]
     return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)

@@ -45,6 +45,7 @@ def write_walkforward(outcome: WalkForwardOutcome, command: list[str], reports_d
         pd.DataFrame([{"symbol": s, **row} for s, summary in outcome.summary.items() for row in summary["stability"]]
                      ).to_csv(folder.path("stability.csv"), index=False)
         record = base_record("walkforward", run_id, command, config, data)
+        record.update(executor=outcome.executor, failed=outcome.failed)
         record["results"] = outcome.summary
         record.update(walkforward_candidates(outcome))  # strategy source, candidate specs, out-of-sample windows
         record["headline"] = headline(outcome)

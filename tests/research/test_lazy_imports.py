@@ -1,5 +1,6 @@
 """The research stack loads where it is used: `gauntlet replay` without --parity never imports vectorbt
-(seconds of start-up), and `gauntlet --help` imports none of the heavy libraries."""
+(seconds of start-up), a sweep on the local executor never imports dask, and `gauntlet --help` imports none
+of the heavy libraries."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 import subprocess
 import sys
 
-HEAVY = ("vectorbt", "quantstats", "plotly", "matplotlib", "papermill", "nbformat", "scipy")
+HEAVY = ("vectorbt", "quantstats", "plotly", "matplotlib", "papermill", "nbformat", "scipy", "dask", "distributed")
 _PROBE = """
 import json, sys
 from research.cli import app
@@ -33,6 +34,13 @@ def test_replay_without_parity_does_not_import_vectorbt(env_cache):
     parity = _gauntlet_in_process("replay", "sma_cross", "--param", "fast=10", "--param", "slow=30", *market,
                                   "--parity")
     assert parity["exit"] == 0 and "vectorbt" in parity["loaded"]
+
+
+def test_a_sweep_on_the_local_executor_does_not_import_dask(env_cache):
+    grid = ["--param", "fast=5:20:5", "--param", "slow=30:90:30"]
+    done = _gauntlet_in_process("sweep", "sma_cross", "--symbol", "BTC/USDT", *grid, "--executor", "local")
+    assert done["exit"] == 0 and "vectorbt" in done["loaded"]  # the sweep ran, confirming its top with vectorbt
+    assert "dask" not in done["loaded"] and "distributed" not in done["loaded"]
 
 
 def test_help_imports_no_research_stack():
