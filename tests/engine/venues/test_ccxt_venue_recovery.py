@@ -3,8 +3,7 @@ down, cancelled by hand, placed but never answered, never sent), sends nothing, 
 again; then a submitting process killed with SIGKILL at random points, reconciled by a fresh venue each time:
 never two orders for one intent, no order left unknown, the journal's fills the exchange's trades.
 
-A longer chaos run: `GAUNTLET_SOAK_KILLS=200 pytest tests/engine/venues/test_ccxt_venue_recovery.py` (what
-`make soak` is meant to run; the default is a handful of kills)."""
+`make soak` runs the same with 200 kills and a fresh seed (`GAUNTLET_SOAK_KILLS` sets another count)."""
 
 from __future__ import annotations
 
@@ -20,6 +19,8 @@ from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from engine.core.orders import OrderStatus
 from engine.live.journal import Journal
 from engine.venues.ccxt_venue import CcxtVenue, VenueConfig
@@ -32,7 +33,8 @@ from tests.engine.venues.venue_kit import (DEPLOYMENT, SYMBOL, command, exchange
                                            trading_emulator, venue_on)
 
 ROOT = Path(__file__).resolve().parents[3]
-KILLS = int(os.environ.get("GAUNTLET_SOAK_KILLS", "8"))
+KILLS = 8
+SOAK_KILLS = int(os.environ.get("GAUNTLET_SOAK_KILLS", "200"))
 
 
 def test_reconcile_brings_journaled_orders_to_the_exchanges_truth_sends_nothing_and_adds_nothing_twice(tmp_path):
@@ -153,7 +155,16 @@ def _check_books(emulator: BinanceEmulator, journal: Journal) -> int:
 
 
 def test_a_submitter_killed_at_random_points_never_leaves_two_orders_for_one_intent_nor_one_unknown(tmp_path):
-    rng, origin = random.Random(20261201), time.time()
+    kill_submitter_repeatedly(tmp_path, KILLS, seed=20261201)
+
+
+@pytest.mark.soak
+def test_soak_a_submitter_killed_two_hundred_times(tmp_path):
+    kill_submitter_repeatedly(tmp_path, SOAK_KILLS, seed=int(time.time()))
+
+
+def kill_submitter_repeatedly(tmp_path: Path, kills: int, seed: int) -> None:
+    rng, origin = random.Random(seed), time.time()
     path, log = tmp_path / "journal.sqlite", tmp_path / "submitter.log"
     Journal.open(path).close()
     clock = AcceleratedClock(child.NOW, 1.0, clock=time.time, origin_s=origin)  # the submitter reads the same time
@@ -162,7 +173,7 @@ def test_a_submitter_killed_at_random_points_never_leaves_two_orders_for_one_int
               Fault("lost_response", hidden_s=0.8, **PLACE)]
     reconciled: Counter[str] = Counter()
     with BinanceEmulator([minute_feed()], clock=clock, trading=account()) as emu:
-        for kill in range(KILLS):
+        for kill in range(kills):
             phase, nth = PHASES[kill % len(PHASES)], rng.randint(1, 3)
             fault = rng.choice(faults)
             if fault is not None:
@@ -171,8 +182,8 @@ def test_a_submitter_killed_at_random_points_never_leaves_two_orders_for_one_int
             _kill_at(process, phase, nth, rng.uniform(0.0, 0.6 if phase == "noted request" else 0.05), log)
             emu.clear_faults()
             events, again, unexplained = asyncio.run(_reconciled(emu, path))
-            assert again == [] and unexplained == [], (kill, phase, again, unexplained)
+            assert again == [] and unexplained == [], (seed, kill, phase, again, unexplained)
             reconciled.update(type(e).__name__ for e in events)
             with Journal.open(path) as journal:
                 placed = _check_books(emu, journal)
-    assert placed >= KILLS and reconciled["OrderAccepted"] >= 1, reconciled  # kills landed between send and journal
+    assert placed >= kills and reconciled["OrderAccepted"] >= 1, (seed, reconciled)  # kills landed between send and journal
