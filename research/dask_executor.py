@@ -34,8 +34,8 @@ import numpy as np
 from distributed import Client, Future, LocalCluster, as_completed, get_worker
 from distributed.comm.addressing import parse_address, parse_host_port
 
-from engine.bars import Bars
-from engine.execution import Costs
+from engine.strategy.bars import Bars
+from engine.core.costs import Costs
 from engine.ohlcv import SeriesKey, Store
 from engine.spec import source_sha256
 from engine.strategy import Strategy, load_strategy

@@ -22,9 +22,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from engine.execution import Costs
+from engine.core.costs import Costs
 from engine.ohlcv import Store, to_ms
-from engine.metrics_nb import METRICS
+from engine.sim.metrics_nb import METRICS
 from engine.strategy import Strategy
 from research.parallel import resolve_workers
 from research.sweep import Market, Scores, SweepSpec, score_combos

@@ -10,8 +10,8 @@ _FAILING = '''
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.indicators_nb import ma_nb
-from engine.signals import Signals
+from engine.strategy.indicators_nb import ma_nb
+from engine.strategy.signals import Signals
 
 ALWAYS, ONCE = {always}, {once}
 MARKER = Path(__file__).with_suffix(".failed-once")  # there once the transient failure has happened

@@ -48,7 +48,7 @@ def _write_cache(root: Path) -> None:
 
 def _request(root: Path):
     """The job and the one request every mode answers: the whole default grid on the cached year."""
-    from engine.execution import Costs
+    from engine.core.costs import Costs
     from engine.ohlcv import Store
     from research.executors import ScoreJob, ScoreRequest, data_source
     from research.sweep import SweepSpec, grid_of, load_markets

@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 from distributed import Client
 
-from engine.execution import Costs
+from engine.core.costs import Costs
 from engine.ohlcv import SeriesKey, Store
 from research.dask_executor import DaskExecutor, WorkerSetupError
 from research.executors import LocalExecutor, ScoreJob, ScoreRequest, data_source

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.bars import Bars
-from engine.execution import Costs
+from engine.strategy.bars import Bars
+from engine.core.costs import Costs
 from engine.strategy import load_strategy
 from research.executors import ExecutorOptions, LocalExecutor, open_executor
 from research.splits import SplitSpec
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.signals import Signals
+from engine.strategy.signals import Signals
 
 
 @dataclass(frozen=True, slots=True)
