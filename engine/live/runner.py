@@ -174,8 +174,10 @@ class Runner:
         journal = Journal.open(journal_path(deployment.name, self.config.data_dir))
         self.journals.append(journal)
         venue = PaperVenue(SimVenue(costs, realism, rules, key.timeframe_ms))
-        session = Session(SessionPlan(deployment.name, strategy, params, config, self.config.snapshot_every), venue,
-                          journal)
+        record = {"label": deployment.label(), "exchange": key.exchange,
+                  "spec": spec.model_dump(mode="json", exclude_none=True)}
+        plan = SessionPlan(deployment.name, strategy, params, config, self.config.snapshot_every, record)
+        session = Session(plan, venue, journal)
         session.log.info("runner.deployment", version=deployment.version, venue=deployment.venue.kind,
                          market=str(key), params=str(params))
         return Deployed(deployment, session, key, KillSwitch.of(deployment.name, self.config.data_dir))

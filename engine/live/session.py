@@ -105,6 +105,7 @@ class SessionPlan:
     params: Any
     config: LoopConfig
     snapshot_every: int = 100
+    record: dict[str, Any] | None = None  # the deployment (label, exchange, spec as JSON), kept in snapshots
 
     @property
     def warmup(self) -> int:
@@ -308,7 +309,8 @@ class Session:
                         "venue": self.venue.snapshot() if self.venue.holds_books else None,
                         "t": self.t, "last_ms": self.last_ms, "last_close": self.last_close,
                         "pending": [list(d) for d in self.pending], "marks": self.marks.state(),
-                        "init_cash": self.plan.config.costs.init_cash, "baseline": self.baseline})
+                        "init_cash": self.plan.config.costs.init_cash, "baseline": self.baseline,
+                        "deployment": self.plan.record})
 
     def restore(self, state: dict[str, Any]) -> None:
         state = from_json(state)

@@ -189,6 +189,19 @@ class Journal:
         return [Entry(row["seq"], row["deployment"], decode(row["type"], row["fields"], f"{self.where} event {row['seq']}"))
                 for row in rows]
 
+    def events_of(self, deployment: str, kinds: Iterable[str]) -> list[Entry]:
+        """The events of `deployment` of the given kinds (e.g. `risk_checked`), in order."""
+        query = select(events).where((events.c.deployment == deployment) & events.c.type.in_(list(kinds)))
+        with self._read() as connection:
+            rows = connection.execute(query.order_by(events.c.seq)).mappings().all()
+        return [Entry(row["seq"], row["deployment"], decode(row["type"], row["fields"], f"{self.where} event {row['seq']}"))
+                for row in rows]
+
+    def count_fills(self, deployment: str) -> int:
+        with self._read() as connection:
+            return connection.execute(select(func.count()).select_from(fills)
+                                      .where(fills.c.deployment == deployment)).scalar() or 0
+
     def last_seq(self, deployment: str) -> int:
         """The seq of the last event of `deployment` (0: none yet)."""
         with self._read() as connection:
