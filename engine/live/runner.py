@@ -42,7 +42,7 @@ from engine.sim.venue import SimVenue
 from engine.strategy.contract import load_strategy
 from engine.venues.ccxt_client import make_exchange
 
-__all__ = ["Runner", "RunnerConfig", "load_deployments"]
+__all__ = ["Runner", "RunnerConfig", "load_deployments", "paper_session", "session_plan"]
 
 log = structlog.get_logger("gauntlet.runner")
 
@@ -164,22 +164,11 @@ class Runner:
                 {**described, "symbol": market.symbol})))
 
     def _deployed(self, deployment: Deployment, key: SeriesKey, rules: MarketRules) -> Deployed:
-        spec = deployment.spec
-        ref = spec.strategy.ref
-        strategy = load_strategy(spec.strategy.path if ref.endswith(".py") and spec.strategy.path else ref)
-        params = strategy.params(spec.params)
-        costs, realism = spec.costs.to_costs(), spec.realism.to_realism()
-        config = LoopConfig(costs, realism, rules, strategy.risk_rules(spec.risk.to_config()), deployment.name,
-                            key.timeframe_ms)
         journal = Journal.open(journal_path(deployment.name, self.config.data_dir))
         self.journals.append(journal)
-        venue = PaperVenue(SimVenue(costs, realism, rules, key.timeframe_ms))
-        record = {"label": deployment.label(), "exchange": key.exchange,
-                  "spec": spec.model_dump(mode="json", exclude_none=True)}
-        plan = SessionPlan(deployment.name, strategy, params, config, self.config.snapshot_every, record)
-        session = Session(plan, venue, journal)
+        session = paper_session(session_plan(deployment, key, rules, self.config.snapshot_every), journal)
         session.log.info("runner.deployment", version=deployment.version, venue=deployment.venue.kind,
-                         market=str(key), params=str(params))
+                         market=str(key), params=str(session.plan.params))
         return Deployed(deployment, session, key, KillSwitch.of(deployment.name, self.config.data_dir))
 
     async def _prepare(self, market: Market) -> None:
@@ -306,6 +295,25 @@ class Runner:
             await client.close()
         for journal in self.journals:
             journal.close()
+
+
+def session_plan(deployment: Deployment, key: SeriesKey, rules: MarketRules, snapshot_every: int = 100) -> SessionPlan:
+    """What a deployment's session trades: its strategy (loaded as promoted), parameters, and the loop's
+    configuration with the exchange's rules, the deployment's name as the scope of its client ids."""
+    spec = deployment.spec
+    ref = spec.strategy.ref
+    strategy = load_strategy(spec.strategy.path if ref.endswith(".py") and spec.strategy.path else ref)
+    config = LoopConfig(spec.costs.to_costs(), spec.realism.to_realism(), rules,
+                        strategy.risk_rules(spec.risk.to_config()), deployment.name, key.timeframe_ms)
+    record = {"label": deployment.label(), "exchange": key.exchange,
+              "spec": spec.model_dump(mode="json", exclude_none=True)}
+    return SessionPlan(deployment.name, strategy, strategy.params(spec.params), config, snapshot_every, record)
+
+
+def paper_session(plan: SessionPlan, journal: Journal) -> Session:
+    """A session trading on the simulated venue (paper), journaling to `journal`."""
+    config = plan.config
+    return Session(plan, PaperVenue(SimVenue(config.costs, config.realism, config.rules, config.bar_ms)), journal)
 
 
 async def _calibrated(client: Any, speed: float) -> ExchangeClock:

@@ -76,6 +76,8 @@ async def reconcile_session(session: Session, ts_ms: int) -> Reconciliation:
     since = min((r.intent_ms for r in rows), default=ts_ms)
     view = VenueView({o.client_id: await venue.order(o.client_id) for o in loop.open}, await venue.open_orders(),
                      await venue.trades_since(since), await venue.balances())
+    if not session.baseline and journal.last_seq(session.name) == 0:
+        session.baseline = dict(view.balances)  # a first start: the account as the deployment found it
     books = Books(session.name, loop.base_asset, loop.quote_asset, list(loop.open),
                   {o.client_id: o.filled_qty for o in loop.orders}, loop.ledger.qty,
                   loop.ledger.cash - session.plan.config.costs.init_cash, session.baseline, unanswered)

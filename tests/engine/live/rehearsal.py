@@ -1,25 +1,31 @@
 """What the runner tests share: a paper deployment of a built-in strategy written as `gauntlet promote` would,
 an emulator serving real candles on an accelerated clock, the replay of what a runner's journal says it
-traded (bar by bar, over the candles of its cache, with the same spec), and the books a journal holds."""
+traded (bar by bar, over the candles of its cache, with the same spec), the books a journal holds, and
+sessions fed real candles directly (no feed, no emulator)."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from engine.core.market_rules import rules_from_sources
-from engine.core.orders import OrderStatus
+from engine.core.market_rules import DEFAULT_SPOT, MarketRules, rules_from_sources
+from engine.core.matching import Candle
 from engine.live import DataDigest, Deployment, GateResult, GateThresholds, Journal, Venue, save_deployment
+from engine.live.cache import LiveCache
 from engine.live.history import journal_path
+from engine.live.paper import PaperVenue
+from engine.live.runner import paper_session, session_plan
+from engine.live.session import Session, TickInputs
 from engine.ohlcv import SeriesKey, Store
 from engine.replay import ReplayResult, replay
 from engine.spec import MarketSpec, RunSpec, StrategySpec
 from engine.strategy import Bars, load_strategy
 from engine.venues.emulator import Feed
-from tests.conftest import shared_candles
+from tests.conftest import btc_1h_store, shared_candles
 
 HOUR = 3_600_000
 BTC_1H = "binance_BTC-USDT_1h_2024-01_2024-09.parquet"
@@ -92,5 +98,56 @@ def replay_books(result: ReplayResult) -> Books:
     return Books(list(result.events), orders, fills, marks, [int(ts) for ts in result.bars.ts_ms])
 
 
-def terminal(status: str) -> bool:
-    return OrderStatus(status) in (OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED)
+# -- sessions fed real candles directly (no feed, no emulator) ----------------------------------------------
+
+KEY = SeriesKey("binance", "BTC/USDT", "1h")
+RULES = MarketRules.from_ccxt({**DEFAULT_SPOT, "symbol": "BTC/USDT"})
+BARS = Bars.from_frame(shared_candles(BTC_1H))
+FIRST = 400  # the first candle traded; the 400 before it are history
+
+
+def candle(i: int) -> Candle:
+    b = BARS
+    return Candle(int(b.ts_ms[i]), float(b.open[i]), float(b.high[i]), float(b.low[i]), float(b.close[i]),
+                  float(b.volume[i]))
+
+
+def a_session(tmp_path: Path, name: str, strategy: str = "sma_cross", params: dict | None = None,
+              journal: Journal | None = None, venue_type: type = PaperVenue, **spec: object) -> Session:
+    deployment = paper_deployment(tmp_path / "deployments", name, strategy, params or {"fast": 5, "slow": 20}, **spec)
+    plan = session_plan(deployment, KEY, RULES, snapshot_every=25)
+    session = paper_session(plan, journal or Journal.open(tmp_path / f"{name}.sqlite"))
+    session.venue = venue_type(session.venue.sim)
+    session.window.fill(BARS[:FIRST])
+    return session
+
+
+def drive(session: Session, lo: int, hi: int, inputs: dict[int, TickInputs] | None = None) -> None:
+    async def go() -> None:
+        for i in range(lo, hi):
+            await session.on_candle(candle(i), (inputs or {}).get(i, TickInputs()))
+    asyncio.run(go())
+
+
+def decided(column: str, lo: int, hi: int, params: dict) -> list[int]:
+    """The bars in [lo, hi) whose close sma_cross decides a `column` (entries, exits) at."""
+    strategy = load_strategy("sma_cross")
+    full = strategy.signals(BARS[:hi], strategy.params(params))
+    return [int(i) for i in np.flatnonzero(getattr(full, column)[lo:hi]) + lo]
+
+
+class CrashingJournal(Journal):
+    """A journal whose process 'dies' while writing candle `at`'s transaction: its intents are on disk (and the
+    orders at the venue), its events are not."""
+
+    at: int = -1
+
+    def record_tick(self, deployment, batch, mark, beat, snapshot=None):  # noqa: ANN001, ANN201
+        if mark.ts_ms == self.at:
+            raise SystemExit("killed")
+        return super().record_tick(deployment, batch, mark, beat, snapshot)
+
+
+def cached_candles(root: Path) -> LiveCache:
+    """A real cache at `root` holding the BTC/USDT 1h candles, where recovery reads windows and re-driven candles."""
+    return LiveCache(btc_1h_store(root), KEY)
