@@ -129,6 +129,9 @@ class Runner:
         try:
             await self._open(deployments)
             await asyncio.gather(*(self._prepare(m) for m in self.markets.values()))
+            for market in self.markets.values():  # the portfolio knows every deployment before the first entry
+                for deployed in market.deployed:
+                    self.portfolio.update(deployed.session.name, _holding(deployed.session, market.key))
             beating = asyncio.create_task(self._heartbeats())
             await asyncio.gather(*(self._trade(m) for m in self.markets.values()))
             beating.cancel()
@@ -248,9 +251,7 @@ class Runner:
             except Exception as exc:  # noqa: BLE001 - one deployment's failure halts it, never the others
                 self._halt(deployed, f"{type(exc).__name__}: {exc}")
                 continue
-            equity = session.marks.value(session.loop, session.t - 1, candle.close)
-            tripped = self.portfolio.update(session.name, Holding(market.key.symbol.split("/")[0], equity,
-                                                                  abs(session.loop.ledger.qty) * candle.close))
+            tripped = self.portfolio.update(session.name, _holding(session, market.key))
             if tripped is not None:
                 self._latch_all(tripped)
         market.handled += 1
@@ -314,6 +315,15 @@ def paper_session(plan: SessionPlan, journal: Journal) -> Session:
     """A session trading on the simulated venue (paper), journaling to `journal`."""
     config = plan.config
     return Session(plan, PaperVenue(SimVenue(config.costs, config.realism, config.rules, config.bar_ms)), journal)
+
+
+def _holding(session: Session, key: SeriesKey) -> Holding:
+    """A session's books for the portfolio: its equity and its position's value at the last close."""
+    loop, asset = session.loop, key.symbol.split("/")[0]
+    if session.last_ms is None:
+        return Holding(asset, loop.ledger.cash, 0.0)
+    equity = session.marks.value(loop, session.t - 1, session.last_close)
+    return Holding(asset, equity, abs(loop.ledger.qty) * session.last_close)
 
 
 async def _calibrated(client: Any, speed: float) -> ExchangeClock:
