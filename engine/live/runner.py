@@ -33,6 +33,7 @@ from engine.live.journal import Journal
 from engine.live.killswitch import KillSwitch
 from engine.live.paper import PaperVenue
 from engine.live.portfolio import Holding, Portfolio, PortfolioLimits
+from engine.live.recovery import RecoveryError
 from engine.live.session import Session, SessionPlan, TickInputs
 from engine.live.startup import first_needed_ms, restore_session, resume_session
 from engine.ohlcv.layout import SeriesKey
@@ -133,8 +134,10 @@ class Runner:
                 for deployed in market.deployed:
                     self.portfolio.update(deployed.session.name, _holding(deployed.session, market.key))
             beating = asyncio.create_task(self._heartbeats())
-            await asyncio.gather(*(self._trade(m) for m in self.markets.values()))
-            beating.cancel()
+            try:
+                await asyncio.gather(*(self._trade(m) for m in self.markets.values()))
+            finally:
+                beating.cancel()
         finally:
             await self._close()
         return 1 if self.halted else 0
@@ -190,7 +193,10 @@ class Runner:
         fetched = await asyncio.to_thread(market.cache.fill, sync, since - 3 * warmup * bar_ms)
         log.info("runner.cache", series=str(market.key), fetched=fetched)
         for deployed, seq, _ in needs:
-            await resume_session(deployed.session, market.cache, seq)
+            try:
+                await resume_session(deployed.session, market.cache, seq)
+            except RecoveryError as exc:  # this deployment's books cannot be trusted; the others trade on
+                self._halt(deployed, str(exc))
         start = self._start_ms(market)
         for deployed, _, _ in needs:
             if deployed.session.last_ms is None:

@@ -29,7 +29,6 @@ import structlog
 
 from engine.core.commands import CancelOrder, Command, SubmitOrder
 from engine.core.events import Event, OrderAccepted, OrderCancelled, OrderRejected, RiskChecked
-from engine.core.ledger import Fill
 from engine.core.loop import Decision, Loop, LoopConfig
 from engine.core.matching import Candle
 from engine.core.orders import Order, OrderStatus
@@ -39,6 +38,7 @@ from engine.live.recovery import (KILL_PREFIX, Books, JournaledInputs, Journaled
 from engine.live.window import Marks, Window
 from engine.replay import last_decision
 from engine.strategy.contract import Strategy
+from engine.venues.protocol import AsyncVenue
 
 __all__ = ["Gate", "Session", "SessionPlan", "SessionVenue", "TickInputs"]
 
@@ -46,7 +46,7 @@ log = structlog.get_logger("gauntlet.session")
 STATE_VERSION = 1
 
 
-class SessionVenue(Protocol):
+class SessionVenue(AsyncVenue, Protocol):
     """What a session needs of a venue: the `AsyncVenue` protocol, plus what a candle brings. Paper's is
     `engine.live.paper.PaperVenue`; a live venue's `process` reports what happened to our orders since it was
     last asked, its `settle` and `learn` do nothing, and its books are the exchange's (`holds_books` False)."""
@@ -55,18 +55,6 @@ class SessionVenue(Protocol):
 
     @property
     def has_open(self) -> bool: ...
-
-    async def submit(self, command: SubmitOrder) -> list[Event]: ...
-
-    async def cancel(self, command: CancelOrder) -> list[Event]: ...
-
-    async def order(self, client_id: str) -> Order | None: ...
-
-    async def open_orders(self) -> list[Order]: ...
-
-    async def trades_since(self, ts_ms: int) -> list[Fill]: ...
-
-    async def balances(self) -> dict[str, float]: ...
 
     def settle(self, ts_ms: int) -> list[Event]: ...
 
