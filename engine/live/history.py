@@ -54,16 +54,17 @@ def deployment_state(name: str, data_dir: Path | None = None) -> DeploymentState
 
     data = Path(data_dir) if data_dir is not None else settings().data_dir
     path = journal_path(name, data)
+    latched = KillSwitch.of(name, data).reason() is not None
     if not path.is_file():
-        return NEVER_RUN
+        return DeploymentState("latched") if latched else NEVER_RUN
     with Journal.open(path) as journal:
         beat = journal.heartbeat(name)
     if beat is None:
-        return DeploymentState("stopped")
+        return DeploymentState("latched" if latched else "stopped")
     state = beat.state
     if state == "running" and beat.pid is not None and not _alive(beat.pid):
         state = "stopped"  # killed without a word: its heartbeat says when it was last seen
-    if KillSwitch.of(name, data).reason() is not None:
+    if latched:
         state = "latched"
     return DeploymentState(state, datetime.fromtimestamp(beat.heartbeat_ms / 1000, UTC).isoformat(timespec="seconds"))
 

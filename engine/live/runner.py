@@ -133,6 +133,7 @@ class Runner:
             for market in self.markets.values():  # the portfolio knows every deployment before the first entry
                 for deployed in market.deployed:
                     self.portfolio.update(deployed.session.name, _holding(deployed.session, market.key))
+            self._beat_all()
             beating = asyncio.create_task(self._heartbeats())
             try:
                 await asyncio.gather(*(self._trade(m) for m in self.markets.values()))
@@ -281,10 +282,14 @@ class Runner:
     async def _heartbeats(self) -> None:
         while True:
             await asyncio.sleep(self.config.heartbeat_s)
-            for market in self.markets.values():
-                for deployed in market.deployed:
-                    if deployed.halted is None:
-                        deployed.session.journal.beat(deployed.session.name, deployed.session.heartbeat("running"))
+            self._beat_all()
+
+    def _beat_all(self) -> None:
+        """Every trading deployment's heartbeat: running, now (also while its feed waits for a candle)."""
+        for market in self.markets.values():
+            for deployed in market.deployed:
+                if deployed.halted is None:
+                    deployed.session.journal.beat(deployed.session.name, deployed.session.heartbeat("running"))
 
     # -- shutdown -----------------------------------------------------------------------------------------------
 

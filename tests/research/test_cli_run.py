@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from engine.live.history import PaperEvidence, journal_path, read_paper_evidence
+from engine.live.history import PaperEvidence, deployment_state, journal_path, read_paper_evidence
 from engine.live.journal import Journal
 from engine.live.status import utc
 from engine.settings import settings
@@ -85,6 +85,7 @@ def test_stop_latches_the_kill_switch_until_resume(places):
     assert json.loads(switch.read_text())["reason"] == "exchange incident"
     assert _cli("stop", "sma-kill", "--reason", "again").exit_code == 0  # latched: the first reason stays
     assert json.loads(switch.read_text())["reason"] == "exchange incident"
+    assert deployment_state("sma-kill", places / "data").state == "latched"  # what `gauntlet deployments` shows
     assert _cli("resume", "sma-kill").exit_code == 0 and not switch.exists()
     again = _cli("resume", "sma-kill")
     assert again.exit_code == 1 and "not latched" in again.output
