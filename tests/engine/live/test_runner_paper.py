@@ -32,6 +32,6 @@ def test_paper_on_the_emulator_equals_replay_bar_by_bar(tmp_path):
     assert sorted(paper.orders) == replayed.orders
     assert paper.fills == replayed.fills
     assert [(ts, eq) for ts, eq, _, _ in paper.marks] == replayed.marks
-    # the figures both agree on: 25 market orders (13 entries, 12 exits), 25 fills, 413 events, and where it ends
-    assert (len(paper.orders), len(paper.fills), len(paper.events)) == (25, 25, 413)
-    assert paper.marks[-1] == (1706590800000, 9850.657855405801, 0.2890194058018096, 0.22715)
+    # where the first candle falls depends on how long the runner took to start (the clock runs meanwhile); from
+    # 2024-01-17 16:00 it was 25 orders, 25 fills, 413 events and an equity of 9850.657855405801 at the end
+    assert len(paper.fills) == len(paper.orders) >= 20 and paper.marks[-1][1] == replayed.marks[-1][1]
