@@ -36,6 +36,8 @@ from engine.strategy.signals import Signals, at_next_open
 from engine.strategy.trailing import SIZING_ATR_HISTORY, sizing_atr
 from engine.venues.clock import Clock, HistoricalClock
 
+__all__ = ["Replay", "ReplayResult", "last_decision", "replay"]
+
 
 @dataclass
 class ReplayResult:
@@ -240,6 +242,28 @@ def _decisions(bars: Bars, signals: Signals, realism: Realism, risk: RiskConfig 
         acts.tolist(), bars.ts_ms[acts].tolist(), decided.tolist(), bars.ts_ms[decided].tolist(),
         zip(entries[due].tolist(), exits[due].tolist(), short_entries[due].tolist(), short_exits[due].tolist()),
         size.tolist(), zip(sl.tolist(), tp.tolist()), bars.close[decided].tolist(), atr.tolist())]
+
+
+def last_decision(bars: Bars, signals: Signals, t: int, realism: Realism, risk: RiskConfig | None) -> Decision | None:
+    """The decision the last row of `signals` (on `bars`, a trailing window ending at the bar the driver numbers
+    `t`) takes at that bar's close, as `_decisions` makes it from the same row: acting at the open of bar
+    t + 1 + latency (paper and live learn that bar's open time when it comes: `ts_ms` is 0 until then), priced at
+    the close it was decided at, with the window's trailing ATR for ATR sizing. None: the row says nothing."""
+    c = len(bars) - 1
+    if c < 0:
+        return None
+    row = (bool(signals.entries[c]), bool(signals.exits[c]),
+           bool(signals.short_entries[c]) if signals.short_entries is not None else False,
+           bool(signals.short_exits[c]) if signals.short_exits is not None else False)
+    if not any(row):
+        return None
+    size = float(np.nan_to_num(signals.size[c], nan=1.0)) if signals.size is not None else 1.0
+    sl = float(signals.sl_stop[c]) if signals.sl_stop is not None else float("nan")
+    tp = float(signals.tp_stop[c]) if signals.tp_stop is not None else float("nan")
+    atr = 0.0
+    if risk is not None and risk.sizing.method == "atr":
+        atr = float(atr_nb(bars.high, bars.low, bars.close, 14, True)[c])
+    return Decision(t + 1 + realism.latency_bars, 0, t, int(bars.ts_ms[c]), row, size, (sl, tp), float(bars.close[c]), atr)
 
 
 _new_tuple = tuple.__new__

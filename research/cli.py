@@ -437,6 +437,14 @@ from research import cli_promote  # noqa: E402 - typer only; the bodies load whe
 app.command("promote")(cli_promote.promote)
 app.command("deployments")(cli_promote.deployments)
 
+from research import cli_run  # noqa: E402 - typer only; the engine loads when a command runs
+
+app.command("run")(cli_run.run)
+app.command("status")(cli_run.status)
+app.command("stop")(cli_run.stop)
+app.command("resume")(cli_run.resume)
+app.add_typer(cli_run.journal_app, name="journal")
+
 
 def _version(value: bool) -> None:
     if value:

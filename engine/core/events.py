@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 __all__ = ["BarClosed", "Decided", "Event", "InterestCharged", "OrderAccepted", "OrderCancelled", "OrderFilled",
-           "OrderRejected", "OrderSubmitted", "RiskChecked", "RISK_RULES"]
+           "OrderRejected", "OrderSubmitted", "RiskChecked", "RISK_RULES", "RUNNER_RULES"]
 
 # the rules a risk check can name, in the order they are checked (the first failing one decides)
 RISK_RULES = {
@@ -23,6 +23,16 @@ RISK_RULES = {
     "max_positions": "max concurrent positions reached",
     "position_limit": "above the position/exposure limit",
 }
+# the rules a runner adds in front of the venue, across a deployment's loop (paper and live only: a replay has
+# no feed to go stale, no kill switch and no other deployments); each refusal is a `RiskChecked` naming one
+RUNNER_RULES = {
+    "kill_switch": "the kill switch is latched",
+    "stale_data": "candles arrive late: no new entries until the data is fresh",
+    "portfolio_drawdown": "the portfolio's drawdown halt",
+    "portfolio_exposure": "above the portfolio's total exposure limit",
+    "portfolio_asset": "above one asset's share of the portfolio",
+}
+RISK_RULES.update(RUNNER_RULES)
 
 
 class BarClosed(NamedTuple):

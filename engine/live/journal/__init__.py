@@ -3,8 +3,8 @@ Events (append-only), orders by client id, fills by venue trade id, snapshots, e
 for the guarantees and engine/live/README.md for the tables."""
 
 from engine.live.journal.errors import IntentConflict, JournalError, SecretRefused, UnknownOrder
-from engine.live.journal.records import Appended, Entry, EquityMark, FillRecord, OrderRecord, Snapshot
+from engine.live.journal.records import Appended, Entry, EquityMark, FillRecord, Heartbeat, OrderRecord, Snapshot
 from engine.live.journal.store import Journal
 
-__all__ = ["Appended", "Entry", "EquityMark", "FillRecord", "IntentConflict", "Journal", "JournalError",
+__all__ = ["Appended", "Entry", "EquityMark", "FillRecord", "Heartbeat", "IntentConflict", "Journal", "JournalError",
            "OrderRecord", "SecretRefused", "Snapshot", "UnknownOrder"]

@@ -10,7 +10,7 @@ from typing import Any
 from engine.core.events import Event, OrderFilled
 from engine.core.orders import TERMINAL, OrderStatus, OrderType, TimeInForce
 
-__all__ = ["Appended", "Entry", "EquityMark", "FillRecord", "OrderRecord", "Snapshot"]
+__all__ = ["Appended", "Entry", "EquityMark", "FillRecord", "Heartbeat", "OrderRecord", "Snapshot"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +95,20 @@ class EquityMark:
     equity: float
     cash: float
     position: float
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """What a deployment's runner last said about it: `state` (running, stopped, halted), when the process took
+    it up and last showed life (wall time, ms), the open time of the last candle it finished, its pid, and why
+    it stopped or halted (`detail`)."""
+
+    state: str
+    started_ms: int
+    heartbeat_ms: int
+    last_candle_ms: int | None = None
+    pid: int | None = None
+    detail: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ them (a test checks the two agree); a change here is a new migration, never an e
 - `fills`: one row per venue trade id, unique per (deployment, symbol): a fill reported twice is booked once.
 - `snapshots`: the books of a deployment as of event `seq`; recovery loads the latest and folds what follows.
 - `equity`: marks of a deployment's equity, cash and position, one per `ts_ms`.
+- `runner`: one row per deployment, what its runner last said: state, heartbeat (wall time), last candle, pid.
 - `alembic_version`: the schema revision (Alembic's own table).
 """
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 from sqlalchemy import (JSON, BigInteger, Boolean, CheckConstraint, Column, Float, ForeignKey, Index, Integer, MetaData,
                         SmallInteger, Table, Text, UniqueConstraint)
 
-__all__ = ["equity", "events", "fills", "metadata", "orders", "snapshots"]
+__all__ = ["equity", "events", "fills", "metadata", "orders", "runner", "snapshots"]
 
 metadata = MetaData()
 SERIAL = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements only an INTEGER PRIMARY KEY
@@ -91,4 +92,15 @@ equity = Table(
     Column("equity", Float, nullable=False),
     Column("cash", Float, nullable=False),
     Column("position", Float, nullable=False),  # base held, signed (a short is negative)
+)
+
+runner = Table(
+    "runner", metadata,
+    Column("deployment", Text, primary_key=True),
+    Column("state", Text, nullable=False),  # running, stopped, halted
+    Column("started_ms", BigInteger, nullable=False),  # wall time the process took the deployment up
+    Column("heartbeat_ms", BigInteger, nullable=False),  # wall time of its last sign of life
+    Column("last_candle_ms", BigInteger),  # open time of the last candle it finished
+    Column("pid", Integer),
+    Column("detail", Text, nullable=False),  # why it stopped or halted
 )

@@ -27,8 +27,8 @@ from engine.live.journal.database import WRITE, connect, location
 from engine.live.journal.errors import IntentConflict, JournalError, UnknownOrder
 from engine.live.journal.migrate import upgrade
 from engine.live.journal.order_rows import INTENT_COLUMNS, intent_row, row_after
-from engine.live.journal.records import Appended, Entry, EquityMark, FillRecord, OrderRecord, Snapshot
-from engine.live.journal.schema import equity, events, fills, orders, snapshots
+from engine.live.journal.records import Appended, Entry, EquityMark, FillRecord, Heartbeat, OrderRecord, Snapshot
+from engine.live.journal.schema import equity, events, fills, orders, runner, snapshots
 
 __all__ = ["Journal"]
 
@@ -118,10 +118,33 @@ class Journal:
     def record_equity(self, deployment: str, mark: EquityMark) -> None:
         """Keep a mark of `deployment`'s value; a second mark at the same `ts_ms` replaces the first."""
         check_json([mark.equity, mark.cash, mark.position], f"the equity mark of {deployment} at {mark.ts_ms}")
-        key = (equity.c.deployment == _named(deployment)) & (equity.c.ts_ms == mark.ts_ms)
         with self._write() as connection:
-            connection.execute(delete(equity).where(key))
-            connection.execute(insert(equity), {"deployment": deployment, **asdict(mark)})
+            _mark(connection, _named(deployment), mark)
+
+    def record_tick(self, deployment: str, batch: Iterable[Any], mark: EquityMark, beat: Heartbeat,
+                    snapshot: Mapping[str, Any] | None = None) -> Appended:
+        """One candle of the runner, in one transaction: its events (as `append`), the equity mark at its close,
+        the heartbeat, and optionally a snapshot of the books as of its last event. A runner killed mid-candle
+        leaves all of it or none, so recovery sees whole candles and a snapshot never lags its candle."""
+        encoded = [(event, *encode(event)) for event in batch]
+        check_json([mark.equity, mark.cash, mark.position], f"the equity mark of {deployment} at {mark.ts_ms}")
+        if snapshot is not None:
+            check_json(dict(snapshot), f"the snapshot of {deployment} at {mark.ts_ms}")
+            refuse_secrets(snapshot, f"the snapshot of {deployment}")
+        with self._write() as connection:
+            done = _append(connection, _named(deployment), encoded)
+            _mark(connection, deployment, mark)
+            _beat(connection, deployment, beat)
+            if snapshot is not None:
+                seq = done.seqs[-1] if done.seqs else _last_seq(connection, deployment)
+                connection.execute(insert(snapshots), {"deployment": deployment, "seq": seq, "state": dict(snapshot),
+                                                       "created_ms": mark.ts_ms})
+        return done
+
+    def beat(self, deployment: str, heartbeat: Heartbeat) -> None:
+        """Keep what the runner says about `deployment` now (its state and heartbeat), replacing the last word."""
+        with self._write() as connection:
+            _beat(connection, _named(deployment), heartbeat)
 
     # reads: each one consistent snapshot of the journal
 
@@ -166,6 +189,19 @@ class Journal:
         return [Entry(row["seq"], row["deployment"], decode(row["type"], row["fields"], f"{self.where} event {row['seq']}"))
                 for row in rows]
 
+    def events_of(self, deployment: str, kinds: Iterable[str]) -> list[Entry]:
+        """The events of `deployment` of the given kinds (e.g. `risk_checked`), in order."""
+        query = select(events).where((events.c.deployment == deployment) & events.c.type.in_(list(kinds)))
+        with self._read() as connection:
+            rows = connection.execute(query.order_by(events.c.seq)).mappings().all()
+        return [Entry(row["seq"], row["deployment"], decode(row["type"], row["fields"], f"{self.where} event {row['seq']}"))
+                for row in rows]
+
+    def count_fills(self, deployment: str) -> int:
+        with self._read() as connection:
+            return connection.execute(select(func.count()).select_from(fills)
+                                      .where(fills.c.deployment == deployment)).scalar() or 0
+
     def last_seq(self, deployment: str) -> int:
         """The seq of the last event of `deployment` (0: none yet)."""
         with self._read() as connection:
@@ -182,6 +218,12 @@ class Journal:
         with self._read() as connection:
             rows = connection.execute(query.order_by(equity.c.ts_ms)).mappings().all()
         return [EquityMark(row["ts_ms"], row["equity"], row["cash"], row["position"]) for row in rows]
+
+    def heartbeat(self, deployment: str) -> Heartbeat | None:
+        """What the runner last said about `deployment` (None: no runner ever took it up)."""
+        with self._read() as connection:
+            row = connection.execute(select(runner).where(runner.c.deployment == deployment)).mappings().first()
+        return None if row is None else Heartbeat(**{k: v for k, v in row.items() if k != "deployment"})
 
     def integrity_problems(self) -> list[str]:
         """What SQLite's `integrity_check` and `foreign_key_check` find wrong with the file (empty: sound);
@@ -241,6 +283,16 @@ def _append(connection: Connection, deployment: str, encoded: list[tuple[Any, st
     for client_id in sorted(changed):
         connection.execute(_UPDATE_ORDER, {**known[client_id], "key": client_id})
     return Appended(tuple(seqs), tuple(duplicates))
+
+
+def _mark(connection: Connection, deployment: str, mark: EquityMark) -> None:
+    connection.execute(delete(equity).where((equity.c.deployment == deployment) & (equity.c.ts_ms == mark.ts_ms)))
+    connection.execute(insert(equity), {"deployment": deployment, **asdict(mark)})
+
+
+def _beat(connection: Connection, deployment: str, heartbeat: Heartbeat) -> None:
+    connection.execute(delete(runner).where(runner.c.deployment == deployment))
+    connection.execute(insert(runner), {"deployment": deployment, **asdict(heartbeat)})
 
 
 def _order_row(connection: Connection, deployment: str, client_id: str) -> dict[str, Any]:

@@ -1,0 +1,77 @@
+"""Paper trading's venue: the simulated venue (`engine.sim.SimVenue`, replay's fill model) behind the async
+protocol a session drives, so one session drives paper and live alike (DESIGN.md: replay, paper and live
+differ only in clock and venue).
+
+A session asks a venue for what the `Venue` protocol offers (submit, cancel, an order by client id, open
+orders, trades since, balances) and for what the passing of a candle brings (`settle` at its open, `process`
+once it has closed, `learn` after). An exchange matches a candle once: `process` on a candle this venue has
+matched already yields nothing, so a session that handles a candle again after a crash never fills twice.
+A paper venue's books are the process's own, so they go into the session's snapshots (`holds_books`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from engine.core.commands import CancelOrder, SubmitOrder
+from engine.core.events import Event
+from engine.core.ledger import Fill
+from engine.core.matching import Candle
+from engine.core.orders import Order
+from engine.sim.venue import SimVenue
+
+__all__ = ["PaperVenue"]
+
+
+class PaperVenue:
+    """A `SimVenue` as an `AsyncVenue` with the candle hooks a session calls."""
+
+    holds_books = True  # its account lives in this process: a session snapshots and restores it
+
+    def __init__(self, sim: SimVenue) -> None:
+        self.sim = sim
+        self.matched_ms = -1  # the open time of the last candle matched
+
+    async def submit(self, command: SubmitOrder) -> list[Event]:
+        return self.sim.submit(command)
+
+    async def cancel(self, command: CancelOrder) -> list[Event]:
+        return self.sim.cancel(command)
+
+    async def order(self, client_id: str) -> Order | None:
+        found = self.sim.order(client_id)
+        return None if found is None else found.copy()
+
+    async def open_orders(self) -> list[Order]:
+        return [order.copy() for order in self.sim.open_orders()]
+
+    async def trades_since(self, ts_ms: int) -> list[Fill]:
+        return self.sim.trades_since(ts_ms)
+
+    async def balances(self) -> dict[str, float]:
+        return self.sim.balances()
+
+    @property
+    def has_open(self) -> bool:
+        return bool(self.sim.open)
+
+    def settle(self, ts_ms: int) -> list[Event]:
+        return self.sim.settle(ts_ms)
+
+    async def process(self, t: int, candle: Candle) -> AsyncIterator[Event]:
+        """The venue's events as it matches its open orders against candle t (once per candle)."""
+        if candle.ts_ms <= self.matched_ms:
+            return
+        for event in self.sim.process(t, candle):
+            yield event
+        self.matched_ms = candle.ts_ms
+
+    def learn(self, candle: Candle) -> None:
+        self.sim.learn(candle)
+
+    def snapshot(self) -> dict:
+        return {"sim": self.sim.snapshot(), "matched_ms": self.matched_ms}
+
+    def restore(self, state: dict) -> None:
+        self.sim.restore(state["sim"])
+        self.matched_ms = state["matched_ms"]
