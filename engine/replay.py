@@ -261,8 +261,8 @@ def last_decision(bars: Bars, signals: Signals, t: int, realism: Realism, risk: 
     sl = float(signals.sl_stop[c]) if signals.sl_stop is not None else float("nan")
     tp = float(signals.tp_stop[c]) if signals.tp_stop is not None else float("nan")
     atr = 0.0
-    if risk is not None and risk.sizing.method == "atr":
-        atr = float(atr_nb(bars.high, bars.low, bars.close, 14, True)[c])
+    if risk is not None and risk.sizing.method == "atr":  # the window's tail: what `_decisions` reads too
+        atr = sizing_atr(bars.high, bars.low, bars.close)
     return Decision(t + 1 + realism.latency_bars, 0, t, int(bars.ts_ms[c]), row, size, (sl, tp), float(bars.close[c]), atr)
 
 

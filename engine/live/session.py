@@ -38,6 +38,7 @@ from engine.live.recovery import (KILL_PREFIX, Books, JournaledInputs, Journaled
 from engine.live.window import Marks, Window
 from engine.replay import last_decision
 from engine.strategy.contract import Strategy
+from engine.strategy.trailing import SIZING_ATR_HISTORY
 from engine.venues.protocol import AsyncVenue
 
 __all__ = ["Gate", "Session", "SessionPlan", "SessionVenue", "TickInputs"]
@@ -97,7 +98,8 @@ class SessionPlan:
 
     @property
     def warmup(self) -> int:
-        return int(self.params.warmup)
+        """The closed candles a decision needs: the strategy's warm-up, and at least those the sizing ATR reads."""
+        return max(int(self.params.warmup), SIZING_ATR_HISTORY)
 
 
 class Session:

@@ -135,3 +135,22 @@ def test_atr_sizing_reads_only_the_trailing_window_a_runner_holds():
     assert wanted == pytest.approx([1000 * 0.02 / (2.0 * 2.0) * 100.0])
     assert [e.wanted_quote for e in wild.events if isinstance(e, RiskChecked)] == wanted
     assert [tuple(f) for f in calm.fills] == [tuple(f) for f in wild.fills]
+
+
+def test_a_window_decides_with_the_atr_replay_sizes_with():
+    """Paper and live turn a window's last row into a decision (`last_decision`); replay makes all of them
+    from the whole history (`_decisions`): the sizing ATR of each is the same number, to the bit."""
+    from engine.replay import _decisions, last_decision
+    from engine.strategy.trailing import SIZING_ATR_HISTORY
+    from tests.engine.test_replay import random_bars
+
+    bars = random_bars(np.random.default_rng(7), 200, bar_ms=60_000, gap_rate=0.0, volume=(1.0, 5.0))
+    entries = np.zeros(200, bool)
+    entries[[20, 55, 120, 199]] = True
+    signals = Signals(entries, np.zeros(200, bool))
+    risk = RiskConfig(sizing=Sizing(method="atr"))
+    whole = {d.decided: d.atr for d in _decisions(bars, signals, IDEAL, risk)}
+    for c in (20, 55, 120):
+        lo = c + 1 - SIZING_ATR_HISTORY
+        window = last_decision(bars[lo:c + 1], Signals(entries[lo:c + 1], np.zeros(c + 1 - lo, bool)), c, IDEAL, risk)
+        assert window.atr == whole[c] and window.atr > 0

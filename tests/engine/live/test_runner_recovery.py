@@ -102,13 +102,10 @@ def test_a_runner_killed_at_random_moments_resumes_with_the_books_of_an_uninterr
     _chaos(tmp_path, seed=1, kills=4, candles=600)
 
 
-@pytest.mark.slow
+@pytest.mark.soak
 @pytest.mark.parametrize("seed", range(2, 12))
-def test_soak_more_kills(tmp_path, seed, request):
-    """The soak: ten more seeds, twelve kills each, over 1,500 candles (about 80 s each). Runs only when asked
-    for, with `pytest -m slow` (or GAUNTLET_SOAK=1), so `make test` stays short."""
-    if "slow" not in (request.config.getoption("markexpr") or "") and not os.environ.get("GAUNTLET_SOAK"):
-        pytest.skip("the soak runs with `pytest -m slow` or GAUNTLET_SOAK=1")
+def test_soak_more_kills(tmp_path, seed):
+    """`make soak`: ten more seeds, twelve kills each, over 1,500 candles (about 80 s each)."""
     _chaos(tmp_path, seed=seed, kills=12, candles=1500)
 
 
