@@ -7,9 +7,6 @@ encoding does not share the fetcher's interpreter lock.
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -19,6 +16,7 @@ from engine.ohlcv.fetch import FetchPlan, fetch
 from engine.ohlcv.sample import synthetic_candles
 from engine.ohlcv.schema import to_table
 from engine.venues.ccxt_client import make_exchange
+from emulator_process import serving  # this folder is the script's: sys.path[0]
 
 
 def main() -> None:
@@ -28,25 +26,13 @@ def main() -> None:
         import pyarrow.parquet as pq
 
         pq.write_table(to_table(frame), candles)
-        gauntlet = Path(sys.executable).parent / "gauntlet"
-        server = subprocess.Popen([str(gauntlet), "emulator", "serve", "--candles", str(candles), "--symbol", "BTC/USDT",
-                                   "--timeframe", "1m"], stdout=subprocess.PIPE, text=True, env={"COLUMNS": "300"})
-        try:
-            url = server.stdout.readline().split(" on ")[1].split()[0]
+        with serving(candles) as url:
             client = make_exchange("binance", api_url=url, rate_limit=False)
             plan = FetchPlan(SeriesKey("synthetic", "BTC/USDT", "1m"), int(frame.index[0].value // 10**6))
             started = time.perf_counter()
             result = fetch(client, Store(Path(tmp) / "cache"), plan)
             elapsed = time.perf_counter() - started
             client.session.close()  # let the server's keep-alive handler go
-        finally:
-            server.send_signal(signal.SIGINT)
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
-            server.stdout.close()
     print(f"fetch {result.candles:,} 1m candles in {result.requests} requests: {elapsed:.2f} s, "
           f"{result.candles / elapsed:,.0f} candles/s end to end (target >= 50,000)")
 

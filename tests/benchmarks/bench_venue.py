@@ -9,11 +9,7 @@ mid-candle so every market order fills; the venue signs with the same instant.
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -29,6 +25,7 @@ from engine.ohlcv.schema import to_table
 from engine.venues.ccxt_client import make_exchange
 from engine.venues.ccxt_venue import CcxtVenue, VenueConfig
 from engine.venues.clock import HistoricalClock
+from emulator_process import serving  # this folder is the script's: sys.path[0]
 
 KEY, SECRET = "bench-key", "bench-secret"
 ORDERS = 200
@@ -55,15 +52,6 @@ async def round_trips(url: str, now_ms: int, last_px: float, journal: Journal, s
     return waits
 
 
-def serve(candles: Path, now: str) -> tuple[subprocess.Popen, str]:
-    gauntlet = Path(sys.executable).parent / "gauntlet"
-    env = {**os.environ, "COLUMNS": "300", "GAUNTLET_EMULATOR_API_KEY": KEY, "GAUNTLET_EMULATOR_API_SECRET": SECRET}
-    server = subprocess.Popen([str(gauntlet), "emulator", "serve", "--candles", str(candles), "--symbol", "BTC/USDT",
-                               "--timeframe", "1m", "--now", now, "--balance", "USDT=100000000,BTC=0"],
-                              stdout=subprocess.PIPE, text=True, env=env)
-    return server, server.stdout.readline().split(" on ")[1].split()[0]
-
-
 def main() -> None:
     frame = synthetic_candles("BTC/USDT", "1m", start="2023-01-01", days=2)
     now = frame.index[len(frame) // 2] + (frame.index[1] - frame.index[0]) / 2  # mid-candle
@@ -71,26 +59,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         candles = Path(tmp) / "candles.parquet"
         pq.write_table(to_table(frame), candles)
-        server, url = serve(candles, now.isoformat())
-        try:
-            with Journal.open(Path(tmp) / "journal.sqlite") as journal:
-                for label, limited in (("rate limiting off", False), ("rate limiting on", True)):
-                    started = time.perf_counter()
-                    waits = asyncio.run(round_trips(url, int(now.value // 10**6), last_px, journal,
-                                                    f"bench{int(limited)}", limited))
-                    wall = time.perf_counter() - started
-                    p50, p99 = statistics.median(waits), statistics.quantiles(waits, n=100)[98]
-                    print(f"market order submit -> fill event, {label}: p50 {p50 * 1e3:.1f} ms, p99 {p99 * 1e3:.1f} ms, "
-                          f"{ORDERS / sum(waits):.1f} orders/s sustained ({ORDERS} orders, {wall:.1f} s with start-up)")
-        finally:
-            server.send_signal(signal.SIGINT)
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
-            server.stdout.close()
-
+        flags = ("--now", now.isoformat(), "--balance", "USDT=100000000,BTC=0")
+        with serving(candles, *flags, env={"GAUNTLET_EMULATOR_API_KEY": KEY, "GAUNTLET_EMULATOR_API_SECRET": SECRET}) as url, \
+                Journal.open(Path(tmp) / "journal.sqlite") as journal:
+            for label, limited in (("rate limiting off", False), ("rate limiting on", True)):
+                started = time.perf_counter()
+                waits = asyncio.run(round_trips(url, int(now.value // 10**6), last_px, journal, f"bench{int(limited)}",
+                                                limited))
+                wall = time.perf_counter() - started
+                p50, p99 = statistics.median(waits), statistics.quantiles(waits, n=100)[98]
+                print(f"market order submit -> fill event, {label}: p50 {p50 * 1e3:.1f} ms, p99 {p99 * 1e3:.1f} ms, "
+                      f"{ORDERS / sum(waits):.1f} orders/s sustained ({ORDERS} orders, {wall:.1f} s with start-up)")
 
 if __name__ == "__main__":
     main()
