@@ -101,8 +101,8 @@ def load_deployments(names: list[str], root: Path) -> list[Deployment]:
         out.append(load_deployment(found[name][-1][1]))
     live = [d.label() for d in out if d.venue.kind == "live"]
     if live:
-        raise DeploymentError(f"{', '.join(live)} trade(s) live: the live venue (ccxt) is not part of this gauntlet "
-                              "yet; run a paper deployment")
+        raise DeploymentError(f"{', '.join(live)} trade(s) live: the ccxt venue is not wired into the runner yet; "
+                              "run a paper deployment")
     return out
 
 
