@@ -120,3 +120,15 @@ def test_a_tampered_strategy_source_is_refused_with_the_loaders_words(places):
     source.write_text(source.read_text() + "# changed\n")
     done = _cli("run", "tampered")
     assert done.exit_code == 1 and "changed since tampered v2 was promoted" in " ".join(done.output.split())
+
+
+def test_a_live_deployment_is_refused_before_anything_is_sent(places):
+    """Until the ccxt venue is wired into the runner, a live deployment never trades: one line, exit 1, and no
+    journal is created for it."""
+    from engine.live import Venue, save_deployment
+
+    paper = paper_deployment(places / "deployments", "btc-live")
+    save_deployment(places / "deployments", paper.model_copy(update={"venue": Venue(kind="live", exchange="binance")}))
+    done = _cli("run", "btc-live")
+    assert done.exit_code == 1 and "btc-live v2 trade(s) live" in " ".join(done.output.split()), done.output
+    assert "Traceback" not in done.output and not journal_path("btc-live").exists()
