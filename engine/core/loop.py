@@ -12,8 +12,11 @@ commands: an entry's protection, the second leg of a reversal), then `on_close(t
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, NamedTuple
+from typing import NamedTuple
+
+import numpy as np
 
 from engine.core.calendar import YEAR_MS
 from engine.core.commands import CancelOrder, Command, SubmitOrder
@@ -174,7 +177,7 @@ class Loop:
         self.record_from.append(start)
         self.emit(_new_tuple(BarClosed, (ts_ms, bars)))
 
-    def observe(self, equity, ts_ms) -> None:  # noqa: ANN001 - arrays of the bars that closed since the last call
+    def observe(self, equity: np.ndarray, ts_ms: np.ndarray) -> None:
         """The risk book learns the values of the bars that closed since it last did."""
         if self.book is not None:
             self.book.observe(equity, ts_ms)
