@@ -55,7 +55,8 @@ class Replay:
     """The loop, the simulated venue and the history they are driven over: sends the loop's commands to the
     venue and feeds the venue's events back, and values the loop's records against the closes."""
 
-    def __init__(self, bars: Bars, config: LoopConfig, on_event: Callable[[Event], None] | None = None) -> None:
+    def __init__(self, bars: Bars, config: LoopConfig, on_event: Callable[[Event], None] | None = None,
+                 venue_sums_closes: bool = False) -> None:
         self.bars, self.config = bars, config
         self.loop = Loop(config, on_event)
         self.loop.horizon = len(bars)
@@ -63,7 +64,7 @@ class Replay:
         self.venue = SimVenue(config.costs, config.realism, config.rules, config.bar_ms, matcher=self.model)
         self.prefix = closes_before(bars.close) if self.loop.borrows else None
         self.wake: dict[str, int] = {}  # resting order -> first bar it can trade on (the default driver's scan)
-        self.venue_sums_closes = False  # True: the venue learns every candle; False: the driver skips, and tells it
+        self.venue_sums_closes = venue_sums_closes  # True: the venue learns every candle; False: the driver tells it
         self.done = 0  # bars passed
 
     def send(self, commands: list[Command]) -> None:
@@ -76,9 +77,9 @@ class Replay:
                 if more:
                     self.send(more)
 
-    def open_bar(self, t: int) -> None:
-        """Bar t opens: the loop learns it, the venue charges a short's interest up to it."""
-        ts = int(self.bars.ts_ms[t])
+    def open_bar(self, t: int, ts: int) -> None:
+        """Bar t opens at `ts` (t == len(bars): the close of the last one): the loop learns it, the venue charges
+        a short's interest up to it."""
         self.loop.on_open(t, ts)
         if self.prefix is not None:
             if not self.venue_sums_closes:
@@ -99,8 +100,8 @@ class Replay:
         loop = self.loop
         k = len(loop.record_bar) - 1 if since_last else 0
         return value_bars(np.array(loop.record_bar[k:]), np.array(loop.record_cash[k:]),
-                          np.array(loop.record_qty[k:]), self.bars.close, lo, hi, loop.borrow_per_bar if
-                          loop.borrows else 0.0, self.prefix, np.array(loop.record_from[k:]))
+                          np.array(loop.record_qty[k:]), self.bars.close, lo, hi, loop.borrow_per_bar, self.prefix,
+                          np.array(loop.record_from[k:]))
 
     def drive(self, decisions: list[Decision], clock: Clock, bar_by_bar: bool, stop_after: int | None) -> int:
         """Drive the loop from where it stands to the end of the bars (or past `stop_after`); returns the
@@ -124,7 +125,7 @@ class Replay:
                 break
             ts = int(bars.ts_ms[t])
             clock.wait_until(ts)  # bar t opens: the previous close's decisions act now
-            self.open_bar(t)
+            self.open_bar(t, ts)
             if loop.book is not None and t > (seen := loop.record_bar[-1]):  # the idle bars since the last visit
                 loop.observe(self.value(seen, t, since_last=True)[0], bars.ts_ms[seen:t])
             stopped = False
@@ -203,8 +204,7 @@ def replay(bars: Bars, signals: Signals, costs: Costs, realism: Realism, rules: 
     clock = clock if clock is not None else HistoricalClock(int(bars.ts_ms[0]) if len(bars) else 0)
     n = len(bars)
     bar_ms = int(np.diff(bars.ts_ms).min()) if n > 1 else 0  # a gap in the data is not a longer bar
-    run = Replay(bars, LoopConfig(costs, realism, rules, risk, scope, bar_ms), on_event)
-    run.venue_sums_closes = bar_by_bar  # the venue sums the closes it learns, candle by candle
+    run = Replay(bars, LoopConfig(costs, realism, rules, risk, scope, bar_ms), on_event, venue_sums_closes=bar_by_bar)
     if resume is not None:
         run.restore(resume)
     with _no_gc_pauses():
@@ -271,11 +271,5 @@ _new_tuple = tuple.__new__
 
 def _settle_end(run: Replay, n: int, bar_ms: int) -> None:
     """The books at the close of the last bar: a short's interest up to then."""
-    if not n:
-        return
-    ts = int(run.bars.ts_ms[n - 1]) + bar_ms
-    run.loop.on_open(n, ts)
-    if run.prefix is not None and not run.venue_sums_closes:
-        run.venue.close_sum = float(run.prefix[n])
-    for event in run.venue.settle(ts):
-        run.loop.on_event(event)
+    if n:
+        run.open_bar(n, int(run.bars.ts_ms[n - 1]) + bar_ms)

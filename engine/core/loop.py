@@ -18,7 +18,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-from engine.core.calendar import YEAR_MS
 from engine.core.commands import CancelOrder, Command, SubmitOrder
 from engine.core.costs import Costs
 from engine.core.events import (BarClosed, Decided, Event, InterestCharged, OrderFilled, OrderRejected,
@@ -107,16 +106,12 @@ class Loop:
         risk = config.risk
         self.book = RiskBook(risk.limits, risk.sizing, peak=costs.init_cash, day_start=costs.init_cash,
                              last_equity=costs.init_cash) if risk else None
-        self.borrows = realism.borrow_rate > 0 and config.bar_ms > 0
+        self.borrow_per_bar = realism.borrow_per_bar(config.bar_ms)  # a short's interest per bar
+        self.borrows = self.borrow_per_bar > 0
         self.t, self.ts_ms = 0, 0  # the bar the driver is on and its open time
         self.horizon: int | None = None  # a finite replay's bar count (paper and live: None, no end)
         self.record_bar, self.record_cash, self.record_qty, self.record_from = [0], [costs.init_cash], [0.0], [0]
         self.accrual: tuple[int, tuple[float, float, float]] | None = None  # a short's interest: from bar, books
-
-    @property
-    def borrow_per_bar(self) -> float:
-        """A short's interest per bar, as a fraction of the position's value at each close."""
-        return self.realism.borrow_rate * self.config.bar_ms / YEAR_MS
 
     # -- the driver's calls -------------------------------------------------------------------------------
 

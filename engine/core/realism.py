@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.core.calendar import YEAR_MS
+
 
 @dataclass(frozen=True, slots=True)
 class Realism:
@@ -30,6 +32,11 @@ class Realism:
             raise ValueError(f"participation cap must be in (0, 1], got {self.participation_cap}")
         if self.latency_bars < 0 or self.impact_rate < 0 or self.borrow_rate < 0:
             raise ValueError("latency, impact and borrow rate cannot be negative")
+
+    def borrow_per_bar(self, bar_ms: int) -> float:
+        """A short's interest per bar of `bar_ms`, as a fraction of the position's value at each close: the one
+        rate the venue charges and the books are valued with."""
+        return self.borrow_rate * bar_ms / YEAR_MS
 
     @classmethod
     def ideal(cls) -> Realism:

@@ -6,7 +6,6 @@ in between. Paper and live see one candle at a time and never use the scan.
 from __future__ import annotations
 
 from engine.core.costs import Costs
-from engine.core.ledger import Fill, Ledger
 from engine.core.market_rules import MarketRules
 from engine.core.matching import Candle, Matcher
 from engine.core.orders import Order, OrderType
@@ -44,9 +43,6 @@ class FillModel(Matcher):
                                                  b.close[lo:hi].tolist(), b.volume[lo:hi].tolist())))
         self._chunk_from = self._asked = t
         return self._chunk[0]
-
-    def execute_bar(self, order: Order, t: int, account: Ledger) -> tuple[Fill | None, str]:
-        return self.execute(order, self.candle(t), account, t)
 
     def first_trigger(self, order: Order, start: int) -> int:
         """The first bar from `start` on where a resting order can trade (len(bars) if none), scanning in

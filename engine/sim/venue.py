@@ -12,7 +12,6 @@ borrow interest as bars pass (`settle`), charged on the closes since the positio
 from __future__ import annotations
 
 from collections.abc import Iterator
-from engine.core.calendar import YEAR_MS
 from engine.core.commands import CancelOrder, SubmitOrder
 from engine.core.costs import Costs
 from engine.core.events import Event, InterestCharged, OrderAccepted, OrderCancelled, OrderFilled, OrderRejected
@@ -43,7 +42,7 @@ class SimVenue:
         self.open: list[Order] = []
         self.fills: list[Fill] = []
         self.placed: list[Order] = []  # orders accepted during the current pass of `process`
-        self.borrow_per_bar = realism.borrow_rate * bar_ms / YEAR_MS
+        self.borrow_per_bar = realism.borrow_per_bar(bar_ms)
         self.close_sum = 0.0  # the closes of every bar before the current one, summed in order
         self.changed_sum = 0.0  # `close_sum` when the position last changed
         self.accrual: tuple[float, float, tuple[float, float, float]] | None = None  # from close_sum, qty, books

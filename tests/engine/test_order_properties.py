@@ -99,7 +99,7 @@ def test_random_orders_keep_the_books_balanced_and_spot_never_negative(session, 
             order.apply(OrderRejected(t, order.client_id, why) if why else OrderAccepted(t, order.client_id, "v"))
         live += [order for order in arriving if order.is_open]
         for order in live:
-            fill, why = model.execute_bar(order, t, ledger)
+            fill, why = model.execute(order, model.candle(t), ledger, t)
             if fill is None:
                 assert why
                 continue

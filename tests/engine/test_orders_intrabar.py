@@ -118,8 +118,8 @@ def test_less_than_a_lot_of_a_bars_volume_left_is_no_volume_not_a_refusal():
     rules = MarketRules("T/USDT", qty_step=0.001, px_tick=0.01, min_qty=0.001, min_notional=1.0)
     model = FillModel(bars, Costs(0.0, 0.0, 10_000.0), Realism(partial_fills=True, participation_cap=0.2), rules)
     order, account = Order("m", "T/USDT", 1, 5.0, live_from_bar=1), Ledger(cash=10_000.0)
-    first, _ = model.execute_bar(order, 1, account)
+    first, _ = model.execute(order, model.candle(1), account, 1)
     assert first.qty == pytest.approx(3.777)
     order.filled_qty = first.qty  # as the loop records it
-    again, why = model.execute_bar(order, 1, account)
+    again, why = model.execute(order, model.candle(1), account, 1)
     assert again is None and why == "no volume left on this bar"
