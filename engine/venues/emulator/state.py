@@ -53,10 +53,14 @@ def read(path: Path) -> dict[str, Any] | None:
     """The saved state, or None if there is none yet."""
     if not path.exists():
         return None
+    if not path.is_file():
+        raise ValueError(f"{path}: not a file; give the state file's path (it is created if missing)")
     try:
         return json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: not an emulator state file ({exc})") from None
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read the state file ({exc.strerror})") from None
 
 
 def _encode(record: BookOrder | BookTrade) -> dict[str, Any]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from engine.venues.emulator import BinanceEmulator
 from tests.engine.venues.conftest import MINUTE, NOW, SECRET, START, account, client, minute_feed
 
@@ -32,3 +34,17 @@ def test_state_survives_a_client_crash_and_the_emulator_restarting(tmp_path):
         emulator.clock.set(START + 7 * MINUTE)  # matching goes on: the next candle fills the rest
         assert ex.fetch_order(None, "BTC/USDT", {"clientOrderId": "resting"})["status"] == "closed"
         assert ex.create_order("BTC/USDT", "limit", "buy", 0.1, 99.0)["id"] == "4"  # ids go on too
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda p: p.mkdir(), "not a file; give the state file's path"),
+    (lambda p: p.write_text("garbage{"), "not an emulator state file"),
+])
+def test_a_state_path_that_is_not_a_state_file_is_refused_by_name_and_left_alone(tmp_path, make, words):
+    path = tmp_path / "state.json"
+    make(path)
+    before = path.read_text() if path.is_file() else None
+    with pytest.raises(ValueError, match=words) as refused:
+        BinanceEmulator([minute_feed()], trading=account(state_path=path)).start()
+    assert str(path) in str(refused.value)
+    assert (path.read_text() if path.is_file() else None) == before  # nothing overwritten
