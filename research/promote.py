@@ -19,7 +19,7 @@ from typing import Literal
 from engine.live.deployment import (DataDigest, Deployment, Overrides, Venue, check_name, default_name,
                                     save_deployment)
 from engine.live.gates import GateResult, GateThresholds
-from engine.ohlcv import Store
+from engine.ohlcv import SeriesKey, Store
 from engine.settings import settings
 from engine.spec import RealismSpec, RiskSpec, RunSpec
 from research.live_gates import LiveSeams, LiveTarget, confirmation_gate, live_gates
@@ -93,7 +93,8 @@ def promote(request: PromoteRequest, places: Places = Places(), seams: LiveSeams
         return Promotion(request, gates)
     if request.force:
         gates = [g if g.ok else g.model_copy(update={"waived_by": "--force"}) for g in gates]
-    deployment, path = save_deployment(places.deployments(), _draft(request, study, spec, gates, paper))
+    exchange = _ccxt_id(places.store or Store(), spec)
+    deployment, path = save_deployment(places.deployments(), _draft(request, study, spec, gates, paper, exchange))
     return Promotion(request, gates, deployment, path)
 
 
@@ -109,14 +110,22 @@ def _check(request: PromoteRequest) -> None:
         check_name(request.name)
 
 
+def _ccxt_id(store: Store, spec: RunSpec) -> str:
+    """The exchange the deployment trades on, as ccxt names it: the one the run's candles were fetched from (the
+    cache folder may bear another name, e.g. `synthetic`), else the folder's name (candles imported by hand)."""
+    manifest = store.manifest(SeriesKey(spec.market.exchange, spec.market.symbol, spec.market.timeframe))
+    origin = manifest.ccxt_source if manifest is not None else None
+    return str(origin["exchange"]) if origin is not None else spec.market.exchange
+
+
 def _draft(request: PromoteRequest, study: Study, spec: RunSpec, gates: list[GateResult],
-           paper: str | None) -> Deployment:
+           paper: str | None, exchange: str) -> Deployment:
     """The deployment to write; `save_deployment` gives it its version."""
     now = study.fingerprint_now
     return Deployment(
         name=request.name or default_name(spec), version=1,
         created=datetime.now(UTC).isoformat(timespec="seconds"),
-        venue=Venue(kind=request.to, exchange=spec.market.exchange, account=request.account),
+        venue=Venue(kind=request.to, exchange=exchange, account=request.account),
         spec=spec, thresholds=request.thresholds, gates=gates, runs=[study.run_id],
         data=DataDigest(series=now["series"], start_ms=now["start_ms"], end_ms=now["end_ms"], rows=now["rows"],
                         sha256=now["sha256"]),

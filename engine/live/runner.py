@@ -82,7 +82,8 @@ class Deployed:
 class Market:
     """One feed and the deployments it serves."""
 
-    key: SeriesKey
+    key: SeriesKey  # the cache's series (its exchange folder may be another name than ccxt's, e.g. `synthetic`)
+    exchange: str  # the ccxt id its candles come from
     cache: LiveCache
     deployed: list[Deployed] = field(default_factory=list)
     feed: CandleFeed | None = None
@@ -158,7 +159,7 @@ class Runner:
         """Clients, markets (the exchange's rules), journals and sessions, grouped by market."""
         for deployment in deployments:
             venue, market = deployment.venue, deployment.spec.market
-            key = SeriesKey(venue.exchange, market.symbol, market.timeframe)
+            key = SeriesKey(market.exchange, market.symbol, market.timeframe)  # the cache's name; the client: ccxt's
             if venue.exchange not in self.clients:
                 self.clients[venue.exchange] = self.client(venue.exchange, True)
                 if self.clock is None:
@@ -166,7 +167,7 @@ class Runner:
             described = await _market(self.clients[venue.exchange], market.symbol)
             if key not in self.markets:
                 source = {"exchange": venue.exchange, "api_url": self.config.api_url, "market": described}
-                self.markets[key] = Market(key, LiveCache(self.store, key, source=source))
+                self.markets[key] = Market(key, venue.exchange, LiveCache(self.store, key, source=source))
             self.markets[key].deployed.append(self._deployed(deployment, key, MarketRules.from_ccxt(
                 {**described, "symbol": market.symbol})))
 
@@ -190,7 +191,7 @@ class Runner:
             needs.append((deployed, seq, last))
         warmup = max(d.session.plan.warmup for d in market.deployed)
         since = min([floor_ms(now, market.key.timeframe)] + [last for _, _, last in needs if last is not None])
-        sync = self.client(market.key.exchange, False)
+        sync = self.client(market.exchange, False)
         fetched = await asyncio.to_thread(market.cache.fill, sync, since - 3 * warmup * bar_ms)
         log.info("runner.cache", series=str(market.key), fetched=fetched)
         for deployed, seq, _ in needs:
@@ -202,7 +203,7 @@ class Runner:
         for deployed, _, _ in needs:
             if deployed.session.last_ms is None:
                 deployed.session.window.fill(market.cache.bars(start - 3 * warmup * bar_ms, start))
-        market.feed = CandleFeed(market.key, self.clients[market.key.exchange], self.clock, start, self.config.feed)
+        market.feed = CandleFeed(market.key, self.clients[market.exchange], self.clock, start, self.config.feed)
         log.info("runner.ready", series=str(market.key), from_ms=start, deployments=[d.session.name for d in
                                                                                    market.deployed])
 

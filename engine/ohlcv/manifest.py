@@ -47,6 +47,12 @@ class Manifest:
         return sum(p.rows for p in self.partitions.values())
 
     @property
+    def ccxt_source(self) -> dict | None:
+        """The newest source that was an exchange through ccxt (its `exchange` is the ccxt id, which the series'
+        folder need not be: the synthetic market is served by the emulator as Binance), or None."""
+        return next((s for s in reversed(self.sources) if s.get("kind") == "ccxt"), None)
+
+    @property
     def first_ms(self) -> int | None:
         return min((p.first_ms for p in self.partitions.values()), default=None)
 

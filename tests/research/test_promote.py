@@ -308,3 +308,21 @@ def test_live_passes_with_a_paper_record_safe_keys_and_a_yes_and_no_secret_reach
     for path in (paper.path, outcome.path):
         text = path.read_bytes()
         assert KEY.encode() not in text and SECRET.encode() not in text and b"s3cret" not in text
+
+
+def test_the_venue_is_the_ccxt_exchange_the_candles_came_from_not_the_cache_folders_name(tmp_path):
+    """The demo's `synthetic` folder holds candles fetched through ccxt's binance client (from the emulator): a
+    deployment promoted from it must trade on `binance`, which ccxt knows; an imported series keeps its folder."""
+    from research.promote import _ccxt_id
+    from engine.spec import MarketSpec, RunSpec, StrategySpec
+
+    store, frame = Store(tmp_path), shared_candles("binance_BTC-USDT_1h_2024-01_2024-09.parquet").iloc[:48]
+    fetched = {"kind": "ccxt", "exchange": "binance", "api_url": "http://127.0.0.1:1/api/v3"}
+    store.write(SeriesKey("synthetic", "BTC/USDT", "1h"), frame, source=fetched, obtained_ms=2**62)
+    store.write(SeriesKey("mine", "BTC/USDT", "1h"), frame, source={"kind": "import", "file": "x.csv"}, obtained_ms=2**62)
+
+    def spec(exchange: str) -> RunSpec:
+        return RunSpec(strategy=StrategySpec(name="sma_cross", ref="sma_cross"), params={"fast": 5, "slow": 20},
+                       market=MarketSpec(exchange=exchange, symbol="BTC/USDT", timeframe="1h"))
+
+    assert (_ccxt_id(store, spec("synthetic")), _ccxt_id(store, spec("mine"))) == ("binance", "mine")
