@@ -25,6 +25,8 @@ class RunArgs:
     max_exposure_rate: float | None = None
     max_asset_rate: float | None = None
     max_drawdown_rate: float | None = None
+    recv_window_ms: int = 5_000
+    absent_margin_ms: int = 5_000
 
 
 def run(
@@ -45,13 +47,19 @@ def run(
                                                                  "the process's equity")] = None,
     max_drawdown_rate: Annotated[Optional[float], typer.Option(help="portfolio: halt (latch every kill switch) this "
                                                                     "far below the process's peak equity")] = None,
+    recv_window_ms: Annotated[int, typer.Option(min=1, max=60_000, help="live: how long a signed order request stays "
+                                                "valid at the exchange (Binance's recvWindow, ms)")] = 5_000,
+    absent_margin_ms: Annotated[int, typer.Option(min=0, help="live: an unanswered order counts as never placed only "
+                                                  "this long past its recvWindow, after 3 spaced look-ups (ms)")] = 5_000,
 ) -> None:
-    """Trade paper deployments on closed candles (one process, one feed per market) until --candles, --until,
-    SIGTERM or Ctrl-C; the journal (data/journal/NAME.sqlite) survives a kill and the next run resumes from it."""
+    """Trade deployments, paper or live, on closed candles (one process, one feed per market) until --candles,
+    --until, SIGTERM or Ctrl-C; the journal (data/journal/NAME.sqlite) survives a kill and the next run resumes
+    from it. A live deployment's keys come from the environment or .env (GAUNTLET_API_KEY / GAUNTLET_API_SECRET,
+    or GAUNTLET_<ACCOUNT>_...)."""
     from research.cli import _guarded
 
     args = RunArgs(tuple(names), api_url, speed, candles, until, snapshot_every, stale_after, max_exposure_rate,
-                   max_asset_rate, max_drawdown_rate)
+                   max_asset_rate, max_drawdown_rate, recv_window_ms, absent_margin_ms)
     code = _guarded(lambda: _run(args), ctx)
     raise typer.Exit(code)
 
@@ -67,11 +75,14 @@ def _run(args: RunArgs) -> int:
     from engine.logs import configure_logging
     from engine.ohlcv import to_ms
     from engine.settings import settings
+    from engine.venues.submission import ProofPolicy
 
     configure_logging()
     limits = PortfolioLimits(args.max_exposure_rate, args.max_asset_rate, args.max_drawdown_rate)
+    proof = ProofPolicy(recv_window_ms=args.recv_window_ms, margin_ms=args.absent_margin_ms, speed=args.speed)
     config = RunnerConfig(settings().data_dir, settings().deployments_dir, args.api_url, args.speed, args.candles,
-                          to_ms(args.until), args.snapshot_every, FeedConfig(stale_after_bars=args.stale_after), limits)
+                          to_ms(args.until), args.snapshot_every, FeedConfig(stale_after_bars=args.stale_after), limits,
+                          proof=proof)
     try:
         return asyncio.run(Runner(config).run(list(args.names)))
     except ccxt.BaseError as exc:

@@ -25,7 +25,7 @@ from engine.core.events import (BarClosed, Decided, Event, InterestCharged, Orde
 from engine.core.ids import client_order_id, parse_client_id
 from engine.core.ledger import FEE_IN_BASE, FEE_IN_QUOTE, Fill, Ledger
 from engine.core.market_rules import MarketRules
-from engine.core.orders import Order, OrderType
+from engine.core.orders import Order, OrderStatus, OrderType
 from engine.core.realism import Realism
 from engine.core.risk import RiskBook, RiskConfig
 from engine.core.snapshot import (book_from, book_state, fill_from, ledger_from, ledger_state, order_from,
@@ -136,7 +136,7 @@ class Loop:
         self.deferred = None
         out: list[Command] = self._close(d, heading) if heading else []
         if target:
-            if self.ledger.qty == 0:
+            if not self.held():
                 out += self._enter(d, target)
             else:
                 self.deferred = (d, target)  # opens once the close has filled
@@ -148,6 +148,9 @@ class Loop:
         if kind == "interest_charged":
             self.ledger.accrue_interest(event.accrued, self.accrual[1])
             self.emit(event)
+            return []
+        if kind == "order_submitted":
+            self._resent(event)
             return []
         order = self.by_id[event.client_id]
         order.apply(event)
@@ -186,9 +189,18 @@ class Loop:
 
     def heading(self) -> int:
         """The side the books are on or on their way to: the position's, else an open entry's, else 0."""
-        if self.ledger.qty:
-            return 1 if self.ledger.qty > 0 else -1
+        held = self.held()
+        if held:
+            return 1 if held > 0 else -1
         return next((o.side for o in self.open if not o.reduce_only), 0)
+
+    def held(self) -> float:
+        """The position as far as it can be traded: a remainder below the exchange's smallest amount (dust, as a
+        commission charged in the asset bought leaves after the sale) counts as flat, since no order can close it."""
+        qty = self.ledger.qty
+        if qty and (abs(qty) < self.rules.min_qty or self.rules.round_qty(abs(qty)) == 0):
+            return 0.0
+        return qty
 
     def order_id(self, decided_ms: int, role: str) -> str:
         """The client id of the order playing `role` in the decision made at `decided_ms`."""
@@ -205,6 +217,37 @@ class Loop:
         self.emit(event)
         return _new_tuple(SubmitOrder, (self.ts_ms, order, last_px))
 
+    def _resent(self, event: OrderSubmitted) -> None:
+        """A venue sent one of our intents again under its next attempt's id (the first attempt was proven
+        never placed). The new attempt takes the old one's place: in the open orders, in the protection an
+        entry waits to place, and beside its one-cancels-other sibling; the venue closes the old one next."""
+        old = self._attempt_of(event.client_id)
+        order = old.copy()
+        (order.client_id, order.status, order.filled_qty, order.spent, order.avg_px, order.fees, order.reason,
+         order.venue_order_id) = (event.client_id, OrderStatus.PENDING, 0.0, 0.0, 0.0, 0.0, "", "")
+        order.apply(event)
+        self.orders.append(order)
+        self.by_id[order.client_id] = order
+        self.open[self.open.index(old)] = order
+        if old.client_id in self.protection:
+            self.protection[order.client_id] = self.protection.pop(old.client_id)
+        if old.client_id in self.oco:
+            sibling = self.oco.pop(old.client_id)
+            self.oco[order.client_id] = order if sibling is old else sibling
+            if sibling is not old and self.oco.get(sibling.client_id) is old:
+                self.oco[sibling.client_id] = order
+        self.emit(event)
+
+    def _attempt_of(self, client_id: str) -> Order:
+        """The open order an attempt `client_id` resends: same decision, same role, an earlier attempt."""
+        new = parse_client_id(client_id)
+        for order in reversed(self.open):
+            old = parse_client_id(order.client_id)
+            if new is not None and old is not None and (old.scope, old.decided_ms, old.role) == \
+                    (new.scope, new.decided_ms, new.role) and old.attempt < new.attempt:
+                return order
+        raise KeyError(f"{client_id} is announced as a resend, but no open order of ours is an earlier attempt of it")
+
     def _cancel(self, order: Order, why: str) -> CancelOrder:
         """Stop counting on `order` now (it no longer protects or heads anywhere); the venue confirms."""
         self.open.remove(order)
@@ -216,7 +259,7 @@ class Loop:
         out: list[Command] = [self._cancel(o, "exit signal") for o in list(self.open)
                               if (o.side == heading and not o.reduce_only) or o.client_id in self.oco]
         closing = any(o.reduce_only and o.type is OrderType.MARKET for o in self.open)
-        if self.ledger.qty and not closing:  # an open market close already covers the position
+        if self.held() and not closing:  # an open market close already covers the position
             order = Order(self.order_id(d.decided_ms, "exit"), self.rules.symbol, -heading, abs(self.ledger.qty),
                           reduce_only=True, decided_bar=d.decided, live_from_bar=self.t)
             out.append(self._submit(order, d.px))
@@ -241,7 +284,7 @@ class Loop:
         book = self.book
         equity = self.ledger.equity(d.px)
         wanted = book.size(equity, collateral, d.px, d.atr) * d.size
-        allowed, rule = book.check_entry(self.ts_ms, equity, wanted, abs(self.ledger.qty) * d.px, has_stop)
+        allowed, rule = book.check_entry(self.ts_ms, equity, wanted, abs(self.held()) * d.px, has_stop)
         cooldown_ms = book.cooldown_until_ms if rule == "cooldown" else 0
         self.emit(RiskChecked(self.ts_ms, equity, wanted, allowed, rule, book.peak, book.day_start, cooldown_ms))
         return allowed
@@ -302,7 +345,7 @@ class Loop:
         sibling = self.oco.pop(order.client_id, None)
         if sibling is not None and sibling is not order and sibling.is_open and sibling in self.open:
             out.append(self._cancel(sibling, f"one-cancels-other: {order.client_id} filled"))
-        if self.ledger.qty == 0:  # flat: whatever still protects the old position goes
+        if not self.held():  # flat: whatever still protects the old position goes
             out += [self._cancel(other, "position closed") for other in list(self.open) if other.client_id in self.oco]
             if self.deferred is not None:  # the reversal's second leg
                 d, side = self.deferred

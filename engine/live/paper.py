@@ -11,13 +11,15 @@ A paper venue's books are the process's own, so they go into the session's snaps
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection, Iterable
 
 from engine.core.commands import CancelOrder, SubmitOrder
-from engine.core.events import Event
+from engine.core.events import Event, OrderAccepted, OrderCancelled, OrderRejected
 from engine.core.ledger import Fill
 from engine.core.matching import Candle
-from engine.core.orders import Order
+from engine.core.orders import Order, OrderStatus
+from engine.live.journal import FillRecord, OrderRecord
+from engine.live.recovery import fill_event
 from engine.sim.venue import SimVenue
 
 __all__ = ["PaperVenue"]
@@ -68,6 +70,31 @@ class PaperVenue:
 
     def learn(self, candle: Candle) -> None:
         self.sim.learn(candle)
+
+    async def adopt(self, client_id: str, ts_ms: int) -> list[Event] | None:
+        """The venue's word on an order a previous process sent, as the events it would have answered; None
+        when the venue never received it (a simulated venue answers at once: absent means never sent)."""
+        found = self.sim.order(client_id)
+        if found is None:
+            return None
+        if found.status is OrderStatus.REJECTED:
+            return [OrderRejected(ts_ms, client_id, found.reason or "rejected at the venue")]
+        out: list[Event] = [OrderAccepted(ts_ms, client_id, found.venue_order_id or f"venue-{client_id}")]
+        base, quote = self.sim.rules.symbol.split("/")[0], self.sim.quote_asset
+        trades = [f for f in self.sim.trades_since(0) if f.order_id == client_id]
+        for i, fill in enumerate(trades):
+            done = i == len(trades) - 1 and found.status is OrderStatus.FILLED
+            out.append(fill_event(fill, f"{client_id}:{fill.ts_ms}:{i}", done, base, quote))
+        if found.status is OrderStatus.CANCELLED:
+            out.append(OrderCancelled(ts_ms, client_id, found.reason or "cancelled at the venue"))
+        return out
+
+    async def recover(self, orders: Iterable[OrderRecord], booked: Iterable[FillRecord],
+                      books: Collection[str]) -> list[Event]:
+        return []  # the books are the snapshot's, and the candles after it are handled again
+
+    def unresolved(self) -> set[str]:
+        return set()  # a simulated venue answers every request at once
 
     def snapshot(self) -> dict:
         return {"sim": self.sim.snapshot(), "matched_ms": self.matched_ms}

@@ -181,7 +181,7 @@ def reconcile(books: Books, view: VenueView, ts_ms: int, tolerance: float = 1e-9
                 position, cash = _moved(position, cash, order.side, fix, books)
     for fill in view.trades:
         if fill.order_id in books.unanswered:
-            position, cash = _moved(position, cash, fill.side, fill_event(fill, "", False, books), books)
+            position, cash = _moved(position, cash, fill.side, fill_event(fill, "", False, books.base, books.quote), books)
     known = {o.client_id for o in books.open_orders} | set(books.filled) | books.unanswered
     tag = scope_tag(books.scope)
     for order in view.open_orders:
@@ -212,7 +212,7 @@ def _repair(order: Order, found: Order | None, trades: Iterable[Fill], books: Bo
         if seen <= booked + 1e-12:
             continue
         last = i == len(new) - 1 and found.status is OrderStatus.FILLED
-        out.append(fill_event(fill, f"{cid}:{fill.ts_ms}:{i}", last, books))
+        out.append(fill_event(fill, f"{cid}:{fill.ts_ms}:{i}", last, books.base, books.quote))
     if found.status is OrderStatus.CANCELLED:
         out.append(OrderCancelled(ts_ms, cid, found.reason or "cancelled at the venue"))
     elif found.status is OrderStatus.REJECTED:
@@ -220,9 +220,9 @@ def _repair(order: Order, found: Order | None, trades: Iterable[Fill], books: Bo
     return out, None
 
 
-def fill_event(fill: Fill, trade_id: str, done: bool, books: Books) -> OrderFilled:
+def fill_event(fill: Fill, trade_id: str, done: bool, base: str, quote: str) -> OrderFilled:
     """The `OrderFilled` a venue's fill (as `trades_since` reports it) stands for, its fee asset named."""
-    asset = {FEE_IN_QUOTE: books.quote, FEE_IN_BASE: books.base}.get(fill.fee_asset, fill.fee_asset)
+    asset = {FEE_IN_QUOTE: quote, FEE_IN_BASE: base}.get(fill.fee_asset, fill.fee_asset)
     return OrderFilled(fill.ts_ms, fill.order_id, fill.qty, fill.px, fill.fee, asset, trade_id, done)
 
 

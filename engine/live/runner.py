@@ -26,7 +26,9 @@ import structlog
 from engine.core.loop import LoopConfig
 from engine.core.market_rules import MarketRules
 from engine.live.cache import LiveCache
+from engine.live.credentials import Keys, find_keys, key_names
 from engine.live.deployment import Deployment, DeploymentError, deployment_versions, load_deployment
+from engine.live.exchange import LiveVenue
 from engine.live.feed import CandleFeed, ExchangeClock, ExchangeTime, FeedConfig, FeedStopped
 from engine.live.history import journal_path
 from engine.live.journal import Journal
@@ -35,15 +37,17 @@ from engine.live.paper import PaperVenue
 from engine.live.portfolio import Holding, Portfolio, PortfolioLimits
 from engine.live.recovery import RecoveryError
 from engine.live.session import Session, SessionPlan, TickInputs
-from engine.live.startup import first_needed_ms, restore_session, resume_session
+from engine.live.startup import first_needed_ms, reconcile_session, restore_session, resume_session
 from engine.ohlcv.layout import SeriesKey
 from engine.ohlcv.store import Store
 from engine.ohlcv.timeframe import floor_ms
 from engine.sim.venue import SimVenue
 from engine.strategy.contract import load_strategy
 from engine.venues.ccxt_client import make_exchange
+from engine.venues.ccxt_venue import CcxtVenue, VenueConfig
+from engine.venues.submission import ProofPolicy
 
-__all__ = ["Runner", "RunnerConfig", "load_deployments", "paper_session", "session_plan"]
+__all__ = ["Runner", "RunnerConfig", "live_keys", "load_deployments", "paper_session", "session_plan"]
 
 log = structlog.get_logger("gauntlet.runner")
 
@@ -65,6 +69,8 @@ class RunnerConfig:
     feed: FeedConfig = FeedConfig()
     limits: PortfolioLimits = PortfolioLimits()
     heartbeat_s: float = 10.0
+    env_file: Path | None = Path(".env")  # where a live account's keys may be, beside the environment
+    proof: ProofPolicy | None = None  # how a live venue proves an order absent (None: the default at `speed`)
 
 
 @dataclass
@@ -100,11 +106,27 @@ def load_deployments(names: list[str], root: Path) -> list[Deployment]:
             known = ", ".join(found) or "none"
             raise DeploymentError(f"no deployment {name!r} in {root} (known: {known}); promote a run first")
         out.append(load_deployment(found[name][-1][1]))
-    live = [d.label() for d in out if d.venue.kind == "live"]
-    if live:
-        raise DeploymentError(f"{', '.join(live)} trade(s) live: the ccxt venue is not wired into the runner yet; "
-                              "run a paper deployment")
     return out
+
+
+def live_keys(deployments: list[Deployment], env_file: Path | None) -> dict[str, Keys]:
+    """The keys of every live deployment's account (from the environment or `env_file`), before anything is
+    opened or sent; a `DeploymentError` naming the variables to set when an account has none."""
+    found, missing = {}, []
+    for deployment in deployments:
+        account = deployment.venue.account
+        if deployment.venue.kind != "live" or account in found:
+            continue
+        keys = find_keys(account, env_file)
+        if keys is None:
+            missing.append(f"{deployment.label()} (account {account}: set {' and '.join(key_names(account))} in the "
+                           f"environment or in {env_file or '.env'})")
+        else:
+            found[account] = keys
+    if missing:
+        raise DeploymentError(f"no API key for {'; '.join(missing)}: a live deployment trades with the account's "
+                              "own keys, never anything else")
+    return found
 
 
 class Runner:
@@ -122,11 +144,14 @@ class Runner:
         self.journals: list[Journal] = []
         self.markets: dict[SeriesKey, Market] = {}
         self.clients: dict[str, Any] = {}
+        self.owned: list[Any] = []  # the live deployments' signed clients
+        self.keys: dict[str, Keys] = {}
         self.halted = 0
 
     async def run(self, names: list[str]) -> int:
         """Trade until stopped; 0 on a clean stop, 1 when a deployment was halted."""
         deployments = load_deployments(names, self.config.deployments_dir)
+        self.keys = live_keys(deployments, self.config.env_file)
         self._signals()
         try:
             await self._open(deployments)
@@ -168,16 +193,33 @@ class Runner:
             if key not in self.markets:
                 source = {"exchange": venue.exchange, "api_url": self.config.api_url, "market": described}
                 self.markets[key] = Market(key, venue.exchange, LiveCache(self.store, key, source=source))
-            self.markets[key].deployed.append(self._deployed(deployment, key, MarketRules.from_ccxt(
+            self.markets[key].deployed.append(await self._deployed(deployment, key, MarketRules.from_ccxt(
                 {**described, "symbol": market.symbol})))
 
-    def _deployed(self, deployment: Deployment, key: SeriesKey, rules: MarketRules) -> Deployed:
+    async def _deployed(self, deployment: Deployment, key: SeriesKey, rules: MarketRules) -> Deployed:
         journal = Journal.open(journal_path(deployment.name, self.config.data_dir))
         self.journals.append(journal)
-        session = paper_session(session_plan(deployment, key, rules, self.config.snapshot_every), journal)
+        plan = session_plan(deployment, key, rules, self.config.snapshot_every)
+        if deployment.venue.kind == "live":
+            session = Session(plan, await self._live_venue(deployment, journal), journal)
+        else:
+            session = paper_session(plan, journal)
         session.log.info("runner.deployment", version=deployment.version, venue=deployment.venue.kind,
                          market=str(key), params=str(session.plan.params))
         return Deployed(deployment, session, key, KillSwitch.of(deployment.name, self.config.data_dir))
+
+    async def _live_venue(self, deployment: Deployment, journal: Journal) -> LiveVenue:
+        """The deployment's own signed client (its account's keys, requests signed on the exchange's clock), its
+        intents journaled first, the key checked (one that can withdraw is refused) before anything is sent."""
+        venue = deployment.venue
+        client = make_exchange(venue.exchange, api_url=self.config.api_url, rate_limit=self.config.api_url is None,
+                               async_=True, credentials=self.keys[venue.account].ccxt_config(), clock=self.clock)
+        self.owned.append(client)
+        proof = self.config.proof or ProofPolicy(speed=self.config.speed)
+        ccxt_venue = CcxtVenue(client, VenueConfig(deployment.name, (deployment.spec.market.symbol,), proof,
+                                                   live=True), journal)
+        await ccxt_venue.start()
+        return LiveVenue(ccxt_venue)
 
     async def _prepare(self, market: Market) -> None:
         """Snapshots, the cache filled from the first candle anyone needs, re-drives, then the feed's start."""
@@ -203,6 +245,11 @@ class Runner:
         for deployed, _, _ in needs:
             if deployed.session.last_ms is None:
                 deployed.session.window.fill(market.cache.bars(start - 3 * warmup * bar_ms, start))
+            if not deployed.session.venue.holds_books and deployed.halted is None:
+                try:  # the exchange's truth before the first order: repaired, or halted on what cannot be explained
+                    await reconcile_session(deployed.session, self.clock.now_ms())
+                except RecoveryError as exc:
+                    self._halt(deployed, str(exc))
         market.feed = CandleFeed(market.key, self.clients[market.exchange], self.clock, start, self.config.feed)
         log.info("runner.ready", series=str(market.key), from_ms=start, deployments=[d.session.name for d in
                                                                                    market.deployed])
@@ -304,7 +351,7 @@ class Runner:
                     session.save_snapshot(session.last_ms or 0)
                     session.journal.beat(session.name, session.heartbeat("stopped", "asked to stop"))
                     session.log.info("runner.stopped", last_candle_ms=session.last_ms, seq=session.seq)
-        for client in self.clients.values():
+        for client in [*self.clients.values(), *self.owned]:
             await client.close()
         for journal in self.journals:
             journal.close()

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -28,13 +28,13 @@ import numpy as np
 import structlog
 
 from engine.core.commands import CancelOrder, Command, SubmitOrder
-from engine.core.events import Event, OrderAccepted, OrderCancelled, OrderRejected, RiskChecked
+from engine.core.events import Event, OrderRejected, RiskChecked
 from engine.core.loop import Decision, Loop, LoopConfig
 from engine.core.matching import Candle
-from engine.core.orders import Order, OrderStatus
-from engine.live.journal import EquityMark, Heartbeat, Journal
-from engine.live.recovery import (KILL_PREFIX, Books, JournaledInputs, JournaledTick, RecoveryError, Refusal,
-                                  fill_event, from_json, to_json)
+from engine.core.orders import Order
+from engine.live.journal import EquityMark, FillRecord, Heartbeat, Journal, OrderRecord
+from engine.live.recovery import (KILL_PREFIX, JournaledInputs, JournaledTick, RecoveryError, Refusal, from_json,
+                                  to_json)
 from engine.live.window import Marks, Window
 from engine.replay import last_decision
 from engine.strategy.contract import Strategy
@@ -66,6 +66,18 @@ class SessionVenue(AsyncVenue, Protocol):
     def snapshot(self) -> dict: ...
 
     def restore(self, state: dict) -> None: ...
+
+    async def adopt(self, client_id: str, ts_ms: int) -> list[Event] | None:
+        """The venue's word on an order a previous process may have sent, as the events it would have
+        answered; None when the venue proves it has none (then it is sent)."""
+
+    async def recover(self, orders: Iterable[OrderRecord], booked: Iterable[FillRecord],
+                      books: Collection[str]) -> list[Event]:
+        """At start-up: follow the journaled orders that have not ended; the events that bring those the books
+        hold open (`books`) to the venue's truth."""
+
+    def unresolved(self) -> set[str]:
+        """Client ids sent whose fate the venue has not told yet."""
 
 
 class Gate(Protocol):
@@ -213,24 +225,24 @@ class Session:
 
     async def _submit(self, command: SubmitOrder) -> list[Event]:
         order = command.order
-        refusal = None if order.reduce_only else self._refusal(order, command)
-        known = None
         if self.replaying is None:
             known = self.journal.order(order.client_id)
             if known is not None and not known.unanswered:
                 raise RecoveryError(f"{self.name}: order {order.client_id} is journaled as {known.status.value} but "
                                     "the books are about to send it: the journal and the books disagree")
             self.journal.record_intent(self.name, order, command.ts_ms)  # on disk before the request leaves
+            if known is not None:  # a previous process sent it, maybe: ask, never resend, never refuse it blind
+                adopted = await self.venue.adopt(order.client_id, command.ts_ms)
+                if adopted is not None:
+                    self.log.warning("session.adopted", client_id=order.client_id,
+                                     events=[type(e).__name__ for e in adopted])
+                    return adopted
+        refusal = None if order.reduce_only else self._refusal(order, command)
         if refusal is not None:
             self.loop.emit(refusal.checked)
             self.log.warning("session.refused", client_id=order.client_id, rule=refusal.checked.rule,
                              reason=refusal.reason)
             return [OrderRejected(command.ts_ms, order.client_id, refusal.reason)]
-        if known is not None:
-            found = await self.venue.order(order.client_id)  # a previous process sent it, maybe: ask, never resend
-            if found is not None:
-                self.log.warning("session.adopted", client_id=order.client_id, status=found.status.value)
-                return await self._adopted(found, command.ts_ms)
         self.log.info("session.submit", client_id=order.client_id, side=order.side, type=order.type.value,
                       qty=order.qty, quote_qty=order.quote_qty)
         return await self.venue.submit(command)
@@ -250,21 +262,6 @@ class Session:
                 inputs.gate.refusal(self.name, order, ts, command.last_px)
         return None
 
-    async def _adopted(self, found: Order, ts_ms: int) -> list[Event]:
-        """The venue's word on an order a previous process sent, as the events it would have answered."""
-        cid, out = found.client_id, []
-        if found.status is OrderStatus.REJECTED:
-            return [OrderRejected(ts_ms, cid, found.reason or "rejected at the venue")]
-        out.append(OrderAccepted(ts_ms, cid, found.venue_order_id or f"venue-{cid}"))
-        books = Books(self.name, self.loop.base_asset, self.loop.quote_asset, (), {}, 0.0, 0.0)
-        trades = [f for f in await self.venue.trades_since(0) if f.order_id == cid]
-        for i, fill in enumerate(trades):
-            out.append(fill_event(fill, f"{cid}:{fill.ts_ms}:{i}", i == len(trades) - 1 and
-                               found.status is OrderStatus.FILLED, books))
-        if found.status is OrderStatus.CANCELLED:
-            out.append(OrderCancelled(ts_ms, cid, found.reason or "cancelled at the venue"))
-        return out
-
     def _journal(self, candle: Candle) -> None:
         """The candle's events, mark and heartbeat in one transaction (re-driving: compared, not written)."""
         ts, loop = candle.ts_ms, self.loop
@@ -281,6 +278,18 @@ class Session:
         self.seq = done.seqs[-1] if done.seqs else self.seq
         if snapshot is not None:
             self.snapshot_seq = self.seq
+
+    async def take(self, events: list[Event], ts_ms: int) -> None:
+        """Events from outside a candle (start-up's recovery): folded into the loop, what they ask for sent,
+        all journaled, then a snapshot, so the journal never ends with events no snapshot or bar close covers."""
+        self.buffer = []
+        for event in events:
+            more = self.loop.on_event(event)
+            if more:
+                await self._send(more)
+        done = self.journal.append(self.name, self.buffer)
+        self.seq = done.seqs[-1] if done.seqs else self.seq
+        self.save_snapshot(ts_ms)
 
     def heartbeat(self, state: str, detail: str = "") -> Heartbeat:
         return Heartbeat(state, self.started_ms, self.wall_ms(), self.last_ms, os.getpid(), detail)

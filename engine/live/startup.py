@@ -72,21 +72,25 @@ async def reconcile_session(session: Session, ts_ms: int) -> Reconciliation:
     """Ask the venue and repair the books (see the module's docstring); raises `RecoveryError` on a mismatch."""
     loop, venue, journal = session.loop, session.venue, session.journal
     rows = journal.orders(session.name, open_only=True)
-    unanswered = frozenset(r.client_id for r in rows if r.unanswered and r.client_id not in loop.by_id)
+    recovered = await venue.recover(rows, journal.fills_since(session.name), {o.client_id for o in loop.open})
+    if recovered:
+        await session.take(recovered, ts_ms)
+        session.log.warning("startup.recovered", events=[type(e).__name__ for e in recovered],
+                            client_ids=sorted({getattr(e, "client_id", "") for e in recovered}))
+    pending = venue.unresolved()  # sent, fate not yet known: followed at every candle, never called absent here
+    unanswered = frozenset(r.client_id for r in rows if r.unanswered and r.client_id not in loop.by_id) | pending
     since = min((r.intent_ms for r in rows), default=ts_ms)
-    view = VenueView({o.client_id: await venue.order(o.client_id) for o in loop.open}, await venue.open_orders(),
+    held = [o for o in loop.open if o.client_id not in pending]
+    view = VenueView({o.client_id: await venue.order(o.client_id) for o in held}, await venue.open_orders(),
                      await venue.trades_since(since), await venue.balances())
     if not session.baseline and journal.last_seq(session.name) == 0:
         session.baseline = dict(view.balances)  # a first start: the account as the deployment found it
-    books = Books(session.name, loop.base_asset, loop.quote_asset, list(loop.open),
+    books = Books(session.name, loop.base_asset, loop.quote_asset, held,
                   {o.client_id: o.filled_qty for o in loop.orders}, loop.ledger.qty,
                   loop.ledger.cash - session.plan.config.costs.init_cash, session.baseline, unanswered)
     result = reconcile(books, view, ts_ms)
     if result.repairs:
-        session.buffer = []
-        for event in result.repairs:
-            loop.on_event(event)
-        journal.append(session.name, session.buffer)
+        await session.take(list(result.repairs), ts_ms)
         session.log.warning("startup.repaired", events=[type(e).__name__ for e in result.repairs],
                             client_ids=sorted({getattr(e, "client_id", "") for e in result.repairs}))
     if not result.ok:

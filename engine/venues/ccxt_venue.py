@@ -10,7 +10,9 @@ Submission follows DESIGN.md's protocol (the state machine is `submission`):
    resent under the next attempt's client id: the old attempt closes with `OrderCancelled` ("never placed:
    ..."), the new one opens with `OrderSubmitted` (a runner maps it to the loop's order: `intent_of`).
    -2010 "Duplicate order sent." means the order exists: it is fetched and adopted, never resent.
-429/418 are waited out (Retry-After, then backoff); a refusal is never retried. Fills come from the exchange's
+429/418 are waited out (Retry-After, then backoff); a refusal is never retried, and is believed only once the
+client id is looked up: a request the network delivered twice may be refused by its second copy (a market
+order's "insufficient balance") after its first was placed, and then the placed order is ours. Fills come from the exchange's
 trades by venue trade id, each reported once, the fee in the asset charged. `reconcile` brings journaled
 orders to the exchange's truth after a restart and never sends an order; `audit` names what the exchange holds
 that the books cannot explain (one client id on two orders, an order no journal row names), for a runner to
@@ -139,6 +141,10 @@ class CcxtVenue:
             answer = await self._send(sub, request)
         except ccxt.BaseError as exc:
             outcome, words = classify(exc), describe(exc, self.calls.secrets())
+            if outcome is Outcome.REFUSED and (found := await self._first_copy(sub, exc)) is not None:
+                log.warning("venue.refused_copy", client_id=sub.client_id, error=words,
+                            detail="the request was delivered twice: its first copy placed the order")
+                return await self._report(sub, found, None)
             if outcome in (Outcome.REFUSED, *_RESENDABLE):  # refused (a 429 or -1021 after every retry too)
                 return self._refuse(sub, words)
             sub.unknown(words, exists=outcome is Outcome.EXISTS)
@@ -148,6 +154,16 @@ class CcxtVenue:
         self.intents.note_venue_state(sub.client_id, {"request": self._request_note(sub, request),
                                                       "order": answer.get("info") or {}}, self._stamp())
         return await self._report(sub, answer, answer.get("trades"))
+
+    async def _first_copy(self, sub: Submission, refusal: ccxt.BaseError) -> dict[str, Any] | None:
+        """The order a refused request's earlier copy placed, if the network delivered it twice (a key the
+        exchange refuses cannot have placed anything; a look-up that fails leaves the refusal standing)."""
+        if isinstance(refusal, (ccxt.AuthenticationError, ccxt.PermissionDenied, ccxt.AccountSuspended)):
+            return None
+        try:
+            return await self._find(sub, retried=True)
+        except ccxt.BaseError:
+            return None
 
     def _refuse(self, sub: Submission, reason: str, detail: str = "") -> list[Event]:
         sub.refused(detail or reason)
@@ -384,6 +400,16 @@ class CcxtVenue:
             else:
                 events += await self._resolve(sub, resend=False)
         return events
+
+    def follow(self, orders: Iterable[JournaledOrder], booked: Iterable[BookedFill] = ()) -> None:
+        """Follow journaled orders again without asking the exchange yet (`sync` or `poll` will): a restarted
+        runner's intents whose candle it is about to handle again."""
+        trade_ids: dict[str, set[str]] = defaultdict(set)
+        for fill in booked:
+            trade_ids[fill.client_id].add(fill.trade_id)
+        for record in orders:
+            if record.is_open and record.client_id not in self.submissions:
+                self._adopt(record, trade_ids[record.client_id])
 
     def _adopt(self, record: JournaledOrder, booked: set[str]) -> Submission:
         """A journaled order followed again: the request's time from the note beside the intent (else the

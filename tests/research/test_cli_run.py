@@ -122,13 +122,17 @@ def test_a_tampered_strategy_source_is_refused_with_the_loaders_words(places):
     assert done.exit_code == 1 and "changed since tampered v2 was promoted" in " ".join(done.output.split())
 
 
-def test_a_live_deployment_is_refused_before_anything_is_sent(places):
-    """Until the ccxt venue is wired into the runner, a live deployment never trades: one line, exit 1, and no
-    journal is created for it."""
+def test_a_live_deployment_without_keys_is_refused_before_anything_is_sent(places, monkeypatch):
+    """A live deployment trades with its account's keys or not at all: without them, one line naming the
+    variables to set, exit 1, and no journal is created for it."""
     from engine.live import Venue, save_deployment
 
+    for name in ("GAUNTLET_API_KEY", "GAUNTLET_API_SECRET"):
+        monkeypatch.delenv(name, raising=False)
     paper = paper_deployment(places / "deployments", "btc-live")
     save_deployment(places / "deployments", paper.model_copy(update={"venue": Venue(kind="live", exchange="binance")}))
     done = _cli("run", "btc-live")
-    assert done.exit_code == 1 and "btc-live v2 trade(s) live" in " ".join(done.output.split()), done.output
+    text = " ".join(done.output.split())
+    assert done.exit_code == 1 and "no API key for btc-live v2 (account default: set GAUNTLET_API_KEY and " \
+        "GAUNTLET_API_SECRET" in text, done.output
     assert "Traceback" not in done.output and not journal_path("btc-live").exists()

@@ -82,8 +82,8 @@ def test_a_live_session_killed_after_its_request_adopts_the_order_at_restart_and
         assert result.ok and result.repairs == ()  # the filled order is the interrupted candle's: explained
         drive(again, FIRST + again.t, FIRST + 150)
     adopted = [line for line in logs if line["event"] == "session.adopted"]
-    assert [(line["client_id"], line["status"]) for line in adopted] == [(client_order_id("live", candle(first).ts_ms,
-                                                                                          "entry"), "filled")]
+    assert [(line["client_id"], line["events"]) for line in adopted] == [(client_order_id("live", candle(first).ts_ms,
+                                                                                          "entry"), ["OrderAccepted", "OrderFilled"])]
     assert len(exchange.sim.orders) == len(again.journal.orders("live"))  # the exchange got every order once
     whole = a_session(tmp_path / "whole", "live")
     drive(whole, FIRST, FIRST + 150)
