@@ -344,7 +344,8 @@ def check_causality(
 
 @app.command("demo")
 def demo() -> None:
-    """The offline tour on the synthetic sample market: emulator -> ccxt -> cache -> verify."""
+    """The offline tour on the synthetic sample market, the whole gauntlet: emulator -> ccxt -> cache -> verify ->
+    sweep -> walk-forward -> replay -> promote to paper -> the paper runner -> status -> drift -> live refused."""
     from research.demo import run_demo
 
     _guarded(run_demo)
