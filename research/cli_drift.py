@@ -32,9 +32,9 @@ def drift(
                                                       "GAUNTLET_DATA_DIR, else data/)")] = None,
     deployments: Annotated[Optional[Path], typer.Option(help="the deployments folder (default: "
                                                              "GAUNTLET_DEPLOYMENTS_DIR, else deployments/)")] = None,
-    max_drift_rate: Annotated[Optional[float], typer.Option(min=0.0, help="bound on the explained differences' effect "
-                                                                          "as a fraction of the initial cash (default: "
-                                                                          "the deployment's max_drift_rate gate)")] = None,
+    max_drift_rate: Annotated[Optional[float], typer.Option(
+        min=0.0, help="bound on the explained differences' effect as a fraction of the initial cash (default: the "
+                      "deployment's max_drift_rate gate)")] = None,
 ) -> None:
     """Replay the candles the deployment's runner handled, from the cache, and match its orders one by one with
     replay's: identical, or each difference explained (fill price, partial fill, rejection, late candle,
@@ -54,7 +54,8 @@ def drift_command(args: DriftArgs) -> int:
     from engine.settings import settings
 
     data = args.data if args.data is not None else settings().data_dir
-    deployment = _deployment(args.name, args.deployments if args.deployments is not None else settings().deployments_dir)
+    root = args.deployments if args.deployments is not None else settings().deployments_dir
+    deployment = _deployment(args.name, root)
     path = journal_path(args.name, data)
     if not path.is_file():
         raise LookupError(f"deployment {args.name} has no journal at {path}: it has never run (`gauntlet run "

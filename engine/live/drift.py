@@ -106,7 +106,8 @@ class DriftReport:
                 "differences": [_difference(d) for d in self.differences]}
 
 
-def measure_drift(journal: Journal, name: str, store: Store, record: dict[str, Any] | None = None) -> DriftReport | None:
+def measure_drift(journal: Journal, name: str, store: Store,
+                  record: dict[str, Any] | None = None) -> DriftReport | None:
     """Replay what `name`'s journal traded and match it; None when it has handled no candle, or has no snapshot
     to read the deployment from and no `record` is given (`{"label", "exchange", "spec"}`, as a snapshot keeps
     it). Raises `LookupError` when the cache does not hold exactly the candles it handled."""

@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from engine.core.events import (RUNNER_RULES, Event, OrderCancelled, OrderFilled, OrderRejected, OrderSubmitted,
                                 RiskChecked)
 from engine.core.ids import parse_client_id
+from engine.live.recovery import KILL_PREFIX
 
 __all__ = ["KINDS", "Context", "Difference", "FillLine", "Matched", "Outcome", "match", "outcomes", "pair"]
 
@@ -45,7 +46,6 @@ KINDS = {  # kind -> its title, in the order a report lists them
     "restart": "restart",
     "unexplained": "unexplained",
 }
-KILL_PREFIX = "kill switch: "  # how the runner names a cancel by the kill switch (engine.live.recovery's)
 _REL = 1e-9  # figures closer than this (relative) are the same figure
 
 
