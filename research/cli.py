@@ -19,9 +19,9 @@ app.add_typer(data_app, name="data")
 app.add_typer(emulator_app, name="emulator")
 
 
-def _guarded(fn: Callable[[], T], ctx: typer.Context | None = None) -> T:
+def _guarded(fn: Callable[[], T], ctx: typer.Context | None = None, code: int = 1) -> T:
     """One clear line instead of a traceback for errors a user can fix (GAUNTLET_DEBUG=1 shows it), naming the
-    command's flags (`ctx`) rather than Python names."""
+    command's flags (`ctx`) rather than Python names; exits with `code`."""
     try:
         return fn()
     except (ValueError, LookupError, RuntimeError, OSError) as exc:
@@ -35,7 +35,7 @@ def _guarded(fn: Callable[[], T], ctx: typer.Context | None = None) -> T:
         keys = getattr(exc, "names_keys", False)  # a spec file's keys are what the user must fix there
         text = str(exc) if keys else in_flags(str(exc), command_flags(ctx.command if ctx is not None else None))
         Console(stderr=True).print(f"[bold red]error:[/] {escape(text)}", markup=True, highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
+        raise typer.Exit(code) from None
 
 
 @data_app.command("fetch")
@@ -344,7 +344,8 @@ def check_causality(
 
 @app.command("demo")
 def demo() -> None:
-    """The offline tour on the synthetic sample market: emulator -> ccxt -> cache -> verify."""
+    """The offline tour on the synthetic sample market, the whole gauntlet: emulator -> ccxt -> cache -> verify ->
+    sweep -> walk-forward -> replay -> promote to paper -> the paper runner -> status -> drift -> live refused."""
     from research.demo import run_demo
 
     _guarded(run_demo)
@@ -444,6 +445,10 @@ app.command("status")(cli_run.status)
 app.command("stop")(cli_run.stop)
 app.command("resume")(cli_run.resume)
 app.add_typer(cli_run.journal_app, name="journal")
+
+from research import cli_drift  # noqa: E402 - typer only; the engine loads when the command runs
+
+app.command("drift")(cli_drift.drift)
 
 
 def _version(value: bool) -> None:

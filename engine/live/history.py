@@ -4,7 +4,8 @@ deployments`), and a paper deployment's track record (days run, fills, drift), w
 Both read the runner's journal (`<data>/journal/NAME.sqlite`) and its kill switch, and never write: the state is
 the runner's last word (running, stopped, halted), "latched" while the kill switch is, and "stopped" when it
 says running but its process is gone (killed without a word); the track record is the span of the candles it
-traded, its fills, and drift (`engine.live.drift`: its candles replayed from the cache and matched fill by fill).
+traded, its fills, and drift (`engine.live.drift`: its candles replayed from the cache and its orders matched one
+by one, each difference explained or not).
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
+from engine.core.events import BarClosed
 from engine.ohlcv import SeriesKey, Store, load
 from engine.ohlcv.schema import to_table
 from engine.venues.ccxt_client import make_exchange
@@ -122,18 +123,57 @@ def test_emulator_serve_needs_exactly_one_source(data_dir):
     assert result.exit_code == 1 and "give one source of candles" in result.output
 
 
-def test_demo_runs_offline_end_to_end(data_dir):
+def test_demo_runs_offline_end_to_end(data_dir, monkeypatch):
+    """The whole gauntlet offline; run over an earlier demo's leftovers (a deployment version, its journal, a latched
+    kill switch), as a second `make demo` finds them."""
+    from engine.live.drift import measure_drift
+    from engine.live.history import journal_path
+    from engine.live.journal import Journal
+    from engine.live.killswitch import KillSwitch
+    from engine.live.deployment import deployment_versions, read_deployment
+    from engine.settings import settings
+    from research.demo_paper import CANDLES, DEMO_DEPLOYMENT
+    from tests.engine.live.rehearsal import paper_deployment
+
+    deployments = data_dir.parent / "deployments"
+    monkeypatch.setenv("GAUNTLET_DEPLOYMENTS_DIR", str(deployments))
+    settings.cache_clear()
+    paper_deployment(deployments, DEMO_DEPLOYMENT)  # an earlier demo's version 1, its journal and latch
+    with Journal.open(journal_path(DEMO_DEPLOYMENT, data_dir)) as journal:
+        journal.append(DEMO_DEPLOYMENT, [BarClosed(0)])
+    KillSwitch.of(DEMO_DEPLOYMENT, data_dir).latch("left over")
     result = gauntlet("demo")
     assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
     assert "SYNTHETIC" in result.output and "1 new candle(s)" in result.output
     for symbol in ("BTC/USDT", "ETH/USDT"):
         frame = load("synthetic", symbol, "1h")
-        assert len(frame) > 17_000
+        assert len(frame) > 16_700  # 700 days to the cut (2024-12-01), a few outages; BTC also what the runner cached
     runs = sorted(p.name for p in (data_dir.parent / "reports").iterdir() if p.is_dir())
     assert len(runs) == 3 and all("-sma_cross-" in r for r in runs) and "promote" in result.output
     assert "parity ok" in result.output
     printed = "".join(result.output.split())  # the path the demo names exists (rich may wrap it)
     assert any(str(p) in printed for p in (data_dir.parent / "reports").glob("*/quantstats.html"))
+    # promoted to paper: the next version, --force recorded when the synthetic candidate fails a gate (and said)
+    assert [v for v, _ in deployment_versions(deployments)[DEMO_DEPLOYMENT]] == [1, 2]
+    paper = read_deployment(deployment_versions(deployments)[DEMO_DEPLOYMENT][-1][1])
+    waived = [g.name for g in paper.gates if g.waived_by == "--force"]
+    assert paper.venue.kind == "paper" and paper.overrides.force == bool(waived)
+    assert (f"the candidate fails {len(waived)} of {len(paper.gates)} gates" in text) == bool(waived)
+    # the runner traded CANDLES candles in a fresh journal; status shows it stopped; drift: identical to replay
+    with Journal.open(journal_path(DEMO_DEPLOYMENT, data_dir)) as journal:
+        closed = journal.events_of(DEMO_DEPLOYMENT, ["bar_closed"])
+        fills = journal.count_fills(DEMO_DEPLOYMENT)
+        drift = measure_drift(journal, DEMO_DEPLOYMENT, Store(data_dir))
+    assert len(closed) == CANDLES and closed[0].event.ts_ms >= 1_733_011_200_000  # after the cut, 2024-12-01
+    assert KillSwitch.of(DEMO_DEPLOYMENT, data_dir).reason() is None
+    assert f"runner exit code 0: {CANDLES} candles handled" in text and f"{DEMO_DEPLOYMENT}: stopped" in text
+    assert (drift.candles, drift.fills, drift.replay_fills, drift.differences, drift.effect) == (CANDLES, fills, fills,
+                                                                                                 (), 0.0)
+    assert f"identical: {fills} of {fills} fills" in text and "exit code 0: identical to replay" in text
+    # --to live refused with every reason, nothing written
+    assert "x paper days run 12.46 < 14" in text and "x confirmed no" in text and "x API keys from" in text
+    assert "gates failed; nothing was written" in text and len(deployment_versions(deployments)[DEMO_DEPLOYMENT]) == 2
 
 
 def test_check_causality_passes_builtins_and_fails_a_peeking_file(data_dir, tmp_path):

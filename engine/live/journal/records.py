@@ -10,7 +10,7 @@ from typing import Any
 from engine.core.events import Event, OrderFilled
 from engine.core.orders import TERMINAL, OrderStatus, OrderType, TimeInForce
 
-__all__ = ["Appended", "Entry", "EquityMark", "FillRecord", "Heartbeat", "OrderRecord", "Snapshot"]
+__all__ = ["Appended", "Entry", "EquityMark", "FillRecord", "Heartbeat", "OrderRecord", "Snapshot", "Start"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +109,16 @@ class Heartbeat:
     last_candle_ms: int | None = None
     pid: int | None = None
     detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    """A process took a deployment up at `started_ms` (wall time), after the candle opening at `last_candle_ms`
+    (None: it had handled none, a first start); kept for every start, from its first heartbeat."""
+
+    started_ms: int
+    last_candle_ms: int | None
+    pid: int | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ them (a test checks the two agree); a change here is a new migration, never an e
 - `snapshots`: the books of a deployment as of event `seq`; recovery loads the latest and folds what follows.
 - `equity`: marks of a deployment's equity, cash and position, one per `ts_ms`.
 - `runner`: one row per deployment, what its runner last said: state, heartbeat (wall time), last candle, pid.
+- `starts`: one row per process start of a deployment (wall time), with the last candle handled before it.
 - `alembic_version`: the schema revision (Alembic's own table).
 """
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 from sqlalchemy import (JSON, BigInteger, Boolean, CheckConstraint, Column, Float, ForeignKey, Index, Integer, MetaData,
                         SmallInteger, Table, Text, UniqueConstraint)
 
-__all__ = ["equity", "events", "fills", "metadata", "orders", "runner", "snapshots"]
+__all__ = ["equity", "events", "fills", "metadata", "orders", "runner", "snapshots", "starts"]
 
 metadata = MetaData()
 SERIAL = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements only an INTEGER PRIMARY KEY
@@ -103,4 +104,14 @@ runner = Table(
     Column("last_candle_ms", BigInteger),  # open time of the last candle it finished
     Column("pid", Integer),
     Column("detail", Text, nullable=False),  # why it stopped or halted
+)
+
+starts = Table(
+    "starts", metadata,
+    Column("id", SERIAL, primary_key=True, autoincrement=True),
+    Column("deployment", Text, nullable=False),
+    Column("started_ms", BigInteger, nullable=False),  # wall time the process took the deployment up
+    Column("last_candle_ms", BigInteger),  # open time of the last candle handled before it (None: a first start)
+    Column("pid", Integer),
+    UniqueConstraint("deployment", "started_ms", name="uq_starts_deployment_started"),
 )

@@ -27,8 +27,9 @@ from engine.live.journal.database import WRITE, connect, location
 from engine.live.journal.errors import IntentConflict, JournalError, UnknownOrder
 from engine.live.journal.migrate import upgrade
 from engine.live.journal.order_rows import INTENT_COLUMNS, intent_row, row_after
-from engine.live.journal.records import Appended, Entry, EquityMark, FillRecord, Heartbeat, OrderRecord, Snapshot
-from engine.live.journal.schema import equity, events, fills, orders, runner, snapshots
+from engine.live.journal.records import (Appended, Entry, EquityMark, FillRecord, Heartbeat, OrderRecord, Snapshot,
+                                         Start)
+from engine.live.journal.schema import equity, events, fills, orders, runner, snapshots, starts
 
 __all__ = ["Journal"]
 
@@ -46,6 +47,7 @@ class Journal:
     def __init__(self, engine: Engine, where: str, revision: str) -> None:
         self._engine, self._writer = engine, engine.execution_options(**WRITE)
         self.where, self.revision = where, revision  # the file (or URL, password hidden), the schema revision
+        self._started: dict[str, int] = {}  # deployment -> the start this journal has kept already (see `_beat`)
 
     @classmethod
     def open(cls, target: str | Path, *, busy_timeout_s: float = 30.0) -> Journal:
@@ -134,17 +136,26 @@ class Journal:
         with self._write() as connection:
             done = _append(connection, _named(deployment), encoded)
             _mark(connection, deployment, mark)
-            _beat(connection, deployment, beat)
+            self._beat(connection, deployment, beat)
             if snapshot is not None:
                 seq = done.seqs[-1] if done.seqs else _last_seq(connection, deployment)
                 connection.execute(insert(snapshots), {"deployment": deployment, "seq": seq, "state": dict(snapshot),
                                                        "created_ms": mark.ts_ms})
+        self._started[deployment] = beat.started_ms  # committed: the start is kept
         return done
 
     def beat(self, deployment: str, heartbeat: Heartbeat) -> None:
-        """Keep what the runner says about `deployment` now (its state and heartbeat), replacing the last word."""
+        """Keep what the runner says about `deployment` now (its state and heartbeat), replacing the last word;
+        the first heartbeat of a process (a `started_ms` not seen before) also keeps its start (`starts`)."""
         with self._write() as connection:
-            _beat(connection, _named(deployment), heartbeat)
+            self._beat(connection, _named(deployment), heartbeat)
+        self._started[deployment] = heartbeat.started_ms
+
+    def _beat(self, connection: Connection, deployment: str, heartbeat: Heartbeat) -> None:
+        if self._started.get(deployment) != heartbeat.started_ms:  # once per process and journal, not per candle
+            _start(connection, deployment, heartbeat)
+        connection.execute(delete(runner).where(runner.c.deployment == deployment))
+        connection.execute(insert(runner), {"deployment": deployment, **asdict(heartbeat)})
 
     # reads: each one consistent snapshot of the journal
 
@@ -225,6 +236,14 @@ class Journal:
             row = connection.execute(select(runner).where(runner.c.deployment == deployment)).mappings().first()
         return None if row is None else Heartbeat(**{k: v for k, v in row.items() if k != "deployment"})
 
+    def starts(self, deployment: str) -> list[Start]:
+        """Every start of `deployment`'s runner, oldest first: the first is its first start, each later one a
+        restart after the candle it names."""
+        query = select(starts).where(starts.c.deployment == deployment).order_by(starts.c.started_ms, starts.c.id)
+        with self._read() as connection:
+            rows = connection.execute(query).mappings().all()
+        return [Start(row["started_ms"], row["last_candle_ms"], row["pid"]) for row in rows]
+
     def integrity_problems(self) -> list[str]:
         """What SQLite's `integrity_check` and `foreign_key_check` find wrong with the file (empty: sound);
         another database checks itself, and reports nothing here."""
@@ -290,9 +309,13 @@ def _mark(connection: Connection, deployment: str, mark: EquityMark) -> None:
     connection.execute(insert(equity), {"deployment": deployment, **asdict(mark)})
 
 
-def _beat(connection: Connection, deployment: str, heartbeat: Heartbeat) -> None:
-    connection.execute(delete(runner).where(runner.c.deployment == deployment))
-    connection.execute(insert(runner), {"deployment": deployment, **asdict(heartbeat)})
+def _start(connection: Connection, deployment: str, heartbeat: Heartbeat) -> None:
+    """Keep the start `heartbeat` speaks for, unless it is kept already (another journal object kept it)."""
+    known = connection.execute(select(starts.c.id).where((starts.c.deployment == deployment)
+                                                         & (starts.c.started_ms == heartbeat.started_ms))).first()
+    if known is None:
+        connection.execute(insert(starts), {"deployment": deployment, "started_ms": heartbeat.started_ms,
+                                             "last_candle_ms": heartbeat.last_candle_ms, "pid": heartbeat.pid})
 
 
 def _order_row(connection: Connection, deployment: str, client_id: str) -> dict[str, Any]:

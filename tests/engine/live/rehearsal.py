@@ -148,6 +148,25 @@ class CrashingJournal(Journal):
         return super().record_tick(deployment, batch, mark, beat, snapshot)
 
 
+def traded(root: Path, name: str, hi: int = FIRST + 300, inputs: dict[int, TickInputs] | None = None,
+           params: dict | None = None) -> Deployment:
+    """A paper deployment `name` trading candles FIRST..hi fed directly, as a runner that started once and was
+    stopped would leave it: its journal at `root`/data/journal/NAME.sqlite (first heartbeat before any candle, a
+    snapshot and the stopped state at the end), the candles cached in `root`/data, the deployment in
+    `root`/deployments."""
+    deployment = paper_deployment(root / "deployments", name, params=params or {"fast": 5, "slow": 20})
+    if Store(root / "data").manifest(KEY) is None:
+        btc_1h_store(root / "data")
+    with Journal.open(journal_path(name, root / "data")) as journal:
+        session = paper_session(session_plan(deployment, KEY, RULES, snapshot_every=25), journal)
+        session.window.fill(BARS[:FIRST])
+        journal.beat(name, session.heartbeat("running"))  # the runner's first word, before its first candle
+        drive(session, FIRST, hi, inputs)
+        session.save_snapshot(session.last_ms)
+        journal.beat(name, session.heartbeat("stopped", "asked to stop"))
+    return deployment
+
+
 def cached_candles(root: Path) -> LiveCache:
     """A real cache at `root` holding the BTC/USDT 1h candles, where recovery reads windows and re-driven candles."""
     return LiveCache(btc_1h_store(root), KEY)

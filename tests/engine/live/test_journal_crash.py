@@ -72,7 +72,7 @@ def test_a_writer_killed_while_it_creates_the_journal_leaves_one_that_opens(tmp_
         writer.kill()
         writer.join()
         with Journal.open(path) as journal:
-            assert journal.revision == "0002" and journal.integrity_problems() == []
+            assert journal.revision == "0003" and journal.integrity_problems() == []
             check_batches(journal, "new")
 
 

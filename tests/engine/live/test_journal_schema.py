@@ -28,12 +28,12 @@ ROOT = Path(__file__).resolve().parents[3]
 
 def test_a_new_journal_is_made_at_the_newest_revision_with_the_tables_the_queries_use(tmp_path):
     with Journal.open(tmp_path / "deep" / "folder" / "journal.sqlite") as journal:
-        assert journal.revision == head_revision() == "0002"
+        assert journal.revision == head_revision() == "0003"
     engine = connect(tmp_path / "deep" / "folder" / "journal.sqlite", 5.0)
     with engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), metadata) == []
         assert set(inspect(connection).get_table_names()) == {"alembic_version", "equity", "events", "fills", "orders",
-                                                              "runner", "snapshots"}
+                                                              "runner", "snapshots", "starts"}
     engine.dispose()
 
 

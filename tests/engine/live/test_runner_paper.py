@@ -1,13 +1,18 @@
 """Paper = replay: a paper deployment trading real BTC/USDT 1h candles served by the emulator on an accelerated
 clock (the real ccxt async client polling it) journals exactly the events, orders, fills and equity that
-replay, bar by bar with the same spec, computes over the candles the runner cached."""
+replay, bar by bar with the same spec, computes over the candles the runner cached; and its drift report says so:
+every order matched, identical, no effect."""
 
 from __future__ import annotations
 
 import asyncio
 
+from engine.live.drift import measure_drift
 from engine.live.feed import FeedConfig
+from engine.live.history import journal_path
+from engine.live.journal import Journal
 from engine.live.runner import Runner, RunnerConfig
+from engine.ohlcv import Store
 from engine.venues.clock import AcceleratedClock
 from engine.venues.emulator import BinanceEmulator
 from tests.engine.live.rehearsal import HOUR, btc_feed, journal_books, paper_deployment, replay_books, replay_of
@@ -35,3 +40,9 @@ def test_paper_on_the_emulator_equals_replay_bar_by_bar(tmp_path):
     # where the first candle falls depends on how long the runner took to start (the clock runs meanwhile); from
     # 2024-01-17 16:00 it was 25 orders, 25 fills, 413 events and an equity of 9850.657855405801 at the end
     assert len(paper.fills) == len(paper.orders) >= 20 and paper.marks[-1][1] == replayed.marks[-1][1]
+    with Journal.open(journal_path("sma-paper", tmp_path / "data")) as journal:
+        drift = measure_drift(journal, "sma-paper", Store(tmp_path / "data"))
+    assert (drift.candles, drift.fills, drift.replay_fills) == (CANDLES, len(paper.fills), len(replayed.fills))
+    assert drift.matched.identical_fills == drift.fills and drift.matched.identical_orders == len(paper.orders)
+    assert drift.differences == () and drift.effect == 0.0 and drift.drift_rate == 0.0 and drift.restarts == 0
+    assert drift.summary() == f"identical: {len(paper.fills)} of {len(paper.fills)} fills"
