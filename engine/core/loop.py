@@ -177,6 +177,22 @@ class Loop:
         if self.book is not None:
             self.book.observe(equity, ts_ms)
 
+    def forget(self) -> None:
+        """Drop the history only a finite run reports, between two bars: the events, fills and round trips so
+        far, every record but the last, the orders nothing can be heard of any more (done, and neither open,
+        protecting nor protected), and the round trips' PnL beyond what sizing reads. What the loop does next
+        never reads them; a runner that trades forever calls this after each candle (its journal holds them),
+        so its memory and its snapshots stay the size of what is live. Replay never calls it."""
+        live = {o.client_id for o in self.open} | set(self.oco) | set(self.protection)
+        live.update(o.client_id for o in self.oco.values())
+        self.orders = [o for o in self.orders if o.is_open or o.client_id in live]
+        self.by_id = {o.client_id: o for o in self.orders}
+        self.events, self.fills, self.ledger.round_trips = [], [], []
+        for record in (self.record_bar, self.record_cash, self.record_qty, self.record_from):
+            del record[:-1]
+        if self.book is not None:
+            del self.book.pnls[:-self.book.sizing.kelly_lookback]
+
     # -- helpers --------------------------------------------------------------------------------------------
 
     def emit(self, event: Event) -> None:

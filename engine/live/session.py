@@ -184,6 +184,7 @@ class Session:
     def _closed(self, t: int, candle: Candle) -> None:
         self.marks.closed(t, candle.close, self.loop)
         self.window.push(candle)
+        self.loop.forget()  # its history is journaled: memory and snapshots stay the size of what is live
         self.t, self.last_ms, self.last_close = t + 1, candle.ts_ms, candle.close
 
     def _decide(self, t: int) -> None:
