@@ -4,7 +4,7 @@ for the guarantees and engine/live/README.md for the tables."""
 
 from engine.live.journal.errors import IntentConflict, JournalError, SecretRefused, UnknownOrder
 from engine.live.journal.records import Appended, Entry, EquityMark, FillRecord, Heartbeat, OrderRecord, Snapshot
-from engine.live.journal.store import Journal
+from engine.live.journal.store import KEEP_SNAPSHOTS, Journal
 
-__all__ = ["Appended", "Entry", "EquityMark", "FillRecord", "Heartbeat", "IntentConflict", "Journal", "JournalError",
+__all__ = ["KEEP_SNAPSHOTS", "Appended", "Entry", "EquityMark", "FillRecord", "Heartbeat", "IntentConflict", "Journal", "JournalError",
            "OrderRecord", "SecretRefused", "Snapshot", "UnknownOrder"]

@@ -30,7 +30,7 @@ from engine.live.journal.order_rows import INTENT_COLUMNS, intent_row, row_after
 from engine.live.journal.records import Appended, Entry, EquityMark, FillRecord, Heartbeat, OrderRecord, Snapshot
 from engine.live.journal.schema import equity, events, fills, orders, runner, snapshots
 
-__all__ = ["Journal"]
+__all__ = ["KEEP_SNAPSHOTS", "Journal"]
 
 _TERMINAL = [status.value for status in TERMINAL]
 # built once: the runner journals every tick, and building a statement costs more than running it
@@ -38,23 +38,32 @@ _ORDER = select(orders).where(orders.c.client_id == bindparam("client_id"))
 _BOOKED = select(fills.c.id).where((fills.c.deployment == bindparam("deployment")) & (fills.c.symbol == bindparam("symbol"))
                                    & (fills.c.trade_id == bindparam("trade_id")))
 _UPDATE_ORDER = update(orders).where(orders.c.client_id == bindparam("key"))
+_NEWEST_SNAPSHOTS = (select(snapshots.c.id).where(snapshots.c.deployment == bindparam("deployment"))
+                     .order_by(snapshots.c.seq.desc(), snapshots.c.id.desc()).limit(bindparam("keep")))
+_PRUNE_SNAPSHOTS = delete(snapshots).where((snapshots.c.deployment == bindparam("deployment"))
+                                           & snapshots.c.id.not_in(_NEWEST_SNAPSHOTS))
+KEEP_SNAPSHOTS = 3  # per deployment: recovery reads the latest; the two before it are for a person to look at
 
 
 class Journal:
     """A journal, opened (and migrated to this gauntlet's schema) by `Journal.open`."""
 
-    def __init__(self, engine: Engine, where: str, revision: str) -> None:
+    def __init__(self, engine: Engine, where: str, revision: str, keep_snapshots: int = KEEP_SNAPSHOTS) -> None:
+        if keep_snapshots < 1:
+            raise ValueError(f"a journal keeps at least the latest snapshot (recovery starts from it), got "
+                             f"keep_snapshots={keep_snapshots}")
         self._engine, self._writer = engine, engine.execution_options(**WRITE)
         self.where, self.revision = where, revision  # the file (or URL, password hidden), the schema revision
+        self.keep_snapshots = keep_snapshots
 
     @classmethod
-    def open(cls, target: str | Path, *, busy_timeout_s: float = 30.0) -> Journal:
+    def open(cls, target: str | Path, *, busy_timeout_s: float = 30.0, keep_snapshots: int = KEEP_SNAPSHOTS) -> Journal:
         """Open the journal at `target` (a file path or a database URL), creating it or upgrading its schema.
         A folder, an unreadable file, a file that is not a journal, or one from a newer gauntlet raises
-        `JournalError` naming it."""
+        `JournalError` naming it. Each deployment keeps its newest `keep_snapshots` snapshots."""
         where, engine = location(target), connect(target, busy_timeout_s)
         try:
-            return cls(engine, where, upgrade(engine, where))
+            return cls(engine, where, upgrade(engine, where), keep_snapshots)
         except DBAPIError as exc:
             engine.dispose()
             raise JournalError(f"cannot open the journal {where}: {exc.orig}") from None
@@ -106,14 +115,14 @@ class Journal:
                                .values(venue_state=dict(state), updated_ms=max(updated_ms, ts_ms)))
 
     def save_snapshot(self, deployment: str, seq: int, state: Mapping[str, Any], ts_ms: int) -> None:
-        """Keep the books of `deployment` as of event `seq` (which must be journaled), as JSON."""
+        """Keep the books of `deployment` as of event `seq` (which must be journaled), as JSON; snapshots older
+        than its newest `keep_snapshots` go in the same transaction."""
         check_json(dict(state), f"the snapshot of {_named(deployment)} at seq {seq}")
         refuse_secrets(state, f"the snapshot of {deployment}")
         with self._write() as connection:
             if seq > (last := _last_seq(connection, deployment)):
                 raise JournalError(f"a snapshot of {deployment} as of seq {seq} is ahead of its last event ({last})")
-            connection.execute(insert(snapshots), {"deployment": deployment, "seq": seq, "state": dict(state),
-                                                   "created_ms": ts_ms})
+            _snapshot(connection, deployment, seq, state, ts_ms, self.keep_snapshots)
 
     def record_equity(self, deployment: str, mark: EquityMark) -> None:
         """Keep a mark of `deployment`'s value; a second mark at the same `ts_ms` replaces the first."""
@@ -124,7 +133,8 @@ class Journal:
     def record_tick(self, deployment: str, batch: Iterable[Any], mark: EquityMark, beat: Heartbeat,
                     snapshot: Mapping[str, Any] | None = None) -> Appended:
         """One candle of the runner, in one transaction: its events (as `append`), the equity mark at its close,
-        the heartbeat, and optionally a snapshot of the books as of its last event. A runner killed mid-candle
+        the heartbeat, and optionally a snapshot of the books as of its last event (older snapshots pruned, as
+        `save_snapshot` does). A runner killed mid-candle
         leaves all of it or none, so recovery sees whole candles and a snapshot never lags its candle."""
         encoded = [(event, *encode(event)) for event in batch]
         check_json([mark.equity, mark.cash, mark.position], f"the equity mark of {deployment} at {mark.ts_ms}")
@@ -137,8 +147,7 @@ class Journal:
             _beat(connection, deployment, beat)
             if snapshot is not None:
                 seq = done.seqs[-1] if done.seqs else _last_seq(connection, deployment)
-                connection.execute(insert(snapshots), {"deployment": deployment, "seq": seq, "state": dict(snapshot),
-                                                       "created_ms": mark.ts_ms})
+                _snapshot(connection, deployment, seq, snapshot, mark.ts_ms, self.keep_snapshots)
         return done
 
     def beat(self, deployment: str, heartbeat: Heartbeat) -> None:
@@ -283,6 +292,16 @@ def _append(connection: Connection, deployment: str, encoded: list[tuple[Any, st
     for client_id in sorted(changed):
         connection.execute(_UPDATE_ORDER, {**known[client_id], "key": client_id})
     return Appended(tuple(seqs), tuple(duplicates))
+
+
+def _snapshot(connection: Connection, deployment: str, seq: int, state: Mapping[str, Any], ts_ms: int,
+              keep: int) -> None:
+    """Insert a snapshot and delete those of `deployment` older than its newest `keep` (newest by seq, as
+    `latest_snapshot` reads them): recovery starts from the latest, so the snapshots stay a few, not one per
+    `snapshot_every` candles forever (SQLite reuses the pages they held)."""
+    connection.execute(insert(snapshots), {"deployment": deployment, "seq": seq, "state": dict(state),
+                                           "created_ms": ts_ms})
+    connection.execute(_PRUNE_SNAPSHOTS, {"deployment": deployment, "keep": keep})
 
 
 def _mark(connection: Connection, deployment: str, mark: EquityMark) -> None:
