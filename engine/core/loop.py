@@ -20,8 +20,8 @@ import numpy as np
 
 from engine.core.commands import CancelOrder, Command, SubmitOrder
 from engine.core.costs import Costs
-from engine.core.events import (BarClosed, Decided, Event, InterestCharged, OrderFilled, OrderRejected,
-                                OrderSubmitted, RiskChecked)
+from engine.core.events import (BarClosed, Decided, Event, FlattenOrdered, InterestCharged, OrderFilled,
+                                OrderRejected, OrderSubmitted, RiskChecked)
 from engine.core.ids import client_order_id, parse_client_id
 from engine.core.ledger import FEE_IN_BASE, FEE_IN_QUOTE, Fill, Ledger
 from engine.core.market_rules import MarketRules
@@ -157,6 +157,24 @@ class Loop:
         if kind in ("order_rejected", "order_cancelled"):
             return self._gone(order, kind == "order_rejected")
         return []
+
+    def flatten(self, last_px: float, reason: str) -> list[Command]:
+        """Close the whole position at this bar's open with one reduce-only market order (a runner's kill switch
+        latched with `--flatten`; the driver cancels the open orders first), its id made from the bar's open
+        time (role `flatten`), announced by a `FlattenOrdered` naming `reason`. Nothing, and no event, when the
+        books are flat, when a market close is open already, or when what is held is less than the exchange
+        trades at `last_px` (dust): so a driver may ask at every bar, and the event says whether it acted. A
+        reversal waiting for its close to fill is dropped: the position ends flat."""
+        held = self.ledger.qty
+        if not held or any(o.reduce_only and o.type is OrderType.MARKET for o in self.open):
+            return []
+        if self.rules.violation(self.rules.round_qty(abs(held)), last_px) is not None:
+            return []
+        self.deferred = None
+        order = Order(self.order_id(self.ts_ms, "flatten"), self.rules.symbol, -1 if held > 0 else 1, abs(held),
+                      reduce_only=True, decided_bar=self.t, live_from_bar=self.t)
+        self.emit(_new_tuple(FlattenOrdered, (self.ts_ms, order.client_id, held, reason)))
+        return [self._submit(order, last_px)]
 
     def on_close(self, t: int, ts_ms: int, bars: int = 1) -> None:
         """Bar t closed (with `bars - 1` idle bars before it that the driver did not visit): record the

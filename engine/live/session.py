@@ -77,11 +77,13 @@ class Gate(Protocol):
 @dataclass(frozen=True, slots=True)
 class TickInputs:
     """What a candle brings from outside the deployment: whether it came on time, the kill switch's reason when
-    it is latched, the portfolio's gate (None: no limits across deployments)."""
+    it is latched, the portfolio's gate (None: no limits across deployments), and whether the latched switch
+    asks for the position to be closed (`gauntlet stop --flatten`)."""
 
     fresh: bool = True
     kill: str | None = None
     gate: Gate | JournaledInputs | None = None
+    flatten: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +146,8 @@ class Session:
         self._open(t, ts)
         if inputs.kill is not None and self.loop.open:
             await self._send([CancelOrder(ts, o.client_id, KILL_PREFIX + inputs.kill) for o in list(self.loop.open)])
+        if inputs.kill is not None and inputs.flatten:  # then the position goes, once (nothing more when flat)
+            await self._send(self.loop.flatten(self.last_close, inputs.kill))
         stopped = False
         if self.plan.config.realism.vectorbt_stops and self.venue.has_open:
             filled, protective = len(self.loop.fills), set(self.loop.oco)
@@ -322,7 +326,7 @@ class Session:
         inputs = JournaledInputs.of(tick)
         self.replaying = tick
         try:
-            await self.on_candle(candle, TickInputs(True, inputs.kill, inputs))
+            await self.on_candle(candle, TickInputs(True, inputs.kill, inputs, inputs.flatten))
         finally:
             self.replaying = None
 
