@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +33,17 @@ from engine.live.journal.schema import equity, events, fills, orders, runner, sn
 __all__ = ["KEEP_SNAPSHOTS", "Journal"]
 
 _TERMINAL = [status.value for status in TERMINAL]
+_BEAT = [f.name for f in fields(Heartbeat)]
 # built once: the runner journals every tick, and building a statement costs more than running it
 _ORDER = select(orders).where(orders.c.client_id == bindparam("client_id"))
 _BOOKED = select(fills.c.id).where((fills.c.deployment == bindparam("deployment")) & (fills.c.symbol == bindparam("symbol"))
                                    & (fills.c.trade_id == bindparam("trade_id")))
 _UPDATE_ORDER = update(orders).where(orders.c.client_id == bindparam("key"))
+_INSERT_ORDER, _INSERT_EVENT, _INSERT_FILL = insert(orders), insert(events), insert(fills)
+_INSERT_SNAPSHOT, _INSERT_MARK, _INSERT_BEAT = insert(snapshots), insert(equity), insert(runner)
+_DELETE_MARK = delete(equity).where((equity.c.deployment == bindparam("deployment")) & (equity.c.ts_ms == bindparam("ts")))
+_DELETE_BEAT = delete(runner).where(runner.c.deployment == bindparam("deployment"))
+_LAST_SEQ = select(func.max(events.c.seq)).where(events.c.deployment == bindparam("deployment"))
 _NEWEST_SNAPSHOTS = (select(snapshots.c.id).where(snapshots.c.deployment == bindparam("deployment"))
                      .order_by(snapshots.c.seq.desc(), snapshots.c.id.desc()).limit(bindparam("keep")))
 _PRUNE_SNAPSHOTS = delete(snapshots).where((snapshots.c.deployment == bindparam("deployment"))
@@ -89,7 +95,7 @@ class Journal:
         with self._write() as connection:
             known = connection.execute(_ORDER, {"client_id": order.client_id}).mappings().first()
             if known is None:
-                connection.execute(insert(orders), row)
+                connection.execute(_INSERT_ORDER, row)
             elif differ := [f"{column} {known[column]!r} (now {row[column]!r})" for column in INTENT_COLUMNS
                             if known[column] != row[column]]:
                 raise IntentConflict(f"client id {order.client_id} is journaled already as another order, with "
@@ -277,7 +283,7 @@ def _append(connection: Connection, deployment: str, encoded: list[tuple[Any, st
                                                                    "trade_id": event.trade_id}).first() is not None:
             duplicates.append(event)
             continue
-        seq = connection.execute(insert(events), {"deployment": deployment, "ts_ms": event.ts_ms, "type": kind,
+        seq = connection.execute(_INSERT_EVENT, {"deployment": deployment, "ts_ms": event.ts_ms, "type": kind,
                                                   "fields": fields}).inserted_primary_key[0]
         seqs.append(seq)
         if row is None:
@@ -285,7 +291,7 @@ def _append(connection: Connection, deployment: str, encoded: list[tuple[Any, st
         known[client_id] = row_after(row, event)
         changed.add(client_id)
         if kind == "order_filled":
-            connection.execute(insert(fills), {
+            connection.execute(_INSERT_FILL, {
                 "deployment": deployment, "symbol": row["symbol"], "trade_id": event.trade_id, "client_id": client_id,
                 "qty": event.qty, "px": event.px, "fee": event.fee, "fee_asset": event.fee_asset, "ts_ms": event.ts_ms,
                 "seq": seq})
@@ -299,19 +305,20 @@ def _snapshot(connection: Connection, deployment: str, seq: int, state: Mapping[
     """Insert a snapshot and delete those of `deployment` older than its newest `keep` (newest by seq, as
     `latest_snapshot` reads them): recovery starts from the latest, so the snapshots stay a few, not one per
     `snapshot_every` candles forever (SQLite reuses the pages they held)."""
-    connection.execute(insert(snapshots), {"deployment": deployment, "seq": seq, "state": dict(state),
-                                           "created_ms": ts_ms})
+    connection.execute(_INSERT_SNAPSHOT, {"deployment": deployment, "seq": seq, "state": dict(state),
+                                          "created_ms": ts_ms})
     connection.execute(_PRUNE_SNAPSHOTS, {"deployment": deployment, "keep": keep})
 
 
 def _mark(connection: Connection, deployment: str, mark: EquityMark) -> None:
-    connection.execute(delete(equity).where((equity.c.deployment == deployment) & (equity.c.ts_ms == mark.ts_ms)))
-    connection.execute(insert(equity), {"deployment": deployment, **asdict(mark)})
+    connection.execute(_DELETE_MARK, {"deployment": deployment, "ts": mark.ts_ms})
+    connection.execute(_INSERT_MARK, {"deployment": deployment, "ts_ms": mark.ts_ms, "equity": mark.equity,
+                                      "cash": mark.cash, "position": mark.position})
 
 
 def _beat(connection: Connection, deployment: str, heartbeat: Heartbeat) -> None:
-    connection.execute(delete(runner).where(runner.c.deployment == deployment))
-    connection.execute(insert(runner), {"deployment": deployment, **asdict(heartbeat)})
+    connection.execute(_DELETE_BEAT, {"deployment": deployment})
+    connection.execute(_INSERT_BEAT, {"deployment": deployment, **{name: getattr(heartbeat, name) for name in _BEAT}})
 
 
 def _order_row(connection: Connection, deployment: str, client_id: str) -> dict[str, Any]:
@@ -324,7 +331,7 @@ def _order_row(connection: Connection, deployment: str, client_id: str) -> dict[
 
 
 def _last_seq(connection: Connection, deployment: str) -> int:
-    return connection.execute(select(func.max(events.c.seq)).where(events.c.deployment == deployment)).scalar() or 0
+    return connection.execute(_LAST_SEQ, {"deployment": deployment}).scalar() or 0
 
 
 def _fill(row: Mapping[str, Any]) -> FillRecord:
