@@ -7,8 +7,8 @@ orders, trades since, balances) and for what the passing of a candle brings (`se
 once it has closed, `learn` after). An exchange matches a candle once: `process` on a candle this venue has
 matched already yields nothing, so a session that handles a candle again after a crash never fills twice.
 A paper venue's books are the process's own, so they go into the session's snapshots (`holds_books`); once a
-candle has passed, its done orders and fills are dropped (the journal has them), so they stay the size of what is
-open however long the deployment runs.
+candle has been matched, its done orders and fills are dropped (the journal has them), so they stay the size of
+what is open however long the deployment runs.
 """
 
 from __future__ import annotations
@@ -67,11 +67,11 @@ class PaperVenue:
         for event in self.sim.process(t, candle):
             yield event
         self.matched_ms = candle.ts_ms
+        if self.holds_books:  # paper: the journal holds what it filled (a test's stand-in exchange keeps it all)
+            self.sim.forget()
 
     def learn(self, candle: Candle) -> None:
         self.sim.learn(candle)
-        if self.holds_books:  # paper: the journal holds what it filled (a test's stand-in exchange keeps it all)
-            self.sim.forget()
 
     def snapshot(self) -> dict:
         return {"sim": self.sim.snapshot(), "matched_ms": self.matched_ms}
