@@ -128,19 +128,23 @@ def _print_status(s) -> None:  # noqa: ANN001 - engine.live.status.Status, impor
              f"  risk: {', '.join(f'{k} {v:g}' for k, v in s.risk.items()) or '-'}; refused: "
              f"{', '.join(f'{k} {v}' for k, v in s.refusals.items()) or 'none'}"]
     if s.kill_switch:
-        lines.append(f"  [red]kill switch latched[/]: {s.kill_switch} (`gauntlet resume {s.name}` unlatches)")
+        closing = f", {s.flatten}" if s.flatten else ""
+        lines.append(f"  [red]kill switch latched{closing}[/]: {s.kill_switch} (`gauntlet resume {s.name}` unlatches)")
     console.print("\n".join(lines), highlight=False)
 
 
 def stop(
     name: Annotated[str, typer.Argument(help="the deployment")],
     reason: Annotated[str, typer.Option(help="why, kept with the latch")] = "stopped by hand",
+    flatten: Annotated[bool, typer.Option("--flatten", help="also close the position at the next candle (one "
+                                                            "reduce-only market order)")] = False,
 ) -> None:
     """Latch the kill switch: the runner cancels the deployment's open orders and refuses new entries (exits still
-    go) until `gauntlet resume NAME`; it holds across restarts."""
+    go) until `gauntlet resume NAME`; it holds across restarts. With --flatten it also closes the position at the
+    next candle, once."""
     from research.cli import _guarded
 
-    _guarded(lambda: _switch(name, reason))
+    _guarded(lambda: _switch(name, reason, flatten))
 
 
 def resume(name: Annotated[str, typer.Argument(help="the deployment")]) -> None:
@@ -150,15 +154,17 @@ def resume(name: Annotated[str, typer.Argument(help="the deployment")]) -> None:
     _guarded(lambda: _switch(name, None))
 
 
-def _switch(name: str, reason: str | None) -> None:
+def _switch(name: str, reason: str | None, flatten: bool = False) -> None:
     from engine.live.killswitch import KillSwitch
     from engine.settings import settings
 
     switch = KillSwitch.of(name, settings().data_dir)
     if reason is not None:
         _known(name)
-        switch.latch(reason)
-        typer.echo(f"{name}: kill switch latched ({switch.reason()}); `gauntlet resume {name}` unlatches it")
+        switch.latch(reason, flatten)
+        latch = switch.read()
+        closing = "; the position is closed at the next candle" if latch is not None and latch.flatten else ""
+        typer.echo(f"{name}: kill switch latched ({switch.reason()}){closing}; `gauntlet resume {name}` unlatches it")
     elif switch.reset():
         typer.echo(f"{name}: kill switch unlatched; entries resume at the next candle")
     else:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-__all__ = ["BarClosed", "Decided", "Event", "InterestCharged", "OrderAccepted", "OrderCancelled", "OrderFilled",
+__all__ = ["BarClosed", "Decided", "Event", "FlattenOrdered", "InterestCharged", "OrderAccepted", "OrderCancelled", "OrderFilled",
            "OrderRejected", "OrderSubmitted", "RiskChecked", "RISK_RULES", "RUNNER_RULES"]
 
 # the rules a risk check can name, in the order they are checked (the first failing one decides)
@@ -166,5 +166,20 @@ class InterestCharged(NamedTuple):
         return f"borrow interest {self.amount:.8g} {self.asset}"
 
 
+class FlattenOrdered(NamedTuple):
+    """The kill switch asked for the position to be closed (`gauntlet stop --flatten`): `client_id` is the
+    reduce-only market order sent for the whole of it (`qty`, base, signed as held) at the open of the bar
+    opening `ts_ms`, after the open orders were cancelled. A runner's only; replay never flattens."""
+
+    ts_ms: int
+    client_id: str
+    qty: float
+    reason: str  # the kill switch's
+    kind = "flatten_ordered"
+
+    def describe(self) -> str:
+        return f"flatten {self.qty:.8g} ordered: kill switch latched: {self.reason}"
+
+
 Event = (BarClosed | Decided | RiskChecked | OrderSubmitted | OrderAccepted | OrderRejected | OrderFilled
-         | OrderCancelled | InterestCharged)
+         | OrderCancelled | InterestCharged | FlattenOrdered)

@@ -19,7 +19,7 @@ from functools import lru_cache
 __all__ = ["ROLES", "ClientId", "client_order_id", "parse_client_id", "scope_tag"]
 
 # role -> one letter (the id keeps room for long attempt counts and any scope)
-ROLES = {"entry": "e", "exit": "x", "stop_loss": "s", "take_profit": "t", "manual": "m"}
+ROLES = {"entry": "e", "exit": "x", "stop_loss": "s", "take_profit": "t", "manual": "m", "flatten": "f"}
 _LETTERS = {letter: role for role, letter in ROLES.items()}
 _PATTERN = re.compile(r"^g(?P<scope>[a-z2-7]{6})-(?P<decided>[0-9a-f]+)-(?P<role>[a-z])(?P<attempt>[0-9a-f]+)$")
 MAX_LENGTH = 36

@@ -20,8 +20,8 @@ import numpy as np
 
 from engine.core.commands import CancelOrder, Command, SubmitOrder
 from engine.core.costs import Costs
-from engine.core.events import (BarClosed, Decided, Event, InterestCharged, OrderFilled, OrderRejected,
-                                OrderSubmitted, RiskChecked)
+from engine.core.events import (BarClosed, Decided, Event, FlattenOrdered, InterestCharged, OrderFilled,
+                                OrderRejected, OrderSubmitted, RiskChecked)
 from engine.core.ids import client_order_id, parse_client_id
 from engine.core.ledger import FEE_IN_BASE, FEE_IN_QUOTE, Fill, Ledger
 from engine.core.market_rules import MarketRules
@@ -161,6 +161,24 @@ class Loop:
             return self._gone(order, kind == "order_rejected")
         return []
 
+    def flatten(self, last_px: float, reason: str) -> list[Command]:
+        """Close the whole position at this bar's open with one reduce-only market order (a runner's kill switch
+        latched with `--flatten`; the driver cancels the open orders first), its id made from the bar's open
+        time (role `flatten`), announced by a `FlattenOrdered` naming `reason`. Nothing, and no event, when the
+        books are flat, when a market close is open already, or when what is held is less than the exchange
+        trades at `last_px` (dust): so a driver may ask at every bar, and the event says whether it acted. A
+        reversal waiting for its close to fill is dropped: the position ends flat."""
+        held = self.ledger.qty
+        if not held or any(o.reduce_only and o.type is OrderType.MARKET for o in self.open):
+            return []
+        if self.rules.violation(self.rules.round_qty(abs(held)), last_px) is not None:
+            return []
+        self.deferred = None
+        order = Order(self.order_id(self.ts_ms, "flatten"), self.rules.symbol, -1 if held > 0 else 1, abs(held),
+                      reduce_only=True, decided_bar=self.t, live_from_bar=self.t)
+        self.emit(_new_tuple(FlattenOrdered, (self.ts_ms, order.client_id, held, reason)))
+        return [self._submit(order, last_px)]
+
     def on_close(self, t: int, ts_ms: int, bars: int = 1) -> None:
         """Bar t closed (with `bars - 1` idle bars before it that the driver did not visit): record the
         books as they stand after it, and until the next record. A short still accruing interest is
@@ -179,6 +197,22 @@ class Loop:
         """The risk book learns the values of the bars that closed since it last did."""
         if self.book is not None:
             self.book.observe(equity, ts_ms)
+
+    def forget(self) -> None:
+        """Drop the history only a finite run reports, between two bars: the events, fills and round trips so
+        far, every record but the last, the orders nothing can be heard of any more (done, and neither open,
+        protecting nor protected), and the round trips' PnL beyond what sizing reads. What the loop does next
+        never reads them; a runner that trades forever calls this after each candle (its journal holds them),
+        so its memory and its snapshots stay the size of what is live. Replay never calls it."""
+        live = {o.client_id for o in self.open} | set(self.oco) | set(self.protection)
+        live.update(o.client_id for o in self.oco.values())
+        self.orders = [o for o in self.orders if o.is_open or o.client_id in live]
+        self.by_id = {o.client_id: o for o in self.orders}
+        self.events, self.fills, self.ledger.round_trips = [], [], []
+        for record in (self.record_bar, self.record_cash, self.record_qty, self.record_from):
+            del record[:-1]
+        if self.book is not None:
+            del self.book.pnls[:-self.book.sizing.kelly_lookback]
 
     # -- helpers --------------------------------------------------------------------------------------------
 

@@ -4,9 +4,12 @@ differ only in clock and venue).
 
 A session asks a venue for what the `Venue` protocol offers (submit, cancel, an order by client id, open
 orders, trades since, balances) and for what the passing of a candle brings (`settle` at its open, `process`
-once it has closed, `learn` after). An exchange matches a candle once: `process` on a candle this venue has
-matched already yields nothing, so a session that handles a candle again after a crash never fills twice.
-A paper venue's books are the process's own, so they go into the session's snapshots (`holds_books`).
+once it has closed, `learn` after). A paper venue restarts from the session's snapshot, so a candle handled again
+after a crash was never matched by it; the candle in hand may be matched twice (vectorbt's stop conventions: the
+resting stops, then the orders sent at the open), as replay does.
+A paper venue's books are the process's own, so they go into the session's snapshots (`holds_books`); once a
+candle has been matched, its done orders and fills are dropped (the journal has them), so they stay the size of
+what is open however long the deployment runs.
 """
 
 from __future__ import annotations
@@ -61,12 +64,18 @@ class PaperVenue:
         return self.sim.settle(ts_ms)
 
     async def process(self, t: int, candle: Candle) -> AsyncIterator[Event]:
-        """The venue's events as it matches its open orders against candle t (once per candle)."""
-        if candle.ts_ms <= self.matched_ms:
+        """The venue's events as it matches its open orders against candle t: never a candle before the last one
+        matched. The candle in hand may be matched again (under vectorbt's stop conventions a session matches the
+        resting stops first, then what the decisions sent at the open, as replay does); a venue whose books
+        outlive the session (`holds_books` False) matches a candle once, so one handled again after a crash
+        never fills twice."""
+        if candle.ts_ms < self.matched_ms or (candle.ts_ms == self.matched_ms and not self.holds_books):
             return
         for event in self.sim.process(t, candle):
             yield event
         self.matched_ms = candle.ts_ms
+        if self.holds_books:  # paper: the journal holds what it filled (a test's stand-in exchange keeps it all)
+            self.sim.forget()
 
     def learn(self, candle: Candle) -> None:
         self.sim.learn(candle)

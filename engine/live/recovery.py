@@ -21,8 +21,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.core.events import (RUNNER_RULES, BarClosed, Event, OrderAccepted, OrderCancelled, OrderFilled,
-                                OrderRejected, RiskChecked)
+from engine.core.events import (RUNNER_RULES, BarClosed, Event, FlattenOrdered, OrderAccepted, OrderCancelled,
+                                OrderFilled, OrderRejected, RiskChecked)
 from engine.core.ids import parse_client_id, scope_tag
 from engine.core.ledger import FEE_IN_BASE, FEE_IN_QUOTE, Fill
 from engine.core.orders import Order, OrderStatus
@@ -96,22 +96,27 @@ def ticks_after(entries: Sequence[Entry]) -> list[JournaledTick]:
 @dataclass(frozen=True, slots=True)
 class JournaledInputs:
     """A journaled candle's inputs from outside its deployment, read back from its events: the kill switch's
-    reason if it cancelled orders then, and each entry the runner refused before the venue."""
+    reason if it cancelled orders or closed the position then, whether it closed the position (a
+    `FlattenOrdered`: asked at a candle with nothing to close, a flatten leaves no event and needs none), and
+    each entry the runner refused before the venue."""
 
     kill: str | None
     refusals: Mapping[str, Refusal]
+    flatten: bool = False
 
     @classmethod
     def of(cls, tick: JournaledTick) -> JournaledInputs:
-        kill, refusals = None, {}
+        kill, refusals, flatten = None, {}, False
         events = tick.events
         for i, event in enumerate(events):
             if type(event) is OrderCancelled and event.reason.startswith(KILL_PREFIX):
                 kill = event.reason[len(KILL_PREFIX):]
+            if type(event) is FlattenOrdered:
+                kill, flatten = event.reason, True
             if type(event) is RiskChecked and event.rule in RUNNER_RULES and i + 1 < len(events) \
                     and type(nxt := events[i + 1]) is OrderRejected:
                 refusals[nxt.client_id] = Refusal(event, nxt.reason)
-        return cls(kill, refusals)
+        return cls(kill, refusals, flatten)
 
     def refusal(self, order: Order) -> Refusal | None:
         return self.refusals.get(order.client_id)

@@ -300,7 +300,8 @@ class Runner:
             if deployed.halted is not None:
                 continue
             session = deployed.session
-            inputs = TickInputs(fresh, deployed.kill.reason(), gate)
+            latch = deployed.kill.read()  # once: a `stop --flatten` between two reads would split its two halves
+            inputs = TickInputs(fresh, latch.reason if latch else None, gate, bool(latch and latch.flatten))
             try:
                 await session.on_candle(candle, inputs)
             except Exception as exc:  # noqa: BLE001 - one deployment's failure halts it, never the others

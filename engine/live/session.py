@@ -89,11 +89,13 @@ class Gate(Protocol):
 @dataclass(frozen=True, slots=True)
 class TickInputs:
     """What a candle brings from outside the deployment: whether it came on time, the kill switch's reason when
-    it is latched, the portfolio's gate (None: no limits across deployments)."""
+    it is latched, the portfolio's gate (None: no limits across deployments), and whether the latched switch
+    asks for the position to be closed (`gauntlet stop --flatten`)."""
 
     fresh: bool = True
     kill: str | None = None
     gate: Gate | JournaledInputs | None = None
+    flatten: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +128,7 @@ class Session:
         self.buffer: list[Event] = []
         self.t, self.last_ms, self.last_close = 0, None, 0.0
         self.pending: list[Decision] = []
+        self.opened: int | None = None  # a live session's next bar, opened at the last close
         self.seq, self.snapshot_seq = 0, 0
         self.started_ms = wall_ms()
         self.baseline: dict[str, float] = {}  # a live venue's balances when the deployment started (reconciliation)
@@ -153,24 +156,39 @@ class Session:
             return
         self.inputs, self.buffer = inputs, []
         t, ts = self.t, candle.ts_ms
-        self._open(t, ts)
-        if inputs.kill is not None and self.loop.open:
-            await self._send([CancelOrder(ts, o.client_id, KILL_PREFIX + inputs.kill) for o in list(self.loop.open)])
-        stopped = False
-        if self.plan.config.realism.vectorbt_stops and self.venue.has_open:
-            filled, protective = len(self.loop.fills), set(self.loop.oco)
-            await self._work(t, candle)  # replay's order under vectorbt's conventions: resting stops first
-            stopped = any(fill.order_id in protective for fill in self.loop.fills[filled:])
-        for decision in self._due(t):
-            if not stopped:
-                await self._send(self.loop.on_decision(decision._replace(ts_ms=ts)))
+        if self.opened == t:
+            self.opened = None  # opened at the last close, its orders sent then
+        else:
+            await self._begin(t, ts, candle)
         if self.venue.has_open:
             await self._work(t, candle)
         self.venue.learn(candle)
         self.loop.on_close(t, ts, 1)
         self._closed(t, candle)
         self._decide(t)
+        if not self.venue.holds_books:  # live: the next bar opens at this close, and its orders leave now
+            await self._begin(t + 1, ts + self.plan.config.bar_ms, None)
+            self.opened = t + 1
         self._journal(candle)
+
+    async def _begin(self, t: int, ts: int, candle: Candle | None) -> None:
+        """Bar t opens: the kill switch acts, then the decisions due at this open. Paper opens a bar when its
+        candle is handed over, as replay does; a live session opens it at the close before (`candle` None), so
+        an order decided at a close leaves at once rather than when the next candle has closed, a bar late."""
+        inputs = self.inputs
+        self._open(t, ts)
+        if inputs.kill is not None and self.loop.open:
+            await self._send([CancelOrder(ts, o.client_id, KILL_PREFIX + inputs.kill) for o in list(self.loop.open)])
+        if inputs.kill is not None and inputs.flatten:  # then the position goes, once (nothing more when flat)
+            await self._send(self.loop.flatten(self.last_close, inputs.kill))
+        stopped = False
+        if candle is not None and self.plan.config.realism.vectorbt_stops and self.venue.has_open:
+            filled, protective = len(self.loop.fills), set(self.loop.oco)
+            await self._work(t, candle)  # replay's order under vectorbt's conventions: resting stops first
+            stopped = any(fill.order_id in protective for fill in self.loop.fills[filled:])
+        for decision in self._due(t):
+            if not stopped:
+                await self._send(self.loop.on_decision(decision._replace(ts_ms=ts)))
 
     def _open(self, t: int, ts: int) -> None:
         loop = self.loop
@@ -196,6 +214,7 @@ class Session:
     def _closed(self, t: int, candle: Candle) -> None:
         self.marks.closed(t, candle.close, self.loop)
         self.window.push(candle)
+        self.loop.forget()  # its history is journaled: memory and snapshots stay the size of what is live
         self.t, self.last_ms, self.last_close = t + 1, candle.ts_ms, candle.close
 
     def _decide(self, t: int) -> None:
@@ -306,7 +325,7 @@ class Session:
         last candle, the decisions waiting for their bar, the sums of closes the books may still read."""
         return to_json({"version": STATE_VERSION, "loop": self.loop.snapshot(),
                         "venue": self.venue.snapshot() if self.venue.holds_books else None,
-                        "t": self.t, "last_ms": self.last_ms, "last_close": self.last_close,
+                        "t": self.t, "last_ms": self.last_ms, "last_close": self.last_close, "opened": self.opened,
                         "pending": [list(d) for d in self.pending], "marks": self.marks.state(),
                         "init_cash": self.plan.config.costs.init_cash, "baseline": self.baseline,
                         "deployment": self.plan.record})
@@ -320,6 +339,7 @@ class Session:
         if self.venue.holds_books:
             self.venue.restore(state["venue"])
         self.t, self.last_ms, self.last_close = state["t"], state["last_ms"], state["last_close"]
+        self.opened = state.get("opened")
         self.pending = [Decision(d[0], d[1], d[2], d[3], tuple(d[4]), d[5], tuple(d[6]), d[7], d[8])
                         for d in state["pending"]]
         self.marks = Marks.from_state(state["marks"])
@@ -330,7 +350,7 @@ class Session:
         inputs = JournaledInputs.of(tick)
         self.replaying = tick
         try:
-            await self.on_candle(candle, TickInputs(True, inputs.kill, inputs))
+            await self.on_candle(candle, TickInputs(True, inputs.kill, inputs, inputs.flatten))
         finally:
             self.replaying = None
 

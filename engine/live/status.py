@@ -1,6 +1,7 @@
 """`gauntlet status`: what a deployment's journal says now — its state and heartbeat, the last candle, the
 position, cash, equity and PnL at that candle's close, the open orders, fills, the risk book and the runner's
-refusals by rule, and the kill switch. Read-only: a status never writes to a journal a runner is using."""
+refusals by rule, and the kill switch (latched with `--flatten`: "flattening" until the journal's position is
+0 with no open order, then "flat"). Read-only: a status never writes to a journal a runner is using."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ class Status:
     refusals: dict[str, int] = field(default_factory=dict)  # rule -> entries refused
     last_refusal: str | None = None
     kill_switch: str | None = None  # why it is latched
+    flatten: str | None = None  # latched with --flatten: "flattening", then "flat"; else None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -60,6 +62,10 @@ def read_status(name: str, data_dir: Path) -> Status:
     equity = last.equity if last is not None else (init_cash or 0.0)
     refused = [c for c in checks if c.rule is not None and c.allowed_quote <= 0]
     book = (state.get("loop") or {}).get("book") or {}
+    latch = KillSwitch.of(name, data_dir).read()
+    flatten = None
+    if latch is not None and latch.flatten:
+        flatten = "flat" if not orders and (last is None or last.position == 0) else "flattening"
     return Status(
         name, deployment_state(name, data_dir).state, utc(beat.heartbeat_ms if beat else None),
         utc(beat.last_candle_ms if beat else None), last.position if last else 0.0, last.cash if last else 0.0,
@@ -68,4 +74,4 @@ def read_status(name: str, data_dir: Path) -> Status:
           "quote_qty": o.quote_qty, "status": o.status.value, "venue_order_id": o.venue_order_id} for o in orders],
         fills, {k: book[k] for k in ("peak", "day_start", "streak", "cooldown_until") if k in book},
         dict(Counter(c.rule for c in refused)), refused[-1].describe() if refused else None,
-        KillSwitch.of(name, data_dir).reason())
+        None if latch is None else latch.reason, flatten)

@@ -41,6 +41,7 @@ class SimVenue:
         self.received = 0  # orders sent to it, accepted or not
         self.open: list[Order] = []
         self.fills: list[Fill] = []
+        self.traded = 0  # fills ever made (its trade ids count them; `forget` may have dropped the fills)
         self.placed: list[Order] = []  # orders accepted during the current pass of `process`
         self.borrow_per_bar = realism.borrow_per_bar(bar_ms)
         self.close_sum = 0.0  # the closes of every bar before the current one, summed in order
@@ -137,19 +138,27 @@ class SimVenue:
         crumb = not done and order.quote_qty is not None and order.remaining_after(fill.qty, fill.px, fill.fee) < \
             self.matcher.rules.qty_step * (fill.px + fill.fee / fill.qty)  # left: less than a step, fee included
         self.fills.append(fill)
+        self.traded += 1
         event = _new_tuple(OrderFilled, (fill.ts_ms, order.client_id, fill.qty, fill.px, fill.fee, self.quote_asset,
-                                         f"sim-t{len(self.fills)}", done or crumb))
+                                         f"sim-t{self.traded}", done or crumb))
         self.account.apply(fill)
         self.changed_sum, self.accrual = self.close_sum, None  # the position changed: interest counts afresh
         if done or crumb:
             self.open.remove(order)
         return self._tell(order, event)
 
+    def forget(self) -> None:
+        """Drop the history a finite run reports and nothing here reads again, between two candles: done orders
+        (a cancel of one is answered with nothing either way), fills (`trades_since` then reports those made
+        since) and the account's round trips. A paper runner calls it after each candle; replay never does."""
+        self.orders = {o.client_id: o for o in self.open}
+        self.fills, self.account.round_trips = [], []
+
     def snapshot(self) -> dict:
         """The venue's state between two candles as JSON-able values: account, orders, fills, interest."""
         return {"account": ledger_state(self.account), "received": self.received,
                 "orders": [order_state(o) for o in self.orders.values()],
-                "open": [o.client_id for o in self.open], "fills": [list(f) for f in self.fills],
+                "open": [o.client_id for o in self.open], "fills": [list(f) for f in self.fills], "traded": self.traded,
                 "close_sum": self.close_sum, "changed_sum": self.changed_sum,
                 "accrual": None if self.accrual is None else [self.accrual[0], self.accrual[1], list(self.accrual[2])],
                 "volume_used": [self.matcher.used_ts, self.matcher.used_qty]}
@@ -160,6 +169,7 @@ class SimVenue:
         self.orders = {o["client_id"]: order_from(o) for o in state["orders"]}
         self.open = [self.orders[i] for i in state["open"]]
         self.fills = [fill_from(f) for f in state["fills"]]
+        self.traded = state.get("traded", len(self.fills))  # a snapshot from before `forget` holds every fill
         self.close_sum, self.changed_sum = state["close_sum"], state["changed_sum"]
         accrual = state["accrual"]
         self.accrual = None if accrual is None else (accrual[0], accrual[1], tuple(accrual[2]))

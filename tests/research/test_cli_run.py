@@ -4,6 +4,7 @@ mistake one line, exit 1, no traceback."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -85,10 +86,80 @@ def test_stop_latches_the_kill_switch_until_resume(places):
     assert json.loads(switch.read_text())["reason"] == "exchange incident"
     assert _cli("stop", "sma-kill", "--reason", "again").exit_code == 0  # latched: the first reason stays
     assert json.loads(switch.read_text())["reason"] == "exchange incident"
+    assert json.loads(switch.read_text())["flatten"] is False
+    assert _cli("stop", "sma-kill", "--flatten").exit_code == 0  # latched already: now it flattens too
+    assert json.loads(switch.read_text())["reason"] == "exchange incident" and json.loads(switch.read_text())["flatten"]
+    assert _cli("stop", "sma-kill").exit_code == 0 and json.loads(switch.read_text())["flatten"]  # never back
     assert deployment_state("sma-kill", places / "data").state == "latched"  # what `gauntlet deployments` shows
     assert _cli("resume", "sma-kill").exit_code == 0 and not switch.exists()
     again = _cli("resume", "sma-kill")
     assert again.exit_code == 1 and "not latched" in again.output
+
+
+async def _until(ready, timeout_s: float = 60.0) -> None:  # noqa: ANN001 - a condition
+    deadline = time.monotonic() + timeout_s
+    while not ready():
+        assert time.monotonic() < deadline, "the runner did not get there in time"
+        await asyncio.sleep(0.002)
+
+
+def test_stop_flatten_closes_the_position_at_the_next_candle_and_resume_trades_again(places):
+    """A paper runner (in this process) on real candles from the emulator; `gauntlet stop --flatten` typed while it
+    holds a position, `gauntlet status` read while it flattens and once flat, `gauntlet resume` after an entry was
+    refused."""
+    from engine.core.ids import parse_client_id
+    from engine.live.feed import FeedConfig
+    from engine.live.runner import Runner, RunnerConfig
+
+    paper_deployment(places / "deployments", "sma-flat", params={"fast": 5, "slow": 20})
+    feed = btc_feed()
+    clock = AcceleratedClock.candle_every(int(feed.ts_ms[400]), HOUR, 0.05)
+    seen: dict[str, object] = {}
+
+    async def operate(runner: Runner) -> None:
+        await _until(lambda: runner.markets and list(runner.markets.values())[0].deployed)
+        session = list(runner.markets.values())[0].deployed[0].session
+        await _until(lambda: session.loop.ledger.qty > 0)
+        seen["latched"], seen["held"] = session.last_ms, session.loop.ledger.qty  # no candle between these lines
+        seen["stop"] = _cli("stop", "sma-flat", "--flatten", "--reason", "rehearsal").output
+        seen["before"] = json.loads(_cli("status", "sma-flat", "--json").output)
+        await _until(lambda: session.last_ms > seen["latched"])
+        seen["after"] = json.loads(_cli("status", "sma-flat", "--json").output)
+        refused = lambda: [e for e in session.journal.events_of("sma-flat", ["risk_checked"])  # noqa: E731
+                           if e.event.rule == "kill_switch"]
+        await _until(refused)
+        seen["resumed"] = session.last_ms
+        seen["resume"] = _cli("resume", "sma-flat").output
+        await _until(lambda: session.loop.ledger.qty > 0)
+        runner.stop.set()
+
+    async def rehearse(url: str) -> int:
+        config = RunnerConfig(places / "data", places / "deployments", api_url=url, candles=2_000,
+                              feed=FeedConfig(stale_after_bars=1000))
+        runner = Runner(config, clock=clock)
+        done = await asyncio.gather(runner.run(["sma-flat"]), operate(runner))
+        return done[0]
+
+    with BinanceEmulator([feed], clock=clock) as emulator:
+        assert asyncio.run(rehearse(emulator.base_url)) == 0
+    assert "the position is closed at the next candle" in seen["stop"] and "unlatched" in seen["resume"]
+    assert (seen["before"]["kill_switch"], seen["before"]["flatten"]) == ("rehearsal", "flattening")
+    assert (seen["after"]["flatten"], seen["after"]["position"], seen["after"]["open_orders"]) == ("flat", 0.0, [])
+    at = seen["latched"] + HOUR  # the next candle
+    with Journal.open(journal_path("sma-flat", places / "data")) as journal:
+        events = [e.event for e in journal.events_after("sma-flat")]
+        orders, marks = journal.orders("sma-flat"), {m.ts_ms: m.position for m in journal.equity("sma-flat")}
+        fills = journal.fills_since("sma-flat")
+    [ordered] = [e for e in events if e.kind == "flatten_ordered"]
+    assert (ordered.ts_ms, ordered.qty, ordered.reason) == (at, seen["held"], "rehearsal")
+    [flatten] = [o for o in orders if parse_client_id(o.client_id).role == "flatten"]
+    assert flatten.client_id == ordered.client_id and flatten.status.value == "filled" and flatten.intent_ms == at
+    assert [f.ts_ms for f in fills if f.client_id == flatten.client_id] == [at] and marks[at] == 0.0
+    latched = [o for o in orders if at < o.intent_ms <= seen["resumed"]]
+    assert latched and all(o.status.value == "rejected" and not o.reduce_only for o in latched)  # no entry went
+    assert set(marks[ts] for ts in marks if at <= ts <= seen["resumed"]) == {0.0}
+    assert any(o.intent_ms > seen["resumed"] and o.status.value == "filled" and not o.reduce_only for o in orders)
+    assert json.loads(_cli("status", "sma-flat", "--json").output)["flatten"] is None
 
 
 @pytest.mark.parametrize("args, words", [

@@ -5,7 +5,7 @@ heartbeat and starts. See `store` for the guarantees and engine/live/README.md f
 from engine.live.journal.errors import IntentConflict, JournalError, SecretRefused, UnknownOrder
 from engine.live.journal.records import (Appended, Entry, EquityMark, FillRecord, Heartbeat, OrderRecord, Snapshot,
                                          Start)
-from engine.live.journal.store import Journal
+from engine.live.journal.store import KEEP_SNAPSHOTS, Journal
 
-__all__ = ["Appended", "Entry", "EquityMark", "FillRecord", "Heartbeat", "IntentConflict", "Journal", "JournalError",
-           "OrderRecord", "SecretRefused", "Snapshot", "Start", "UnknownOrder"]
+__all__ = ["KEEP_SNAPSHOTS", "Appended", "Entry", "EquityMark", "FillRecord", "Heartbeat", "IntentConflict", "Journal",
+           "JournalError", "OrderRecord", "SecretRefused", "Snapshot", "Start", "UnknownOrder"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -31,32 +31,47 @@ from engine.live.journal.records import (Appended, Entry, EquityMark, FillRecord
                                          Start)
 from engine.live.journal.schema import equity, events, fills, orders, runner, snapshots, starts
 
-__all__ = ["Journal"]
+__all__ = ["KEEP_SNAPSHOTS", "Journal"]
 
 _TERMINAL = [status.value for status in TERMINAL]
+_BEAT = [f.name for f in fields(Heartbeat)]
 # built once: the runner journals every tick, and building a statement costs more than running it
 _ORDER = select(orders).where(orders.c.client_id == bindparam("client_id"))
 _BOOKED = select(fills.c.id).where((fills.c.deployment == bindparam("deployment")) & (fills.c.symbol == bindparam("symbol"))
                                    & (fills.c.trade_id == bindparam("trade_id")))
 _UPDATE_ORDER = update(orders).where(orders.c.client_id == bindparam("key"))
+_INSERT_ORDER, _INSERT_EVENT, _INSERT_FILL = insert(orders), insert(events), insert(fills)
+_INSERT_SNAPSHOT, _INSERT_MARK, _INSERT_BEAT = insert(snapshots), insert(equity), insert(runner)
+_DELETE_MARK = delete(equity).where((equity.c.deployment == bindparam("deployment")) & (equity.c.ts_ms == bindparam("ts")))
+_DELETE_BEAT = delete(runner).where(runner.c.deployment == bindparam("deployment"))
+_LAST_SEQ = select(func.max(events.c.seq)).where(events.c.deployment == bindparam("deployment"))
+_NEWEST_SNAPSHOTS = (select(snapshots.c.id).where(snapshots.c.deployment == bindparam("deployment"))
+                     .order_by(snapshots.c.seq.desc(), snapshots.c.id.desc()).limit(bindparam("keep")))
+_PRUNE_SNAPSHOTS = delete(snapshots).where((snapshots.c.deployment == bindparam("deployment"))
+                                           & snapshots.c.id.not_in(_NEWEST_SNAPSHOTS))
+KEEP_SNAPSHOTS = 3  # per deployment: recovery reads the latest; the two before it are for a person to look at
 
 
 class Journal:
     """A journal, opened (and migrated to this gauntlet's schema) by `Journal.open`."""
 
-    def __init__(self, engine: Engine, where: str, revision: str) -> None:
+    def __init__(self, engine: Engine, where: str, revision: str, keep_snapshots: int = KEEP_SNAPSHOTS) -> None:
+        if keep_snapshots < 1:
+            raise ValueError(f"a journal keeps at least the latest snapshot (recovery starts from it), got "
+                             f"keep_snapshots={keep_snapshots}")
         self._engine, self._writer = engine, engine.execution_options(**WRITE)
         self.where, self.revision = where, revision  # the file (or URL, password hidden), the schema revision
         self._started: dict[str, int] = {}  # deployment -> the start this journal has kept already (see `_beat`)
+        self.keep_snapshots = keep_snapshots
 
     @classmethod
-    def open(cls, target: str | Path, *, busy_timeout_s: float = 30.0) -> Journal:
+    def open(cls, target: str | Path, *, busy_timeout_s: float = 30.0, keep_snapshots: int = KEEP_SNAPSHOTS) -> Journal:
         """Open the journal at `target` (a file path or a database URL), creating it or upgrading its schema.
         A folder, an unreadable file, a file that is not a journal, or one from a newer gauntlet raises
-        `JournalError` naming it."""
+        `JournalError` naming it. Each deployment keeps its newest `keep_snapshots` snapshots."""
         where, engine = location(target), connect(target, busy_timeout_s)
         try:
-            return cls(engine, where, upgrade(engine, where))
+            return cls(engine, where, upgrade(engine, where), keep_snapshots)
         except DBAPIError as exc:
             engine.dispose()
             raise JournalError(f"cannot open the journal {where}: {exc.orig}") from None
@@ -82,7 +97,7 @@ class Journal:
         with self._write() as connection:
             known = connection.execute(_ORDER, {"client_id": order.client_id}).mappings().first()
             if known is None:
-                connection.execute(insert(orders), row)
+                connection.execute(_INSERT_ORDER, row)
             elif differ := [f"{column} {known[column]!r} (now {row[column]!r})" for column in INTENT_COLUMNS
                             if known[column] != row[column]]:
                 raise IntentConflict(f"client id {order.client_id} is journaled already as another order, with "
@@ -108,14 +123,14 @@ class Journal:
                                .values(venue_state=dict(state), updated_ms=max(updated_ms, ts_ms)))
 
     def save_snapshot(self, deployment: str, seq: int, state: Mapping[str, Any], ts_ms: int) -> None:
-        """Keep the books of `deployment` as of event `seq` (which must be journaled), as JSON."""
+        """Keep the books of `deployment` as of event `seq` (which must be journaled), as JSON; snapshots older
+        than its newest `keep_snapshots` go in the same transaction."""
         check_json(dict(state), f"the snapshot of {_named(deployment)} at seq {seq}")
         refuse_secrets(state, f"the snapshot of {deployment}")
         with self._write() as connection:
             if seq > (last := _last_seq(connection, deployment)):
                 raise JournalError(f"a snapshot of {deployment} as of seq {seq} is ahead of its last event ({last})")
-            connection.execute(insert(snapshots), {"deployment": deployment, "seq": seq, "state": dict(state),
-                                                   "created_ms": ts_ms})
+            _snapshot(connection, deployment, seq, state, ts_ms, self.keep_snapshots)
 
     def record_equity(self, deployment: str, mark: EquityMark) -> None:
         """Keep a mark of `deployment`'s value; a second mark at the same `ts_ms` replaces the first."""
@@ -126,7 +141,8 @@ class Journal:
     def record_tick(self, deployment: str, batch: Iterable[Any], mark: EquityMark, beat: Heartbeat,
                     snapshot: Mapping[str, Any] | None = None) -> Appended:
         """One candle of the runner, in one transaction: its events (as `append`), the equity mark at its close,
-        the heartbeat, and optionally a snapshot of the books as of its last event. A runner killed mid-candle
+        the heartbeat, and optionally a snapshot of the books as of its last event (older snapshots pruned, as
+        `save_snapshot` does). A runner killed mid-candle
         leaves all of it or none, so recovery sees whole candles and a snapshot never lags its candle."""
         encoded = [(event, *encode(event)) for event in batch]
         check_json([mark.equity, mark.cash, mark.position], f"the equity mark of {deployment} at {mark.ts_ms}")
@@ -139,8 +155,7 @@ class Journal:
             self._beat(connection, deployment, beat)
             if snapshot is not None:
                 seq = done.seqs[-1] if done.seqs else _last_seq(connection, deployment)
-                connection.execute(insert(snapshots), {"deployment": deployment, "seq": seq, "state": dict(snapshot),
-                                                       "created_ms": mark.ts_ms})
+                _snapshot(connection, deployment, seq, snapshot, mark.ts_ms, self.keep_snapshots)
         self._started[deployment] = beat.started_ms  # committed: the start is kept
         return done
 
@@ -154,8 +169,8 @@ class Journal:
     def _beat(self, connection: Connection, deployment: str, heartbeat: Heartbeat) -> None:
         if self._started.get(deployment) != heartbeat.started_ms:  # once per process and journal, not per candle
             _start(connection, deployment, heartbeat)
-        connection.execute(delete(runner).where(runner.c.deployment == deployment))
-        connection.execute(insert(runner), {"deployment": deployment, **asdict(heartbeat)})
+        connection.execute(_DELETE_BEAT, {"deployment": deployment})
+        connection.execute(_INSERT_BEAT, {"deployment": deployment, **{name: getattr(heartbeat, name) for name in _BEAT}})
 
     # reads: each one consistent snapshot of the journal
 
@@ -287,7 +302,7 @@ def _append(connection: Connection, deployment: str, encoded: list[tuple[Any, st
                                                                    "trade_id": event.trade_id}).first() is not None:
             duplicates.append(event)
             continue
-        seq = connection.execute(insert(events), {"deployment": deployment, "ts_ms": event.ts_ms, "type": kind,
+        seq = connection.execute(_INSERT_EVENT, {"deployment": deployment, "ts_ms": event.ts_ms, "type": kind,
                                                   "fields": fields}).inserted_primary_key[0]
         seqs.append(seq)
         if row is None:
@@ -295,7 +310,7 @@ def _append(connection: Connection, deployment: str, encoded: list[tuple[Any, st
         known[client_id] = row_after(row, event)
         changed.add(client_id)
         if kind == "order_filled":
-            connection.execute(insert(fills), {
+            connection.execute(_INSERT_FILL, {
                 "deployment": deployment, "symbol": row["symbol"], "trade_id": event.trade_id, "client_id": client_id,
                 "qty": event.qty, "px": event.px, "fee": event.fee, "fee_asset": event.fee_asset, "ts_ms": event.ts_ms,
                 "seq": seq})
@@ -304,9 +319,20 @@ def _append(connection: Connection, deployment: str, encoded: list[tuple[Any, st
     return Appended(tuple(seqs), tuple(duplicates))
 
 
+def _snapshot(connection: Connection, deployment: str, seq: int, state: Mapping[str, Any], ts_ms: int,
+              keep: int) -> None:
+    """Insert a snapshot and delete those of `deployment` older than its newest `keep` (newest by seq, as
+    `latest_snapshot` reads them): recovery starts from the latest, so the snapshots stay a few, not one per
+    `snapshot_every` candles forever (SQLite reuses the pages they held)."""
+    connection.execute(_INSERT_SNAPSHOT, {"deployment": deployment, "seq": seq, "state": dict(state),
+                                          "created_ms": ts_ms})
+    connection.execute(_PRUNE_SNAPSHOTS, {"deployment": deployment, "keep": keep})
+
+
 def _mark(connection: Connection, deployment: str, mark: EquityMark) -> None:
-    connection.execute(delete(equity).where((equity.c.deployment == deployment) & (equity.c.ts_ms == mark.ts_ms)))
-    connection.execute(insert(equity), {"deployment": deployment, **asdict(mark)})
+    connection.execute(_DELETE_MARK, {"deployment": deployment, "ts": mark.ts_ms})
+    connection.execute(_INSERT_MARK, {"deployment": deployment, "ts_ms": mark.ts_ms, "equity": mark.equity,
+                                      "cash": mark.cash, "position": mark.position})
 
 
 def _start(connection: Connection, deployment: str, heartbeat: Heartbeat) -> None:
@@ -328,7 +354,7 @@ def _order_row(connection: Connection, deployment: str, client_id: str) -> dict[
 
 
 def _last_seq(connection: Connection, deployment: str) -> int:
-    return connection.execute(select(func.max(events.c.seq)).where(events.c.deployment == deployment)).scalar() or 0
+    return connection.execute(_LAST_SEQ, {"deployment": deployment}).scalar() or 0
 
 
 def _fill(row: Mapping[str, Any]) -> FillRecord:

@@ -193,6 +193,25 @@ def test_recovery_starts_from_the_latest_snapshot(journal):
         journal.save_snapshot(DEP, 4, {"venue": {"apiKey": "k"}}, 12)
 
 
+def test_each_deployment_keeps_its_newest_snapshots_and_a_pruned_one_goes_with_the_new_ones_transaction(tmp_path):
+    path = tmp_path / "kept.sqlite"
+    with Journal.open(path, keep_snapshots=2) as journal:
+        for t in range(1, 7):
+            journal.append(DEP, [BarClosed(t)])
+            journal.append("other", [BarClosed(t)])
+            journal.save_snapshot(DEP, journal.last_seq(DEP), {"t": t}, t)
+            if t <= 3:
+                journal.save_snapshot("other", journal.last_seq("other"), {"t": t}, t)
+        with pytest.raises(JournalError):  # a refused snapshot prunes nothing
+            journal.save_snapshot(DEP, 10_000, {"t": 99}, 99)
+        assert journal.latest_snapshot(DEP).state == {"t": 6} and journal.latest_snapshot("other").state == {"t": 3}
+    with closing(sqlite3.connect(path)) as connection:
+        kept = connection.execute("SELECT deployment, json_extract(state, '$.t') FROM snapshots ORDER BY 1, 2").fetchall()
+    assert kept == [("other", 2), ("other", 3), (DEP, 5), (DEP, 6)]
+    with pytest.raises(ValueError, match="at least the latest snapshot"):
+        Journal.open(path, keep_snapshots=0)
+
+
 def test_equity_marks_one_per_time_the_later_wins(journal):
     journal.record_equity(DEP, EquityMark(1_000, 10_000.0, 10_000.0, 0.0))
     journal.record_equity(DEP, EquityMark(2_000, 10_050.0, 5_000.0, 0.1))

@@ -35,7 +35,7 @@ EVENTS = st.one_of(*[_records(cls) for cls in EVENT_TYPES.values()])
 
 
 def test_the_codec_knows_every_event_type():
-    assert set(EVENT_TYPES.values()) == set(get_args(Event)) and len(EVENT_TYPES) == 9
+    assert set(EVENT_TYPES.values()) == set(get_args(Event)) and len(EVENT_TYPES) == 10
 
 
 @settings(max_examples=300, deadline=None)

@@ -10,7 +10,10 @@ from decimal import Decimal
 
 import pytest
 
+from engine.core.ids import parse_client_id
 from engine.live import Venue, save_deployment
+from engine.live.history import journal_path
+from engine.live.journal import Journal
 from engine.live.feed import FeedConfig
 from engine.live.runner import Runner, RunnerConfig
 from engine.venues.clock import AcceleratedClock
@@ -57,6 +60,8 @@ def test_a_live_deployment_trades_through_ccxt_and_its_journal_is_the_accounts_t
         assert run_live(tmp_path, emulator, clock) == 0
         truth = account_truth(emulator, "sma-live")
     books = journal_truth(tmp_path / "data", "sma-live")
+    with Journal.open(journal_path("sma-live", tmp_path / "data")) as journal:
+        fills = journal.fills_since("sma-live")
     assert len(journal_books(tmp_path / "data", "sma-live").closed_ms) == CANDLES
     assert truth.orders_per_client_id == {cid: 1 for cid in truth.orders_per_client_id}  # never two for one id
     assert set(truth.orders_per_client_id) <= set(books.orders)  # every order of ours is journaled
@@ -66,3 +71,5 @@ def test_a_live_deployment_trades_through_ccxt_and_its_journal_is_the_accounts_t
     assert books.cash == pytest.approx(truth.balances["USDT"], abs=1e-6)
     resent = [cid for cid in books.orders if cid.endswith("1")]
     assert resent, "the order proven never placed was sent again under its next attempt"
+    lags = sorted(f.ts_ms - parse_client_id(f.client_id).decided_ms - HOUR for f in fills)
+    assert 0 < lags[len(lags) // 2] < HOUR  # an order leaves at the close that decided it, not a bar later

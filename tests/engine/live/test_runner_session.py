@@ -41,6 +41,24 @@ def test_a_session_gives_replays_events_with_stops_shorts_interest_and_latency(t
     assert len(replayed.fills) == len(session.journal.fills_since("atr")) > 30
 
 
+def test_a_session_gives_replays_events_under_vectorbts_stop_conventions(tmp_path):
+    """RealismSpec.ideal(): resting stops are matched first, then the orders the decisions send at the open, on
+    the same candle, as replay does (the paper venue once refused to match the candle in hand a second time)."""
+    params = {"window": 20, "atr_window": 5, "atr_mult": 2.0}
+    session = a_session(tmp_path, "vbt", "atr_trend", params, realism=RealismSpec.ideal())
+    drive(session, FIRST, FIRST + 500)
+    strategy = load_strategy("atr_trend")
+    full = strategy.signals(BARS[:FIRST + 500], strategy.params(params))
+    signals = type(full)(**{k: v[FIRST:] for k, v in full.columns.items()})
+    spec = session_plan(paper_deployment(tmp_path / "d2", "vbt", "atr_trend", params, realism=RealismSpec.ideal()),
+                        KEY, RULES).config
+    assert spec.realism.vectorbt_stops
+    replayed = replay(BARS[FIRST:FIRST + 500], signals, spec.costs, spec.realism, RULES, spec.risk, scope="vbt",
+                      bar_by_bar=True)
+    assert [e.event for e in session.journal.events_after("vbt")] == replayed.events
+    assert len(replayed.fills) == len(session.journal.fills_since("vbt")) > 30
+
+
 class SpyVenue(PaperVenue):
     """The paper venue, noting at each request what the journal held: the seam the journal-first rule is seen at."""
 
