@@ -104,6 +104,14 @@ class LiveVenue:
         self.waiting |= {o.client_id for o in unclaimed}
         return resends_first(await self.venue.reconcile([o for o in orders if o.client_id in books], booked))
 
+    async def resolve(self) -> list[Event]:
+        """Before the process stops: every order sent whose fate is unknown, looked up until found or proven
+        never placed (then closed, not resent: nobody would follow the resend)."""
+        events: list[Event] = []
+        for client_id in sorted(self.unresolved() - self.waiting):
+            events += await self.venue.sync(client_id, resend=False)
+        return events
+
     def unresolved(self) -> set[str]:
         """Client ids sent whose fate the exchange has not told yet (UNKNOWN: looked up again at each poll)."""
         return {cid for cid, sub in self.venue.submissions.items()

@@ -105,6 +105,9 @@ class PaperVenue:
     def unresolved(self) -> set[str]:
         return set()  # a simulated venue answers every request at once
 
+    async def resolve(self) -> list[Event]:
+        return []
+
     def snapshot(self) -> dict:
         return {"sim": self.sim.snapshot(), "matched_ms": self.matched_ms}
 

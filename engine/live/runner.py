@@ -348,10 +348,10 @@ class Runner:
             market.cache.flush(self.clock.now_ms() if self.clock else int(time.time() * 1000), force=True)
             for deployed in market.deployed:
                 if deployed.halted is None:
-                    session = deployed.session
-                    session.save_snapshot(session.last_ms or 0)
-                    session.journal.beat(session.name, session.heartbeat("stopped", "asked to stop"))
-                    session.log.info("runner.stopped", last_candle_ms=session.last_ms, seq=session.seq)
+                    try:
+                        await deployed.session.stop()
+                    except Exception as exc:  # noqa: BLE001 - the others still stop cleanly
+                        self._halt(deployed, f"while stopping: {type(exc).__name__}: {exc}")
         for client in [*self.clients.values(), *self.owned]:
             await client.close()
         for journal in self.journals:

@@ -79,6 +79,9 @@ class SessionVenue(AsyncVenue, Protocol):
     def unresolved(self) -> set[str]:
         """Client ids sent whose fate the venue has not told yet."""
 
+    async def resolve(self) -> list[Event]:
+        """Look up every order whose fate is unknown (before stopping): the events of what is found."""
+
 
 class Gate(Protocol):
     """Limits across the deployments of a process (`engine.live.portfolio.Portfolio`): a refusal, or None."""
@@ -297,6 +300,20 @@ class Session:
         self.seq = done.seqs[-1] if done.seqs else self.seq
         if snapshot is not None:
             self.snapshot_seq = self.seq
+
+    async def stop(self) -> None:
+        """Before the process exits: no order left unknown that can be resolved (a live venue looks each up), the
+        books snapshotted, the heartbeat `stopped`; what stays unknown (the exchange never answered) is named."""
+        if not self.venue.holds_books:
+            events = await self.venue.resolve()
+            if events:
+                await self.take(events, self.last_ms or 0)
+            if unknown := sorted(self.venue.unresolved()):
+                self.log.error("session.unknown_at_stop", client_ids=unknown,
+                               action="looked up by client id at the next start, never resent blind")
+        self.save_snapshot(self.last_ms or 0)
+        self.journal.beat(self.name, self.heartbeat("stopped", "asked to stop"))
+        self.log.info("runner.stopped", last_candle_ms=self.last_ms, seq=self.seq)
 
     async def take(self, events: list[Event], ts_ms: int) -> None:
         """Events from outside a candle (start-up's recovery): folded into the loop, what they ask for sent,

@@ -260,14 +260,14 @@ class CcxtVenue:
         return events + (await self._report(sub, found, None) if found is not None else [])
 
     @scrubbed
-    async def sync(self, client_id: str) -> list[Event]:
+    async def sync(self, client_id: str, *, resend: bool = True) -> list[Event]:
         """What the exchange did with `client_id` since last asked: acceptance, new fills (once per trade
-        id), its end. An unknown one is resolved (and resent if proven absent)."""
+        id), its end. An unknown one is resolved (and, if proven absent, resent unless `resend` is False)."""
         sub = self.submissions.get(client_id)
         if sub is None or sub.closed:
             return []
         if sub.phase in (Phase.SENDING, Phase.UNKNOWN):
-            return await self._resolve(sub, resend=True)
+            return await self._resolve(sub, resend=resend)
         found = await self._find(sub, retried=True)
         return [] if found is None else await self._report(sub, found, None)
 
