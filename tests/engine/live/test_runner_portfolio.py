@@ -59,7 +59,8 @@ def test_one_feed_per_market_and_limits_across_deployments(tmp_path):
     emulator = _run(tmp_path, PortfolioLimits(max_exposure_rate=0.7, max_asset_rate=0.4), candles=200)
     polls = {symbol: sum(1 for r in list(emulator.requests) if r.startswith("/api/v3/klines") and
                          f"symbol={symbol}" in r) for symbol in ("BTCUSDT", "ETHUSDT")}
-    assert abs(polls["BTCUSDT"] - polls["ETHUSDT"]) <= 0.1 * polls["ETHUSDT"]  # two BTC deployments, one BTC feed
+    assert polls["ETHUSDT"] > 0 and polls["BTCUSDT"] < 1.5 * polls["ETHUSDT"]  # two BTC deployments, one BTC feed
+    # (two feeds would poll BTC twice as often; a margin, since a loaded machine makes either feed poll again)
     refused = {name: _refusals(tmp_path / "data", name) for name in NAMES}
     rules = {rule for found in refused.values() for rule, _ in found}
     assert "portfolio_asset" in rules and rules <= {"portfolio_asset", "portfolio_exposure"}, refused
