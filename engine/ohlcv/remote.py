@@ -162,7 +162,8 @@ def _reason(exc: BaseException) -> str:
     attributes (its own texts run long), anything else by its message."""
     os_error, status = getattr(exc, "os_error", None), getattr(exc, "status", None)
     if isinstance(os_error, OSError):
-        why = os.strerror(os_error.errno) if os_error.errno else str(os_error)
+        code = os_error.errno  # asyncio's own text names the address again; a resolver's code is negative
+        why = os.strerror(code) if isinstance(code, int) and code > 0 else (os_error.strerror or str(os_error))
         text = f"cannot connect to {getattr(exc, 'host', '?')}:{getattr(exc, 'port', '?')} ({why})"
     elif isinstance(status, int):
         text = f"HTTP {status} {getattr(exc, 'message', '')}".strip()
