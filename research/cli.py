@@ -168,7 +168,12 @@ MaxGap = Annotated[Optional[str], typer.Option(help="refuse data whose longest g
 ExecutorName = Annotated[str, typer.Option("--executor", help="local (this machine) or dask (a Dask cluster: the one at "
                                            "--address, else a local one); the figures do not depend on it")]
 Address = Annotated[Optional[str], typer.Option(help="the Dask scheduler, e.g. tcp://10.0.0.5:8786 (with --executor "
-                                                     "dask; its workers must see the cache at the same path)")]
+                                                     "dask; its workers must see the cache at the same path, or at "
+                                                     "--cache URL)")]
+Cache = Annotated[Optional[str], typer.Option(help="where the candles are read: a folder holding ohlcv/ (default: "
+                                                   "GAUNTLET_DATA_DIR) or an fsspec URL of one, read only, e.g. "
+                                                   "http://10.0.0.5:8000/data or s3://bucket/data; with --executor "
+                                                   "dask every worker reads there too")]
 Workers = Annotated[Optional[int], typer.Option(min=1, help="cores to use, or the workers of a local Dask cluster "
                                                             "(default: all); the figures do not depend on it")]
 
@@ -200,13 +205,14 @@ def sweep(
     workers: Workers = None,
     executor: ExecutorName = "local",
     address: Address = None,
+    cache: Cache = None,
 ) -> None:
     """Sweep a parameter grid over cached candles; writes reports/<run-id>/ and prints the best rows."""
     from research.cli_research import sweep_command
 
     _guarded(lambda: sweep_command(strategy, symbol, exchange, timeframe, start, end, param or [], fee_rate,
                                    slippage_rate, init_cash, objective, engine, top, notebook, max_gap,
-                                   _executor(executor, address, workers)), ctx)
+                                   _executor(executor, address, workers), cache), ctx)
 
 
 @app.command("walkforward")
@@ -236,13 +242,14 @@ def walkforward(
     workers: Workers = None,
     executor: ExecutorName = "local",
     address: Address = None,
+    cache: Cache = None,
 ) -> None:
     """Walk-forward validation: sweep in-sample, trade the pick out-of-sample, fold after fold."""
     from research.cli_research import WalkForwardArgs, walkforward_command
 
     args = WalkForwardArgs(strategy, symbol, exchange, timeframe, start, end, param or [], folds, mode, is_size,
                            oos_size, purge, embargo, objective, min_trades, fee_rate, slippage_rate, init_cash, engine,
-                           notebook, max_gap)
+                           notebook, max_gap, cache)
     _guarded(lambda: walkforward_command(args, _executor(executor, address, workers)), ctx)
 
 

@@ -42,7 +42,8 @@ def step(description: str) -> Iterator[None]:
 def sweep_command(strategy: str, symbols: Sequence[str], exchange: str, timeframe: str, start: str | None,
                   end: str | None, params: Sequence[str], fee_rate: float, slippage_rate: float, init_cash: float,
                   objective: str, engine: str, top: int, notebook: bool, max_gap: str | None = None,
-                  executor: ExecutorOptions | None = None) -> None:
+                  executor: ExecutorOptions | None = None, cache: str | None = None) -> None:
+    from engine.ohlcv import Store
     from research.executors import ExecutorOptions, open_executor
     from research.gaps import describe_record
     from research.sweep import SweepSpec
@@ -50,9 +51,10 @@ def sweep_command(strategy: str, symbols: Sequence[str], exchange: str, timefram
 
     spec = SweepSpec(strategy, exchange, tuple(symbols), timeframe, start, end, tuple(params),
                      Costs(fee_rate, slippage_rate, init_cash), engine, objective, max_gap)
+    store = Store(cache)  # a URL nothing here reads is refused before a cluster starts
     with open_executor(executor or ExecutorOptions()) as runner:
         with progress_bar(runner.unit) as bar:
-            outcome = run_sweep(spec, progress=_tracker(bar, runner), executor=runner)
+            outcome = run_sweep(spec, store, progress=_tracker(bar, runner), executor=runner)
     folder = write_sweep(outcome, sys.argv, extra=notebook_step("sweep") if notebook else None)
     console.print(f"run [bold]{folder.name}[/]  ->  {folder}", highlight=False)
     console.print(results_table(outcome.results, list(outcome.strategy.param_types), top))
@@ -109,6 +111,7 @@ class WalkForwardArgs:
     engine: str
     notebook: bool
     max_gap: str | None = None
+    cache: str | None = None  # a folder or an fsspec URL (None: GAUNTLET_DATA_DIR); where, never what, is read
 
 
 def size_of(text: str | None) -> int | str | None:
@@ -131,15 +134,16 @@ def walkforward_spec(a: WalkForwardArgs) -> WalkForwardSpec:
 
 
 def walkforward_command(a: WalkForwardArgs, executor: ExecutorOptions | None = None) -> None:
+    from engine.ohlcv import Store
     from research.executors import ExecutorOptions, open_executor
     from research.gaps import describe_record
     from research.walkforward import fold_table, run_walkforward
     from research.walkforward_run import plan_frame, write_walkforward
 
-    spec = walkforward_spec(a)
+    spec, store = walkforward_spec(a), Store(a.cache)
     with open_executor(executor or ExecutorOptions()) as runner:
         with progress_bar(runner.unit) as bar:
-            outcome = run_walkforward(spec, progress=_tracker(bar, runner), executor=runner)
+            outcome = run_walkforward(spec, store, progress=_tracker(bar, runner), executor=runner)
     console.print(frame_table(plan_frame(outcome), "split plan"))
     extra = notebook_step("walkforward") if a.notebook else None
     folder = write_walkforward(outcome, sys.argv, extra=extra)

@@ -2,8 +2,9 @@
 `distributed.LocalCluster` of this machine's cores.
 
 Each request (a symbol's grid over a window) is cut into tasks of a few combinations. A task carries no
-candles: it names the cache root, the series and the range, and the worker reads the Parquet files itself,
-so nothing large travels through the scheduler. Before scoring, the worker proves it has what the client
+candles: it names the cache root (a folder on shared storage, or an fsspec URL such as `http://host/data` or
+`s3://bucket/data`: `--cache`), the series and the range, and the worker reads the Parquet files itself, so
+nothing large travels through the scheduler. Before scoring, the worker proves it has what the client
 had: the same bytes (the data fingerprint, `Store.load_checked`), the same strategy source and the same
 gauntlet code; a difference stops the run with one message naming the file or series, since figures
 computed from other data or code would merge silently into the table. A worker keeps the bars it verified
@@ -37,6 +38,7 @@ from distributed.comm.addressing import parse_address, parse_host_port
 from engine.strategy.bars import Bars
 from engine.core.costs import Costs
 from engine.ohlcv import SeriesKey, Store
+from engine.ohlcv.remote import RemotePath
 from engine.spec import source_sha256
 from engine.strategy import Strategy, load_strategy
 from research.executors import Progress, RequestScores, ScoreJob, ScoreRequest, assemble, describe_error
@@ -72,7 +74,7 @@ class TaskShared:
     costs: Costs
     timeframe: str
     engine: str
-    root: str
+    root: str  # a folder, or a URL with whatever credentials it carries (the worker opens it itself)
     start_ms: int | None
     end_ms: int | None
 
@@ -142,13 +144,13 @@ def _verified_bars(root: str, start_ms: int | None, end_ms: int | None, expected
     whatever happens to the files later, so the chunks of one series read its files once per worker."""
     expected = json.loads(expected_json)
     key = SeriesKey(expected["exchange"], expected["symbol"], expected["timeframe"])
-    store = Store(Path(root))
+    store = Store(root)
     loaded = store.load_checked(key, start_ms, end_ms)
     found = loaded.fingerprint
     if (found["sha256"], found["rows"]) != (expected["sha256"], expected["rows"]):
         raise WorkerSetupError(f"{key} in {key.folder(store.root)} is not what the client read: "
                                f"{_difference(found, expected)}; every worker must read the client's cache "
-                               f"(GAUNTLET_DATA_DIR on shared storage, at the same path)")
+                               f"(GAUNTLET_DATA_DIR on shared storage at the same path, or --cache URL)")
     return Bars.from_frame(loaded.frame)
 
 
@@ -322,7 +324,12 @@ class _Run:
 def _shared(job: ScoreJob) -> TaskShared:
     path = getattr(job.strategy.module, "__file__", None)
     return TaskShared(strategy_ref(job.strategy), source_sha256(path) if path else None, code_fingerprint(), job.costs,
-                      job.timeframe, job.engine, str(job.source.root), job.source.start_ms, job.source.end_ms)
+                      job.timeframe, job.engine, _root_text(job.source.root), job.source.start_ms, job.source.end_ms)
+
+
+def _root_text(root: Path | RemotePath) -> str:
+    """What a worker opens the cache with: the path, or the whole URL (its `str` hides credentials)."""
+    return root.url if isinstance(root, RemotePath) else str(root)
 
 
 def _slices(n: int, size: int) -> list[slice]:

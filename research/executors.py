@@ -24,6 +24,7 @@ import numpy as np
 
 from engine.core.costs import Costs
 from engine.ohlcv import Store, to_ms
+from engine.ohlcv.remote import RemotePath
 from engine.sim.metrics_nb import METRICS
 from engine.strategy import Strategy
 from research.parallel import resolve_workers
@@ -39,10 +40,10 @@ EXECUTORS = ("local", "dask")
 @dataclass(frozen=True, slots=True)
 class DataSource:
     """Where the candles of a study came from: the cache root and the range the client read. A worker on
-    another machine reads the same files from the same path (shared storage) and proves it read the same
-    bytes by their fingerprint."""
+    another machine reads the same files from the same path (shared storage) or URL (`--cache`) and proves it
+    read the same bytes by their fingerprint."""
 
-    root: Path
+    root: Path | RemotePath
     start_ms: int | None
     end_ms: int | None
 

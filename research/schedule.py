@@ -5,6 +5,10 @@ keys; the plan under `[jobs.NAME.walkforward]`), a five-field cron expression in
 `[jobs.NAME.fetch]` (`since`, `api_url`) to refresh the cache through ccxt before each run. See
 `schedule.example.toml`. Every mistake is one line naming the file, the job and the key.
 
+Deployments add their own jobs (`research.schedule_deployments`): an optional `[deployments]` table sets their
+cron and plan, names those that add none (`skip`), or turns them off (`enabled = false`). A file may hold
+`[jobs.*]`, `[deployments]`, or both.
+
 Cron is read as crontab reads it: day of week 0 (or 7) is Sunday, and a day of month together with a day of
 week is refused, because crontab runs on either while APScheduler 3 would run only on days matching both.
 """
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
 from typing import Any
@@ -22,7 +27,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from research.cli_research import WalkForwardArgs, walkforward_spec
 from research.grid import split_specs
 
-__all__ = ["DEFAULT_FILE", "FetchSettings", "Job", "WalkForwardPlan", "crontab_trigger", "load_schedule"]
+__all__ = ["DEFAULT_FILE", "DeploymentSettings", "FetchSettings", "Job", "Schedule", "WalkForwardPlan", "crontab_trigger",
+           "load_schedule", "read_schedule"]
 
 DEFAULT_FILE = Path("schedule.toml")
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -126,6 +132,48 @@ class Job(BaseModel):
             raise ValueError(f"job {self.name}: {exc}") from None
 
 
+class DeploymentSettings(BaseModel):
+    """The `[deployments]` table: how deployments' own jobs run (`research.schedule_deployments`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    enabled: bool = True
+    cron: str = "30 2 * * *"  # daily at 02:30 UTC: a day's new candles, before a European morning
+    cron_of: dict[str, str] = {}  # deployment name -> its own cron
+    skip: list[str] = []  # deployments that add no job (retired: kept for their history)
+    walkforward: WalkForwardPlan = WalkForwardPlan(folds=4, mode="anchored")  # when the study cannot be read
+    fetch: FetchSettings | None = None  # a running runner keeps its own series current already
+    notebook: bool = True
+    sharpe_threshold: float = Field(0.25, gt=0)
+    misfire_grace_s: int = Field(6 * 3600, ge=1)
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        crontab_trigger(value)
+        return value
+
+    @field_validator("cron_of")
+    @classmethod
+    def _crons(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, expr in value.items():
+            try:
+                crontab_trigger(expr)
+            except ValueError as exc:
+                raise ValueError(f"{name}: {exc}") from None
+        return value
+
+    def cron_for(self, name: str) -> str:
+        return self.cron_of.get(name, self.cron)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A jobs file: its own jobs, and how deployments add theirs."""
+
+    jobs: list[Job]
+    deployments: DeploymentSettings
+
+
 def _text(size: int | str | None) -> str | None:
     return None if size is None else str(size)
 
@@ -179,19 +227,29 @@ def _weekday(token: str, text: str) -> int:
 
 def load_schedule(path: Path) -> list[Job]:
     """The jobs of a schedule file, every one validated; the first mistake is one line naming it."""
+    return read_schedule(path).jobs
+
+
+def read_schedule(path: Path) -> Schedule:
+    """The jobs and the `[deployments]` table of a schedule file, validated; the first mistake is one line."""
     try:
         data = tomllib.loads(path.read_text())
     except FileNotFoundError:
         raise ValueError(f"{path} does not exist; start from schedule.example.toml") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path} is not valid TOML: {exc}") from None
-    unknown = sorted(set(data) - {"jobs"})
+    unknown = sorted(set(data) - {"jobs", "deployments"})
     if unknown:
-        raise ValueError(f"{path}: unknown key {unknown[0]!r}; jobs go in tables named [jobs.NAME]")
+        raise ValueError(f"{path}: unknown key {unknown[0]!r}; jobs go in tables named [jobs.NAME], the settings of "
+                         "deployments' own jobs in [deployments]")
     tables = data.get("jobs") or {}
-    if not isinstance(tables, dict) or not tables:
+    if not isinstance(tables, dict) or (not tables and "deployments" not in data):
         raise ValueError(f"{path} has no jobs; add a table [jobs.NAME] (see schedule.example.toml)")
-    return [_job(path, name, table) for name, table in tables.items()]
+    try:
+        deployments = DeploymentSettings.model_validate(data.get("deployments") or {})
+    except ValidationError as exc:
+        raise ValueError(f"{path}: deployments.{_describe(exc)}") from None
+    return Schedule([_job(path, name, table) for name, table in tables.items()], deployments)
 
 
 def _job(path: Path, name: str, table: Any) -> Job:

@@ -108,8 +108,24 @@ def comparison_section(c: dict) -> str:
     changes = "".join(f"<li>{esc(text)}</li>" for text in c["changes"]) or "<li>nothing changed</li>"
     rows = "".join(_row(symbol, row) for symbol, row in c["symbols"].items())
     return (f"<section class='cmp'><h2>Scheduled job {esc(c['job'])}: what changed</h2><p>{intro}</p><ul>{changes}"
-            f"</ul><table><tr><th>symbol</th><th>candidate</th><th>out-of-sample Sharpe</th><th>verdict</th></tr>"
-            f"{rows}</table><p>Sharpe threshold: {c['sharpe_threshold']}.</p></section>")
+            f"</ul>{_deployment(c.get('deployment'))}<table><tr><th>symbol</th><th>candidate</th>"
+            f"<th>out-of-sample Sharpe</th><th>verdict</th></tr>{rows}</table><p>Sharpe threshold: "
+            f"{c['sharpe_threshold']}.</p></section>")
+
+
+def _deployment(d: dict | None) -> str:
+    """A deployment's job: what it re-validated, on what basis, and its drift."""
+    if not d:
+        return ""
+    esc, drift = html.escape, d.get("drift", {})
+    if drift.get("measured"):
+        state = "out of bounds" if drift["breaches"] else "within bounds"
+        moved = (f"{drift['drift_rate']:.2%} of the initial cash (bound {drift['max_drift_rate']:.2%}), "
+                 f"{drift['unexplained']} unexplained difference(s) over {drift['candles']} candles: {state}")
+    else:
+        moved = f"not measured: {drift.get('note', '')}"
+    return (f"<p>Re-validates deployment <code>{esc(d['name'])} v{d['version']}</code> (<code>{esc(d['file'])}"
+            f"</code>), which trades {esc(_params(d['params']))}, by {esc(d['basis'])}. Drift: {esc(moved)}.</p>")
 
 
 def _row(symbol: str, row: dict) -> str:

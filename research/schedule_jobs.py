@@ -3,7 +3,9 @@ a run folder, compare it with the job's previous run, publish it and refresh `re
 
 The same steps as `gauntlet data fetch` and `gauntlet walkforward --notebook`, through the same functions,
 without their progress bars: jobs run side by side in the scheduler's threads, where a terminal display
-belongs to no one; what happened goes to the structured log instead.
+belongs to no one; what happened goes to the structured log instead. A deployment's job
+(`research.schedule_deployments`) first loads its deployment as the runner would (a strategy source changed
+since promotion fails it), and its comparison adds the deployed point and its drift.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import structlog
 
 from engine.ohlcv import SeriesKey, Store, to_ms
 from research.schedule import Job
+from research.schedule_deployments import DeploymentJob, review
 from research.schedule_history import History
 
 __all__ = ["Context", "JobRun", "run_job"]
@@ -46,10 +49,11 @@ def run_job(job: Job, ctx: Context, store: Store | None = None) -> JobRun:
     from research.walkforward import run_walkforward
     from research.walkforward_run import write_walkforward
 
+    deployment = job.verify() if isinstance(job, DeploymentJob) else None
     store = store or Store()
     fetched = refresh(job, store)
     outcome = run_walkforward(walkforward_spec(job.args()), store)
-    steps = _Steps(job, *_previous(job, ctx))
+    steps = _Steps(job, *_previous(job, ctx), deployment=deployment, store=store)
     command = ["gauntlet", "schedule", "run", "--file", str(ctx.file), "--once", job.name]
     folder = write_walkforward(outcome, command, ctx.reports_dir, extra=steps)
     return JobRun(job.name, folder.name, folder, steps.comparison, fetched, steps.notebook_error)
@@ -90,8 +94,9 @@ class _Steps:
     """What the staging run folder gets after `run.json`: the notebook, then the comparison (which the
     notebook's HTML then shows at its top)."""
 
-    def __init__(self, job: Job, previous: dict | None, note: str) -> None:
-        self.job, self.previous, self.note = job, previous, note
+    def __init__(self, job: Job, previous: dict | None, note: str, deployment: object = None,
+                 store: Store | None = None) -> None:
+        self.job, self.previous, self.note, self.deployment, self.store = job, previous, note, deployment, store
         self.comparison: dict = {}
         self.notebook_error: str | None = None
 
@@ -103,6 +108,8 @@ class _Steps:
             self._notebook(folder)
         current = read_record(folder / "run.json")
         self.comparison = compare(self.job.name, self.job.sharpe_threshold, current, self.previous, self.note)
+        if isinstance(self.job, DeploymentJob):
+            review(self.job, self.deployment, folder, self.comparison, self.store)
         write_comparison(folder, self.comparison)
 
     def _notebook(self, folder: Path) -> None:

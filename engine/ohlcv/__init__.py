@@ -43,13 +43,14 @@ def load(
     *,
     repair: Iterable[str] = (),
     from_timeframe: str | None = None,
-    root: Path | None = None,
+    root: Path | str | None = None,
 ) -> pd.DataFrame:
     """Candles with open time in [start, end) from the cache, checked: bad data raises `QualityError`
     naming the file and rows unless one of `quality.REPAIRS` is asked for. Gaps stay gaps.
 
     `from_timeframe` builds `timeframe` from a finer cached series (e.g. 4h from 1m), emitting only
-    periods whose every finer candle exists.
+    periods whose every finer candle exists. `root` is the folder holding `ohlcv/` (default: GAUNTLET_DATA_DIR)
+    or an fsspec URL of one (`engine.ohlcv.remote`).
     """
     start_ms, end_ms = to_ms(start), to_ms(end)
     if from_timeframe is None:

@@ -13,6 +13,9 @@ months that overlap the requested range, check each file's size and sha256 again
 on a second thread while the first decodes) and fingerprint the bytes they actually read. Rows are
 checked (`quality.check`) when written, and again on load only for files of older manifests or when a
 repair is asked for: verified bytes are the bytes that passed.
+
+The root is a local folder, or for reading only an fsspec URL (`engine.ohlcv.remote`: a Dask worker reads the
+client's cache over HTTP or from a bucket); a write to a URL is refused, naming it.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from engine.ohlcv.files import TMP_SUFFIX, FileOps
 from engine.ohlcv.layout import SeriesKey, symbol_from_disk
 from engine.ohlcv.manifest import Manifest, Partition
 from engine.ohlcv.merge import merge
+from engine.ohlcv.remote import ReadOnlyCacheError, RemotePath, cache_root
 from engine.ohlcv.schema import ARROW_SCHEMA, INDEX_NAME, PARQUET_OPTIONS, from_tables, to_table, ts_ms_of
 from engine.settings import settings
 
@@ -114,9 +118,14 @@ def month_keys(ts_ms: np.ndarray) -> np.ndarray:
 
 
 class Store:
-    def __init__(self, root: Path | None = None, fs: FileOps | None = None) -> None:
-        self.root = Path(root) if root is not None else settings().data_dir
+    def __init__(self, root: Path | str | None = None, fs: FileOps | None = None) -> None:
+        """`root` holds `ohlcv/`: a folder (default: GAUNTLET_DATA_DIR), or an fsspec URL to read from."""
+        self.root: Path | RemotePath = cache_root(root) if root is not None else settings().data_dir
         self.fs = fs or FileOps()
+
+    @property
+    def remote(self) -> bool:
+        return isinstance(self.root, RemotePath)
 
     # -- reading ---------------------------------------------------------------------------------
     def manifest(self, key: SeriesKey) -> Manifest | None:
@@ -124,14 +133,16 @@ class Store:
         readable manifest are an error, never an empty series."""
         folder = key.folder(self.root)
         path = folder / MANIFEST
-        if not path.is_file():
+        try:
+            data = path.read_bytes()  # read, not asked about first: a server that cannot be reached says so
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             orphans = self.partition_files(folder)
             if orphans:
                 raise DamagedCacheError(key, f"{path} is missing beside {len(orphans)} partition file(s) "
-                                             f"({orphans[0].name}...); nothing was read or written")
+                                             f"({orphans[0].name}...); nothing was read or written") from None
             return None
         try:
-            manifest = Manifest.from_json(path.read_text(), source=str(path))
+            manifest = Manifest.from_json(data.decode(), source=str(path))
         except (ValueError, UnicodeDecodeError) as exc:
             raise DamagedCacheError(key, f"{exc}; nothing was read or written") from exc
         if (manifest.exchange, manifest.symbol, manifest.timeframe) != (key.exchange, key.symbol, key.timeframe):
@@ -140,8 +151,9 @@ class Store:
         return manifest
 
     @staticmethod
-    def partition_files(folder: Path) -> list[Path]:
-        """Files named like partitions in a series folder, whether a manifest names them or not."""
+    def partition_files(folder: Path | RemotePath) -> list[Path]:
+        """Files named like partitions in a series folder, whether a manifest names them or not (at a URL:
+        those the server lists, if it lists folders)."""
         if not folder.is_dir():
             return []
         return sorted(p for p in folder.iterdir() if PARTITION_NAME.fullmatch(p.name) and p.is_file())
@@ -149,6 +161,9 @@ class Store:
     def require(self, key: SeriesKey) -> Manifest:
         manifest = self.manifest(key)
         if manifest is None or not manifest.partitions:  # nothing yet, or a first write that never finished
+            if self.remote:
+                raise LookupError(f"{key} is not in the cache at {self.root}: no {key.folder(self.root) / MANIFEST}; "
+                                  f"check the URL names the folder that holds ohlcv/ (as GAUNTLET_DATA_DIR does)")
             cached = ", ".join(str(k) for k in self.series()) or "nothing yet"
             raise LookupError(f"{key} is not in the cache at {self.root / 'ohlcv'} (cached: {cached}); "
                               f"fill it with `gauntlet data fetch` or `gauntlet data import`")
@@ -254,16 +269,19 @@ class Store:
             if (start_ms is not None and part.last_ms < start_ms) or (end_ms is not None and part.first_ms >= end_ms):
                 continue
             path = folder / part.file
-            if not path.is_file():
+            try:
+                data = path.read_bytes()
+            except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
                 problems.append((month, f"{path}: missing (the manifest lists it for {month})"))
                 continue
-            data = path.read_bytes()
             if (problem := _changed(data, part) or partition_problem(data, month, part)) is not None:
                 problems.append((month, f"{path}: {problem}"))
         return problems
 
     def series(self) -> list[SeriesKey]:
         """Every series folder with a manifest or partition files (a lost manifest is still a series)."""
+        if isinstance(self.root, RemotePath):
+            raise ValueError(f"the cache at {self.root} is read through its manifests, not listed: name the series")
         base, keys = self.root / "ohlcv", []
         for tf_dir in sorted(p for p in base.glob("*/*/*") if p.is_dir()):
             if (tf_dir / MANIFEST).is_file() or self.partition_files(tf_dir):
@@ -286,6 +304,7 @@ class Store:
         """
         if on_conflict not in ON_CONFLICT:
             raise ValueError(f"on_conflict must be one of {', '.join(ON_CONFLICT)}, got {on_conflict!r}")
+        self._writable(key)
         report = quality.check(frame, key.timeframe, now_ms=obtained_ms)
         if not report.ok:
             raise quality.QualityError(f"{key} (incoming rows from {source.get('kind', 'source')})", report)
@@ -318,6 +337,7 @@ class Store:
 
     def swap_manifest(self, key: SeriesKey, manifest: Manifest) -> None:
         """Commit a manifest built elsewhere (a heal); the caller holds `locked(key)`."""
+        self._writable(key)
         folder = key.folder(self.root)
         self.fs.write_atomic(folder / MANIFEST, manifest.to_json().encode())
         self._sweep(folder, manifest)
@@ -325,10 +345,16 @@ class Store:
     @contextmanager
     def locked(self, key: SeriesKey) -> Iterator[None]:
         """Hold the series' writer lock (not re-entrant: never call `write` inside it)."""
+        self._writable(key)
         folder = key.folder(self.root)
         folder.mkdir(parents=True, exist_ok=True)
         with self._locked(folder):
             yield
+
+    def _writable(self, key: SeriesKey) -> None:
+        if isinstance(self.root, RemotePath):
+            raise ReadOnlyCacheError(f"cannot write {key} to the cache at {self.root}: a cache at a URL is only read; "
+                                     f"fetch or import into a local folder (GAUNTLET_DATA_DIR) and publish that")
 
     @staticmethod
     def _by_month(frame: pd.DataFrame) -> Iterator[tuple[str, pd.DataFrame]]:

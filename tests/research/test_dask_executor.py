@@ -1,7 +1,8 @@
 """`--executor dask` against a real cluster on loopback: a `dask scheduler` and `dask worker` processes
 (one thread each), started here and torn down whatever happens. The same sweep and the same walk-forward
-give the local executor's tables bit for bit, also when a worker is SIGKILLed mid-run; a parameter set that
-always fails is named; a worker that reads other candles stops the run naming the series."""
+give the local executor's tables bit for bit, also when a worker is SIGKILLed mid-run, and when the workers
+read the cache at an HTTP URL (`--cache`) instead of a path; a parameter set that always fails is named; a
+worker that reads other candles stops the run naming the series."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from research.sweep_run import run_sweep
 from research.walkforward import WalkForwardSpec, fold_table, run_walkforward
 from tests.conftest import btc_1h_store, shared_candles
 from tests.factories import failing_strategy
+from tests.fakes import FolderServer
 
 ROOT = Path(__file__).resolve().parents[2]
 DASK = Path(sys.executable).parent / "dask"
@@ -263,3 +265,66 @@ def test_without_an_address_the_command_runs_on_a_local_cluster_and_prints_its_d
         "name": "dask", "address": None, "cluster": "LocalCluster", "workers": 2, "threads": 2, "retries": 2,
         "chunk_combos": None}
     assert "Dask dashboard: http://127.0.0.1:" in printed and "/status" in printed
+
+
+@pytest.mark.slow
+def test_workers_that_read_the_cache_at_a_url_walk_forward_as_the_local_executor_reads_the_folder(cluster, cache):
+    """The real `dask worker` processes open the cache over HTTP (a server that lists no folder) and check the
+    client's fingerprint there; the table is the local executor's reading the folder."""
+    sweep = SweepSpec("sma_cross", "binance", ("BTC/USDT", "ETH/USDT"), "1h", params=("fast=5:30:5", "slow=40:120:20"),
+                      costs=COSTS)
+    spec = WalkForwardSpec(sweep, SplitSpec(n_folds=3, is_size="90D", oos_size="30D"), min_trades=3)
+    local = run_walkforward(spec, store=cache, executor=LocalExecutor())
+    with FolderServer(cache.root.parent) as server:
+        remote_store = Store(f"{server.url}/{cache.root.name}")
+        with DaskExecutor.open(cluster.address, chunk_combos=6) as executor:
+            remote = run_walkforward(spec, store=remote_store, executor=executor)
+        asked = list(server.requests)
+    names = ["fast", "slow"]
+    pd.testing.assert_frame_equal(fold_table(local.folds, names), fold_table(remote.folds, names), check_exact=True)
+    assert to_json(local.summary) == to_json(remote.summary)
+    assert [m.fingerprint for m in remote.markets] == [m.fingerprint for m in local.markets]
+    files = {p.file for key in (SeriesKey("binance", s, "1h") for s in ("BTC/USDT", "ETH/USDT"))
+             for p in cache.require(key).partitions.values()}
+    reads = {name: sum(r.endswith("/" + name) for r in asked) for name in files}
+    assert len(files) == 18 and min(reads.values()) >= 2  # the client once, and the workers that scored it
+    assert not [r for r in asked if not r.endswith((".parquet", "/manifest.json"))]  # nothing listed
+
+
+@pytest.mark.slow
+def test_cache_url_on_a_local_cluster_writes_the_local_runs_table_and_fingerprint(env_cache):
+    """`--executor dask --cache URL`: the client and every worker of a LocalCluster read the candles over HTTP;
+    results.parquet and the data fingerprint in run.json are those of the local executor reading the folder."""
+    args = ["sweep", "sma_cross", "--symbol", "BTC/USDT", "--param", "fast=5:30:5", "--param", "slow=40:120:20"]
+    local, _ = _run(*args)
+    with FolderServer(env_cache) as server:
+        remote, _ = _run(*args, "--executor", "dask", "--workers", "2", "--cache", f"{server.url}/data")
+        asked = list(server.requests)
+    pd.testing.assert_frame_equal(pd.read_parquet(local / "results.parquet"), pd.read_parquet(remote / "results.parquet"),
+                                  check_exact=True)
+    records = [json.loads((folder / "run.json").read_text()) for folder in (local, remote)]
+    assert records[1]["data"] == records[0]["data"] and records[1]["config"] == records[0]["config"]
+    assert records[1]["executor"]["cluster"] == "LocalCluster"
+    months = [p.file for p in Store(env_cache / "data").require(SeriesKey("binance", "BTC/USDT", "1h")).partitions.values()]
+    assert min(sum(r.endswith("/" + m) for r in asked) for m in months) >= 2  # the client's read, then a worker's
+
+
+def test_a_cache_url_that_cannot_be_read_is_one_line_naming_it(env_cache):
+    import socket
+
+    from typer.testing import CliRunner
+
+    from research.cli import app
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    base = ["sweep", "sma_cross", "--symbol", "BTC/USDT", "--executor", "dask"]
+    refused = CliRunner().invoke(app, [*base, "--cache", f"http://127.0.0.1:{port}/data"])
+    assert refused.exit_code == 1 and "Traceback" not in refused.output
+    assert " ".join(refused.output.split()) == (
+        f"error: cannot read the cache at http://127.0.0.1:{port}/data/ohlcv/binance/BTC-USDT/1h/manifest.json: "
+        f"cannot connect to 127.0.0.1:{port} (Connection refused)")
+    unknown = CliRunner().invoke(app, [*base, "--cache", "nosuch://bucket/data"])
+    assert unknown.exit_code == 1 and " ".join(unknown.output.split()).startswith(
+        "error: cache URL 'nosuch://bucket/data': Protocol not known: nosuch")

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from engine.ohlcv import load
 from engine.venues.emulator import BinanceEmulator, Feed
 from research.cli import app
-from research.schedule import Job, crontab_trigger, load_schedule
+from research.schedule import Job, crontab_trigger, load_schedule, read_schedule
 from research.schedule_compare import compare
 from research.schedule_history import History
 from research.schedule_jobs import Context, JobRun, run_job
@@ -56,8 +56,13 @@ def one_job(tmp_path: Path, text: str) -> Job:
 
 
 @pytest.fixture
-def dirs(data_dir):
-    """The folder holding GAUNTLET_DATA_DIR (data/) and GAUNTLET_REPORTS_DIR (reports/)."""
+def dirs(data_dir, monkeypatch):
+    """The folder holding GAUNTLET_DATA_DIR (data/), GAUNTLET_REPORTS_DIR (reports/) and GAUNTLET_DEPLOYMENTS_DIR
+    (deployments/, empty: no deployment adds a job)."""
+    from engine.settings import settings
+
+    monkeypatch.setenv("GAUNTLET_DEPLOYMENTS_DIR", str(data_dir.parent / "deployments"))
+    settings.cache_clear()
     return data_dir.parent
 
 
@@ -87,7 +92,8 @@ def test_unknown_strategy_parameters_are_refused_before_anything_runs(dirs):
     result = runner.invoke(app, ["schedule", "run", "--file", str(path), "--once", "wf"])
     assert result.exit_code == 1 and "error: job wf: sma_cross has no parameter fats" in result.output
     missing = runner.invoke(app, ["schedule", "run", "--file", str(path), "--once", "nope"])
-    assert missing.exit_code == 1 and "has no job 'nope'; its jobs are wf" in missing.output
+    assert missing.exit_code == 1 and "has no job 'nope', and no deployment adds one; the jobs are wf" in " ".join(
+        missing.output.split())
     assert not (dirs / "reports").exists()
 
 
@@ -273,6 +279,8 @@ def test_the_example_jobs_file_is_valid():
     for job in jobs:
         job.check()
     assert [j.name for j in jobs] == ["btc_daily", "eth_weekly"] and jobs[0].fetch.since == "2024-01-01"
+    settings = read_schedule(Path(__file__).resolve().parents[2] / "schedule.example.toml").deployments
+    assert settings.cron == "30 2 * * *" and settings.walkforward.folds == 4 and settings.enabled
 
 
 def test_a_job_running_in_another_process_is_not_started_again(dirs):
