@@ -74,6 +74,7 @@ class CcxtVenue:
         self.calls = Calls(exchange, config.retry)
         self.tag = scope_tag(config.deployment)
         self.submissions: dict[str, Submission] = {}  # every attempt seen, by client id, closed ones included
+        self.log = log.bind(deployment=config.deployment)  # every line names whose orders
 
     @scrubbed
     async def start(self) -> None:
@@ -98,7 +99,7 @@ class CcxtVenue:
                              "API Management, untick 'Enable Withdrawals' for the key (and restrict it to trusted "
                              "IPs), or make a new trading-only key, then start again")
         if not restrictions.get("ipRestrict"):
-            log.warning("venue.key_unrestricted", advice="restrict the API key to this machine's IP addresses")
+            self.log.warning("venue.key_unrestricted", advice="restrict the API key to this machine's IP addresses")
 
     async def close(self) -> None:
         await self.exchange.close()
@@ -133,7 +134,7 @@ class CcxtVenue:
         try:
             request = prepare(self.exchange, sub.order, sub.last_px)
         except FilterRefused as refusal:
-            log.info("venue.refused_locally", client_id=sub.client_id, reason=refusal.reason, detail=refusal.detail)
+            self.log.info("venue.refused_locally", client_id=sub.client_id, reason=refusal.reason, detail=refusal.detail)
             return self._refuse(sub, refusal.reason, f"{refusal.reason} ({refusal.detail}), refused before sending")
         except ccxt.BaseError as exc:  # a market the exchange does not list: never sent
             return self._refuse(sub, describe(exc, self.calls.secrets()))
@@ -142,13 +143,13 @@ class CcxtVenue:
         except ccxt.BaseError as exc:
             outcome, words = classify(exc), describe(exc, self.calls.secrets())
             if outcome is Outcome.REFUSED and (found := await self._first_copy(sub, exc)) is not None:
-                log.warning("venue.refused_copy", client_id=sub.client_id, error=words,
+                self.log.warning("venue.refused_copy", client_id=sub.client_id, error=words,
                             detail="the request was delivered twice: its first copy placed the order")
                 return await self._report(sub, found, None)
             if outcome in (Outcome.REFUSED, *_RESENDABLE):  # refused (a 429 or -1021 after every retry too)
                 return self._refuse(sub, words)
             sub.unknown(words, exists=outcome is Outcome.EXISTS)
-            log.warning("venue.unknown", client_id=sub.client_id, error=words)
+            self.log.warning("venue.unknown", client_id=sub.client_id, error=words)
             return await self._resolve(sub, resend=True)
         sub.placed(str(answer["id"]), "answered")
         self.intents.note_venue_state(sub.client_id, {"request": self._request_note(sub, request),
@@ -195,14 +196,14 @@ class CcxtVenue:
         if isinstance(found, dict):
             return await self._report(sub, found, None)
         if found is not Verdict.ABSENT:
-            log.warning("venue.still_unknown", client_id=sub.client_id, trail=sub.trail[-1:])
+            self.log.warning("venue.still_unknown", client_id=sub.client_id, trail=sub.trail[-1:])
             return []
         nxt = next_attempt(sub.client_id, self.config.deployment) if resend else None
         if nxt is not None and nxt[1] >= self.config.proof.max_attempts:
             nxt = None
         sub.closed = True
         reason = sub.proof(self.config.proof) + (f"; resent as {nxt[0]}" if nxt else "")
-        log.warning("venue.never_placed", client_id=sub.client_id, resent_as=nxt[0] if nxt else None)
+        self.log.warning("venue.never_placed", client_id=sub.client_id, resent_as=nxt[0] if nxt else None)
         events: list[Event] = [OrderCancelled(self._stamp(), sub.client_id, reason)]
         return events + (await self._resend(sub, nxt[0]) if nxt else [])
 

@@ -9,6 +9,7 @@ import asyncio
 from decimal import Decimal
 
 import pytest
+from structlog.testing import capture_logs
 
 from engine.core.ids import parse_client_id
 from engine.live import Venue, save_deployment
@@ -57,8 +58,12 @@ def test_a_live_deployment_trades_through_ccxt_and_its_journal_is_the_accounts_t
     with BinanceEmulator([feed], clock=clock, trading=trading()) as emulator:
         emulator.inject(Fault("lost_response", path="/api/v3/order", method="POST", skip=1),
                         Fault("status_unknown", placed=False, path="/api/v3/order", method="POST", skip=3))
-        assert run_live(tmp_path, emulator, clock) == 0
+        with capture_logs() as logs:
+            assert run_live(tmp_path, emulator, clock) == 0
         truth = account_truth(emulator, "sma-live")
+    about_orders = [line for line in logs if "client_id" in line]
+    assert len(about_orders) >= 12 and all(line.get("deployment") == "sma-live" for line in about_orders)
+    assert {"venue.unknown", "session.submit"} <= {line["event"] for line in about_orders}
     books = journal_truth(tmp_path / "data", "sma-live")
     with Journal.open(journal_path("sma-live", tmp_path / "data")) as journal:
         fills = journal.fills_since("sma-live")
