@@ -61,6 +61,10 @@ def test_a_live_deployment_trades_through_ccxt_and_its_journal_is_the_accounts_t
         with capture_logs() as logs:
             assert run_live(tmp_path, emulator, clock) == 0
         truth = account_truth(emulator, "sma-live")
+    written = [path for path in tmp_path.rglob("*") if path.is_file()]  # journal, cache, deployments
+    assert len(written) >= 4 and not [p for p in written if KEY.encode() in p.read_bytes() or SECRET.encode() in
+                                      p.read_bytes()]
+    assert KEY not in repr(logs) and SECRET not in repr(logs)  # nor any log line
     about_orders = [line for line in logs if "client_id" in line]
     assert len(about_orders) >= 12 and all(line.get("deployment") == "sma-live" for line in about_orders)
     assert {"venue.unknown", "session.submit"} <= {line["event"] for line in about_orders}
