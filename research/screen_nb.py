@@ -3,11 +3,11 @@ scored without intermediate arrays per pair.
 
 `ma_cross_one_nb` runs one pair bar by bar and records its fills: the reference. The screen
 (`sma_cross_screen_nb`, `ma_cross_screen_nb`) scores many pairs with the same floating-point operations in the
-same order, so the same bits, and skips only work that cannot change a figure. It runs a span of bars at a
-time on every thread (the span's simple averages computed once, from one running sum, into a buffer the
-threads share), and per pair a block at a time: a vectorized pass marks the bars where the crossings can move
-(about one in a hundred); between them a stretch out of the market changes nothing, and a stretch in it is
-valued and accounted bar by bar in a loop with one rare branch.
+same order, so the same bits, and skips only work that cannot change a figure. Threads claim chunks of pairs
+that share windows; a chunk runs a block of bars at a time, its averages for the block computed into a buffer
+in the core's own cache (from one running sum for the simple ones). Per pair and block, a vectorized pass
+marks the bars where the crossings can move (about one in a hundred); between them a stretch out of the
+market changes nothing, and a stretch in it is valued and accounted bar by bar in a loop with one rare branch.
 
 It applies exactly the rules of vectorbt's `Portfolio.from_signals` for long-only, all-in orders
 (`size=inf`): decide at the close of bar t, fill at the open of bar t+1 with slippage, buy with
@@ -19,8 +19,9 @@ combinations for full `Portfolio` analytics.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
 from numba.cpython.unsafe.numbers import trailing_zeros
+from numba.extending import intrinsic
 
 from engine.core.costs_nb import add_nb
 from engine.strategy.indicators_nb import ma_nb
@@ -108,9 +109,9 @@ _PREV_GT, _PREV_LT, _SEEN_LT, _SEEN_GT, _WANT_ENTRY, _WANT_EXIT, _CASH, _POS, _P
     _K, _ACC = range(13)
 _N, _SUM, _SUM_SQ, _DOWN_SQ, _PEAK, _MAX_DD, _IN_MARKET = range(_ACC, _ACC + 7)
 N_STATE = _ACC + N_ACC
-SPAN_BARS = 16_384  # bars every thread works in before any goes on: the rows of a span stay in the shared cache
-BLOCK_BARS = 2_048  # bars a combination runs at a time: the rows of a chunk's block stay in a core's own cache
-CHUNK_COMBOS = 8  # combinations per parallel task: small enough to balance two cores, big enough to amortize
+BLOCK_BARS = 2_048  # bars a chunk runs at a time: its averages for the block stay in a core's own cache
+CHUNK_COMBOS = 16  # combinations per task a thread claims: few enough to balance the cores, enough to share rows
+TILE_FAST = 4  # a chunk takes the pairs of up to this many fast windows with a run of slow ones: 16 pairs, 8 rows
 
 
 @njit(cache=True, nogil=True)
@@ -298,25 +299,60 @@ def _finish_nb(state: np.ndarray, costs: np.ndarray, out: np.ndarray) -> None:
     acc_finish_nb(state[_ACC:], costs[2], state[_PREV_VALUE], costs[3], out)
 
 
+@intrinsic
+def _claim_nb(typingctx, counter):
+    """Add 1 to counter[0] atomically and return what it held: the next task, for whichever thread asks."""
+    if not (isinstance(counter, types.Array) and counter.dtype == types.int64):
+        return None
+
+    def codegen(context, builder, signature, args):
+        data = context.make_array(signature.args[0])(context, builder, args[0]).data
+        return builder.atomic_rmw("add", data, context.get_constant(types.int64, 1), "monotonic")
+
+    return types.int64(counter), codegen
+
+
 @njit(cache=True, nogil=True)
-def _screen_span_nb(bars: tuple, rows: np.ndarray, pairs: tuple, costs: np.ndarray, sampling: tuple,
-                    states: np.ndarray, span: tuple) -> None:
-    """Combinations `span` = (first, stop, lo, hi, trade_from) over bars [lo, hi), block after block, each
-    from and into its row of `states`; `rows[w]` holds the average of window row w on those bars."""
-    j0, j1, lo, hi, trade_from = span
+def _block_rows_nb(source: tuple, need: np.ndarray, span: tuple, rows: np.ndarray) -> None:
+    """The averages of the window rows `need` marks on bars `span` = [lo, hi) into the start of their rows of
+    `rows`: copied from `mas`, or when it has none computed from the running sums (`_sma_row_nb`)."""
+    mas, sums, windows = source
+    lo, hi = span
+    for w in range(need.shape[0]):
+        if need[w] and mas.shape[0]:
+            rows[w, :hi - lo] = mas[w, lo:hi]
+        elif need[w]:
+            _sma_row_nb(sums, windows[w], lo, rows[w, :hi - lo])
+
+
+@njit(cache=True, nogil=True)
+def _screen_chunk_nb(bars: tuple, source: tuple, pairs: tuple, costs: np.ndarray, out: tuple,
+                     which: np.ndarray, trade_from: int) -> None:
+    """The combinations `which`, every bar, a block of BLOCK_BARS at a time: the block's averages of the
+    windows they use into a buffer, then each combination through it (the bars before `trade_from` only warm
+    its crossings). `out` = (metrics, samples, sample_idx)."""
+    metrics, samples, sample_idx = out
     fast_idx, slow_idx = pairs
-    samples, sample_idx = sampling
-    flags = np.empty(BLOCK_BARS + 8, dtype=np.uint8)
-    for b in range(lo, hi, BLOCK_BARS):
-        b_hi = min(b + BLOCK_BARS, hi)
-        warm = min(max(trade_from, b), b_hi)  # bars [b, warm) only warm the crossings
-        for j in range(j0, j1):
-            fast, slow = rows[fast_idx[j], b - lo:b_hi - lo], rows[slow_idx[j], b - lo:b_hi - lo]
-            if warm > b:
-                _warm_nb(states[j], fast[:warm - b], slow[:warm - b])
-            if b_hi > warm:
-                _run_block_nb(states[j], bars, (fast[warm - b:], slow[warm - b:]), warm, costs,
+    n, n_rows = bars[1].shape[0], source[0].shape[0] if source[0].shape[0] else source[2].shape[0]
+    states, need = np.empty((which.shape[0], N_STATE)), np.zeros(n_rows, dtype=np.bool_)
+    for q in range(which.shape[0]):
+        need[fast_idx[which[q]]], need[slow_idx[which[q]]] = True, True
+        _start_nb(states[q], costs[2])
+    rows, flags = np.empty((n_rows, BLOCK_BARS)), np.empty(BLOCK_BARS + 8, dtype=np.uint8)
+    for lo in range(0, n, BLOCK_BARS):
+        hi = min(lo + BLOCK_BARS, n)
+        _block_rows_nb(source, need, (lo, hi), rows)
+        warm = min(max(trade_from, lo), hi)  # bars [lo, warm) only warm the crossings
+        for q in range(which.shape[0]):
+            j = which[q]
+            fast, slow = rows[fast_idx[j], :hi - lo], rows[slow_idx[j], :hi - lo]
+            if warm > lo:
+                _warm_nb(states[q], fast[:warm - lo], slow[:warm - lo])
+            if hi > warm:
+                _run_block_nb(states[q], bars, (fast[warm - lo:], slow[warm - lo:]), warm, costs,
                               (samples, j, sample_idx), flags)
+    for q in range(which.shape[0]):
+        _finish_nb(states[q], costs, metrics[which[q]])
 
 
 @njit(cache=True, nogil=True)
@@ -334,27 +370,21 @@ def _screen_nb(bars: tuple, source: tuple, pairs: tuple, costs: np.ndarray, trad
                sample_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The screen of `ma_cross_screen_nb` and `sma_cross_screen_nb`, `source` = (mas, sums, windows): the
     rows of `mas`, or when it has none the simple averages of `windows` from `sums` (`_running_sums_nb`).
-    Span after span: the span's rows into one buffer, then its chunks of combinations, on all threads."""
-    mas, sums, windows = source
-    _check_screenable_nb(bars[0], bars[1], costs)
-    m, n, n_rows = pairs[0].shape[0], bars[1].shape[0], mas.shape[0] if mas.shape[0] else windows.shape[0]
+    Chunks of CHUNK_COMBOS pairs, ordered by TILE_FAST fast rows then slow row so a chunk shares its rows,
+    claimed one at a time by the threads, each until none is left."""
+    (open_, close), (mas, (cumsum_arr, nancnt_arr), windows), (fast_idx, slow_idx) = bars, source, pairs
+    _check_screenable_nb(open_, close, costs)
+    m, n_rows = fast_idx.shape[0], mas.shape[0] if mas.shape[0] else windows.shape[0]
     metrics, samples = np.empty((m, len(METRICS))), np.empty((sample_idx.shape[0], m))
-    states, rows = np.empty((m, N_STATE)), np.empty((n_rows, min(SPAN_BARS, n)))
-    for j in prange(m):
-        _start_nb(states[j], costs[2])
-    n_chunks = (m + CHUNK_COMBOS - 1) // CHUNK_COMBOS
-    for lo in range(0, n, SPAN_BARS):
-        hi = min(lo + SPAN_BARS, n)
-        for w in prange(n_rows):
-            if mas.shape[0]:
-                rows[w, :hi - lo] = mas[w, lo:hi]
-            else:
-                _sma_row_nb(sums, windows[w], lo, rows[w, :hi - lo])
-        for c in prange(n_chunks):
-            _screen_span_nb(bars, rows, pairs, costs, (samples, sample_idx), states,
-                            (c * CHUNK_COMBOS, min((c + 1) * CHUNK_COMBOS, m), lo, hi, trade_from))
-    for j in prange(m):
-        _finish_nb(states[j], costs, metrics[j])
+    order = np.argsort((fast_idx // TILE_FAST * n_rows + slow_idx) * TILE_FAST + fast_idx % TILE_FAST, kind="mergesort")
+    n_chunks, claimed = (m + CHUNK_COMBOS - 1) // CHUNK_COMBOS, np.zeros(1, dtype=np.int64)
+    for _ in prange(n_chunks):  # numba hands each thread an equal share of these up front (OpenMP): the first
+        c = _claim_nb(claimed)  # ones claim chunks as their threads free up until none is left, the others none
+        while c < n_chunks:
+            _screen_chunk_nb((open_, close), (mas, (cumsum_arr, nancnt_arr), windows), (fast_idx, slow_idx), costs,
+                             (metrics, samples, sample_idx), order[c * CHUNK_COMBOS:(c + 1) * CHUNK_COMBOS],
+                             trade_from)
+            c = _claim_nb(claimed)
     return metrics, samples
 
 
@@ -363,11 +393,10 @@ def ma_cross_screen_nb(open_: np.ndarray, close: np.ndarray, mas: np.ndarray, fa
                        slow_idx: np.ndarray, costs: np.ndarray, trade_from: int,
                        sample_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """All pairs, as `ma_cross_one_nb` scores each: `mas[w]` is the moving average of window row w;
-    `costs` = (fee, slippage, init_cash, years); prices positive and finite. Span of SPAN_BARS bars after
-    span, chunks of CHUNK_COMBOS combinations run in parallel on the threads numba is given
-    (`numba.set_num_threads`), all reading the span's rows at about the same time. A combination carries
-    its state from block to block and sees its bars in order, whichever thread runs a block, so the figures
-    are the same bits on any number of threads.
+    `costs` = (fee, slippage, init_cash, years); prices positive and finite. The threads numba is given
+    (`numba.set_num_threads`) claim chunks of CHUNK_COMBOS pairs one at a time, so a thread that gets less of
+    a shared machine takes fewer; a pair is computed whole by one thread, so the figures are the same bits on
+    any number of threads.
 
     Returns (metrics: combos x len(METRICS), samples: len(sample_idx) x combos)."""
     return _screen_nb((open_, close), (mas, (close[:0], close[:0]), fast_idx[:0]), (fast_idx, slow_idx), costs,
@@ -379,7 +408,7 @@ def sma_cross_screen_nb(open_: np.ndarray, close: np.ndarray, windows: np.ndarra
                         slow_idx: np.ndarray, costs: np.ndarray, trade_from: int,
                         sample_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """`ma_cross_screen_nb` with `mas` = `ma_matrix_nb(close, windows, False)`, the same bits, without that
-    matrix: each span's simple averages are computed into a buffer the size of a span, from one running sum."""
+    matrix: a chunk computes the simple averages it reads a block at a time, from one running sum."""
     return _screen_nb((open_, close), (np.empty((0, 0)), _running_sums_nb(close), windows), (fast_idx, slow_idx),
                       costs, trade_from, sample_idx)
 
@@ -403,19 +432,18 @@ def _running_sums_nb(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 @njit(cache=True, nogil=True, error_model="numpy")
 def _sma_row_nb(sums: tuple, window: int, lo: int, out: np.ndarray) -> None:
     """`sma_nb(a, window)[lo:lo + len(out)]` into `out` from `_running_sums_nb(a)`: the same operations on the
-    same values, so the same bits; the bars past the first window vectorized."""
+    same values, so the same bits; the bars past the first window vectorized (unsigned indices: no
+    wraparound, no views)."""
     cumsum_arr, nancnt_arr = sums
     hi = lo + out.shape[0]
     mid = min(max(window, lo), hi)  # bars [lo, mid) are inside the first window
     for i in range(lo, mid):
         window_len = i + 1 - nancnt_arr[i]
         out[i - lo] = np.nan if window_len < window else cumsum_arr[i] / window_len
-    if mid < hi:
-        cum, cum_back, cnt, cnt_back, tail = cumsum_arr[mid:hi], cumsum_arr[mid - window:hi - window], \
-            nancnt_arr[mid:hi], nancnt_arr[mid - window:hi - window], out[mid - lo:]
-        for t in range(hi - mid):
-            window_len = window - (cnt[t] - cnt_back[t])
-            tail[t] = np.nan if window_len < window else (cum[t] - cum_back[t]) / window_len
+    back, first = np.uint64(window), np.uint64(lo)
+    for i in range(np.uint64(mid), np.uint64(hi)):
+        window_len = window - (nancnt_arr[i] - nancnt_arr[i - back])
+        out[i - first] = np.nan if window_len < window else (cumsum_arr[i] - cumsum_arr[i - back]) / window_len
 
 
 @njit(cache=True, nogil=True, parallel=True)

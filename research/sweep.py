@@ -35,7 +35,7 @@ from research.screen_nb import ma_cross_screen_nb, ma_matrix_nb, sma_cross_scree
 MEMORY_BUDGET_BYTES = 1_000_000_000  # for vectorbt batches, all workers together: ~40 bytes per bar per column
 _BYTES_PER_BAR_COLUMN = 40
 POOL_MIN_WORK = 50_000_000  # bar-combinations below which vectorbt stays in-process: a worker spends ~5 s importing
-SCREEN_BATCH_MIN = 256  # combinations per call of the fused kernel (up to 4 calls, for the progress bar): 32 chunks
+SCREEN_BATCH_MIN = 256  # combinations per call of the fused kernel (at most 4 calls: steps of the progress bar)
 Progress = Callable[[int, int], None]
 
 

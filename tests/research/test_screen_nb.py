@@ -1,6 +1,7 @@
-"""The fused screen kernel: span after span, its own simple averages or given rows, one thread or two, it gives
-the bits of the one-combination kernel (`ma_cross_one_nb`, which the sweep tests hold to vectorbt) on real
-candles and on random series long enough to cross its blocks and spans; its simple averages are `ma_nb`'s."""
+"""The fused screen kernel: with its own simple averages or given rows, on one thread or two, it gives the bits
+of the one-combination kernel (`ma_cross_one_nb`, which the sweep tests hold to vectorbt) on real candles and
+on random series long enough to cross its blocks, with pairs enough for several chunks; its simple averages
+are `ma_nb`'s."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from engine.sim.metrics_nb import METRICS
 from engine.strategy.bars import Bars
 from engine.strategy.indicators_nb import ma_nb
 from research.parallel import numba_threads
-from research.screen_nb import (BLOCK_BARS, SPAN_BARS, _running_sums_nb, _sma_row_nb, ma_cross_one_nb,
+from research.screen_nb import (BLOCK_BARS, CHUNK_COMBOS, _running_sums_nb, _sma_row_nb, ma_cross_one_nb,
                                 ma_cross_screen_nb, ma_matrix_nb, sma_cross_screen_nb)
 from tests.conftest import shared_candles
 
@@ -38,7 +39,7 @@ def same_bits(got, want) -> bool:
 
 @pytest.mark.parametrize("file", ["binance_BTC-USDT_1m.parquet", "binance_ETH-USDT_5m.parquet"])
 def test_the_screen_on_one_thread_and_on_two_equals_the_one_combination_kernel_on_real_candles(file):
-    bars = Bars.from_frame(shared_candles(file))  # 130,708 and 65,742 bars: several spans, outages, flat candles
+    bars = Bars.from_frame(shared_candles(file))  # 130,708 and 65,742 bars: outages, flat candles
     windows = np.array([5, 10, 20, 45, 60, 120, 400], dtype=np.int64)
     pairs = np.array([(a, b) for a in range(len(windows)) for b in range(len(windows)) if windows[a] < windows[b]]).T
     mas = ma_matrix_nb(bars.close, windows, False)
@@ -57,14 +58,15 @@ def test_the_screen_on_one_thread_and_on_two_equals_the_one_combination_kernel_o
 
 @st.composite
 def long_screens(draw):
-    """A random walk on a coarse tick (averages tie), long enough to cross blocks and spans or short, with
-    NaNs in the given rows, any start of trading and samples (repeats allowed)."""
+    """A random walk on a coarse tick (averages tie), short or long enough to cross several blocks, pairs
+    enough for several chunks, NaNs in the given rows, any start of trading and samples (repeats allowed)."""
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    n = draw(st.one_of(st.integers(2, 3 * BLOCK_BARS), st.integers(SPAN_BARS - 10, 2 * SPAN_BARS + BLOCK_BARS + 10)))
+    n = draw(st.one_of(st.integers(2, 300), st.integers(BLOCK_BARS - 10, 5 * BLOCK_BARS + 10)))
     close = np.maximum(1_000.0 + draw(st.sampled_from([0.01, 1.0])) * np.cumsum(rng.integers(-1, 2, n)), 1.0)
     open_ = np.r_[close[0], close[:-1]] + rng.integers(0, 2, n) * 0.5
-    windows = np.array(sorted(rng.choice(np.arange(1, 60), size=draw(st.integers(2, 4)), replace=False)))
+    windows = np.array(sorted(rng.choice(np.arange(1, 60), size=draw(st.integers(2, 6)), replace=False)))
     pairs = np.array([(a, b) for a in range(len(windows)) for b in range(len(windows)) if a != b]).T
+    assert CHUNK_COMBOS < 30  # six windows make 30 pairs: two chunks
     trade_from = draw(st.integers(0, n - 1))
     sample_idx = np.sort(rng.integers(trade_from, n, draw(st.integers(1, 40))))
     return open_, close, windows, pairs, trade_from, sample_idx
