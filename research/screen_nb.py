@@ -110,8 +110,8 @@ _PREV_GT, _PREV_LT, _SEEN_LT, _SEEN_GT, _WANT_ENTRY, _WANT_EXIT, _CASH, _POS, _P
 _N, _SUM, _SUM_SQ, _DOWN_SQ, _PEAK, _MAX_DD, _IN_MARKET = range(_ACC, _ACC + 7)
 N_STATE = _ACC + N_ACC
 BLOCK_BARS = 2_048  # bars a chunk runs at a time: its averages for the block stay in a core's own cache
-CHUNK_COMBOS = 16  # combinations per task a thread claims: few enough to balance the cores, enough to share rows
-TILE_FAST = 4  # a chunk takes the pairs of up to this many fast windows with a run of slow ones: 16 pairs, 8 rows
+CHUNK_COMBOS = 16  # consecutive pairs per task a thread claims: few enough to balance the cores, enough to share rows
+TILE_FAST = 4  # `tiled_order`: the pairs of this many fast windows with a run of slow ones (16 pairs: 8 rows)
 
 
 @njit(cache=True, nogil=True)
@@ -326,33 +326,33 @@ def _block_rows_nb(source: tuple, need: np.ndarray, span: tuple, rows: np.ndarra
 
 
 @njit(cache=True, nogil=True)
-def _screen_chunk_nb(bars: tuple, source: tuple, pairs: tuple, costs: np.ndarray, out: tuple,
-                     which: np.ndarray, trade_from: int) -> None:
-    """The combinations `which`, every bar, a block of BLOCK_BARS at a time: the block's averages of the
-    windows they use into a buffer, then each combination through it (the bars before `trade_from` only warm
-    its crossings). `out` = (metrics, samples, sample_idx)."""
+def _screen_chunk_nb(bars: tuple, source: tuple, pairs: tuple, costs: np.ndarray, out: tuple, chunk: tuple,
+                     trade_from: int) -> None:
+    """The pairs `chunk` = [first, stop), every bar, a block of BLOCK_BARS at a time: the block's averages of
+    the windows they use into a buffer, then each pair through it (the bars before `trade_from` only warm its
+    crossings). `out` = (metrics, samples, sample_idx)."""
     metrics, samples, sample_idx = out
     fast_idx, slow_idx = pairs
+    j0, j1 = chunk
     n, n_rows = bars[1].shape[0], source[0].shape[0] if source[0].shape[0] else source[2].shape[0]
-    states, need = np.empty((which.shape[0], N_STATE)), np.zeros(n_rows, dtype=np.bool_)
-    for q in range(which.shape[0]):
-        need[fast_idx[which[q]]], need[slow_idx[which[q]]] = True, True
-        _start_nb(states[q], costs[2])
+    states, need = np.empty((j1 - j0, N_STATE)), np.zeros(n_rows, dtype=np.bool_)
+    for j in range(j0, j1):
+        need[fast_idx[j]], need[slow_idx[j]] = True, True
+        _start_nb(states[j - j0], costs[2])
     rows, flags = np.empty((n_rows, BLOCK_BARS)), np.empty(BLOCK_BARS + 8, dtype=np.uint8)
     for lo in range(0, n, BLOCK_BARS):
         hi = min(lo + BLOCK_BARS, n)
         _block_rows_nb(source, need, (lo, hi), rows)
         warm = min(max(trade_from, lo), hi)  # bars [lo, warm) only warm the crossings
-        for q in range(which.shape[0]):
-            j = which[q]
+        for j in range(j0, j1):
             fast, slow = rows[fast_idx[j], :hi - lo], rows[slow_idx[j], :hi - lo]
             if warm > lo:
-                _warm_nb(states[q], fast[:warm - lo], slow[:warm - lo])
+                _warm_nb(states[j - j0], fast[:warm - lo], slow[:warm - lo])
             if hi > warm:
-                _run_block_nb(states[q], bars, (fast[warm - lo:], slow[warm - lo:]), warm, costs,
+                _run_block_nb(states[j - j0], bars, (fast[warm - lo:], slow[warm - lo:]), warm, costs,
                               (samples, j, sample_idx), flags)
-    for q in range(which.shape[0]):
-        _finish_nb(states[q], costs, metrics[which[q]])
+    for j in range(j0, j1):
+        _finish_nb(states[j - j0], costs, metrics[j])
 
 
 @njit(cache=True, nogil=True)
@@ -370,19 +370,18 @@ def _screen_nb(bars: tuple, source: tuple, pairs: tuple, costs: np.ndarray, trad
                sample_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The screen of `ma_cross_screen_nb` and `sma_cross_screen_nb`, `source` = (mas, sums, windows): the
     rows of `mas`, or when it has none the simple averages of `windows` from `sums` (`_running_sums_nb`).
-    Chunks of CHUNK_COMBOS pairs, ordered by TILE_FAST fast rows then slow row so a chunk shares its rows,
-    claimed one at a time by the threads, each until none is left."""
+    Chunks of CHUNK_COMBOS consecutive pairs (`tiled_order` puts pairs that share windows together), claimed
+    one at a time by the threads, each until none is left."""
     (open_, close), (mas, (cumsum_arr, nancnt_arr), windows), (fast_idx, slow_idx) = bars, source, pairs
     _check_screenable_nb(open_, close, costs)
-    m, n_rows = fast_idx.shape[0], mas.shape[0] if mas.shape[0] else windows.shape[0]
+    m = fast_idx.shape[0]
     metrics, samples = np.empty((m, len(METRICS))), np.empty((sample_idx.shape[0], m))
-    order = np.argsort((fast_idx // TILE_FAST * n_rows + slow_idx) * TILE_FAST + fast_idx % TILE_FAST, kind="mergesort")
     n_chunks, claimed = (m + CHUNK_COMBOS - 1) // CHUNK_COMBOS, np.zeros(1, dtype=np.int64)
     for _ in prange(n_chunks):  # numba hands each thread an equal share of these up front (OpenMP): the first
         c = _claim_nb(claimed)  # ones claim chunks as their threads free up until none is left, the others none
         while c < n_chunks:
             _screen_chunk_nb((open_, close), (mas, (cumsum_arr, nancnt_arr), windows), (fast_idx, slow_idx), costs,
-                             (metrics, samples, sample_idx), order[c * CHUNK_COMBOS:(c + 1) * CHUNK_COMBOS],
+                             (metrics, samples, sample_idx), (c * CHUNK_COMBOS, min((c + 1) * CHUNK_COMBOS, m)),
                              trade_from)
             c = _claim_nb(claimed)
     return metrics, samples
@@ -411,6 +410,13 @@ def sma_cross_screen_nb(open_: np.ndarray, close: np.ndarray, windows: np.ndarra
     matrix: a chunk computes the simple averages it reads a block at a time, from one running sum."""
     return _screen_nb((open_, close), (np.empty((0, 0)), _running_sums_nb(close), windows), (fast_idx, slow_idx),
                       costs, trade_from, sample_idx)
+
+
+def tiled_order(fast_idx: np.ndarray, slow_idx: np.ndarray) -> np.ndarray:
+    """An order of the pairs in which CHUNK_COMBOS consecutive ones share windows: by groups of TILE_FAST fast
+    rows, then slow row, then fast row (a grid of 20 x 20 windows gives chunks of 4 fast x 4 slow: 8 rows for
+    16 pairs, where the grid's own order reads 17)."""
+    return np.lexsort((fast_idx % TILE_FAST, slow_idx, fast_idx // TILE_FAST))
 
 
 @njit(cache=True, nogil=True)

@@ -30,7 +30,7 @@ from engine.sim.metrics_nb import METRICS, window_years
 from research.gaps import GapSummary, gap_summary, refuse_long_gaps
 from research.grid import parse_grid
 from research.parallel import numba_threads, ordered_map, resolve_workers
-from research.screen_nb import ma_cross_screen_nb, ma_matrix_nb, sma_cross_screen_nb
+from research.screen_nb import ma_cross_screen_nb, ma_matrix_nb, sma_cross_screen_nb, tiled_order
 
 MEMORY_BUDGET_BYTES = 1_000_000_000  # for vectorbt batches, all workers together: ~40 bytes per bar per column
 _BYTES_PER_BAR_COLUMN = 40
@@ -168,19 +168,20 @@ def _screen(strategy: Strategy, bars: Bars, combos: Sequence[Any], costs: Costs,
     ewm = bool(strategy.module.SCREEN["ewm"])
     knobs = np.array([costs.fee_rate, costs.slippage_rate, costs.init_cash, setup.years])
     metrics, samples = np.empty((len(combos), len(METRICS))), np.empty((len(sample_idx), len(combos)))
+    windows, fast, slow = _window_rows(combos)
+    order = tiled_order(fast, slow)  # combinations that share windows run together
     parts = _batches(len(combos), -(-len(combos) // max(1, min(4, len(combos) // SCREEN_BATCH_MIN))))
     with numba_threads(setup.workers):
-        if ewm:  # an exponential average runs from the first bar: each window once, for every part
-            windows, fast, slow = _window_rows(combos)
-            mas = ma_matrix_nb(bars.close, windows, True)
+        mas = ma_matrix_nb(bars.close, windows, True) if ewm else None  # an exponential average runs from bar 0
         for part in parts:  # parts for the progress bar
-            if ewm:
-                scored = ma_cross_screen_nb(bars.open, bars.close, mas, fast[part], slow[part], knobs, trade_from,
+            idx = order[part]
+            if mas is not None:
+                scored = ma_cross_screen_nb(bars.open, bars.close, mas, fast[idx], slow[idx], knobs, trade_from,
                                             sample_idx)
-            else:  # simple averages: the kernel computes each window's, a span of bars at a time
-                scored = sma_cross_screen_nb(bars.open, bars.close, *_window_rows(combos[part]), knobs, trade_from,
+            else:  # simple averages: the kernel computes the ones it reads, a block of bars at a time
+                scored = sma_cross_screen_nb(bars.open, bars.close, windows, fast[idx], slow[idx], knobs, trade_from,
                                              sample_idx)
-            metrics[part], samples[:, part] = scored
+            metrics[idx], samples[:, idx] = scored
             if progress:
                 progress(part.stop, len(combos))
     return Scores(metrics, samples)
