@@ -97,7 +97,7 @@ def test_the_screens_simple_averages_are_ma_nbs_bit_for_bit(seed, n, window, nan
     assert np.array_equal(ma_matrix_nb(close, np.array([window]), False)[0].view(np.int64), want.view(np.int64))
     lo = min(lo, n - 1)
     out = np.empty(min(length, n - lo))
-    _sma_row_nb(_running_sums_nb(close), window, lo, out)  # a span's rows start anywhere
+    _sma_row_nb(_running_sums_nb(close), window, lo, out)  # a block of bars starts anywhere
     assert np.array_equal(out.view(np.int64), want[lo:lo + len(out)].view(np.int64))
 
 
