@@ -41,9 +41,10 @@ def resolve_workers(workers: int | None) -> int:
 @contextmanager
 def numba_threads(workers: int) -> Iterator[int]:
     """Run numba's parallel kernels on `workers` threads (at most numba's pool size) inside the block, and
-    give the previous count back after it. Yields the count in force. Iterations are handed out one at a
-    time as threads free up (chunk size 1) rather than split in halves up front: on a machine shared with
-    other work, a thread that gets less CPU then takes fewer chunks instead of holding the others up."""
+    give the previous count back after it. Yields the count in force. Chunk size 1 lets a dynamic threading
+    layer (TBB) hand iterations out one at a time; numba's OpenMP layer (the one installed here) still gives
+    each thread an equal share up front, so a kernel that must not wait for a thread that gets less CPU on a
+    shared machine hands out its own work (the fused screen's threads claim chunks of combinations)."""
     import numba
 
     previous = numba.get_num_threads()

@@ -30,11 +30,12 @@ from engine.sim.metrics_nb import METRICS, window_years
 from research.gaps import GapSummary, gap_summary, refuse_long_gaps
 from research.grid import parse_grid
 from research.parallel import numba_threads, ordered_map, resolve_workers
-from research.screen_nb import ma_cross_screen_nb, ma_matrix_nb
+from research.screen_nb import ma_cross_screen_nb, ma_matrix_nb, sma_cross_screen_nb, tiled_order
 
 MEMORY_BUDGET_BYTES = 1_000_000_000  # for vectorbt batches, all workers together: ~40 bytes per bar per column
 _BYTES_PER_BAR_COLUMN = 40
 POOL_MIN_WORK = 50_000_000  # bar-combinations below which vectorbt stays in-process: a worker spends ~5 s importing
+SCREEN_BATCH_MIN = 256  # combinations per call of the fused kernel (at most 4 calls: steps of the progress bar)
 Progress = Callable[[int, int], None]
 
 
@@ -165,20 +166,34 @@ def _batches(total: int, size: int) -> list[slice]:
 def _screen(strategy: Strategy, bars: Bars, combos: Sequence[Any], costs: Costs, setup: _Setup, trade_from: int,
             sample_idx: np.ndarray, progress: Progress | None) -> Scores:
     ewm = bool(strategy.module.SCREEN["ewm"])
-    windows = sorted({p.fast for p in combos} | {p.slow for p in combos})
-    row = {w: i for i, w in enumerate(windows)}
-    fast = np.array([row[p.fast] for p in combos])
-    slow = np.array([row[p.slow] for p in combos])
     knobs = np.array([costs.fee_rate, costs.slippage_rate, costs.init_cash, setup.years])
     metrics, samples = np.empty((len(combos), len(METRICS))), np.empty((len(sample_idx), len(combos)))
+    windows, fast, slow = _window_rows(combos)
+    order = tiled_order(fast, slow)  # combinations that share windows run together
+    parts = _batches(len(combos), -(-len(combos) // max(1, min(4, len(combos) // SCREEN_BATCH_MIN))))
     with numba_threads(setup.workers):
-        mas = ma_matrix_nb(bars.close, np.array(windows, dtype=np.int64), ewm)  # each window once, for all pairs
-        for part in _batches(len(combos), max(64, len(combos) // 4)):  # batches for the progress bar
-            metrics[part], samples[:, part] = ma_cross_screen_nb(bars.open, bars.close, mas, fast[part], slow[part],
-                                                                 knobs, trade_from, sample_idx)
+        mas = ma_matrix_nb(bars.close, windows, True) if ewm else None  # an exponential average runs from bar 0
+        for part in parts:  # parts for the progress bar
+            idx = order[part]
+            if mas is not None:
+                scored = ma_cross_screen_nb(bars.open, bars.close, mas, fast[idx], slow[idx], knobs, trade_from,
+                                            sample_idx)
+            else:  # simple averages: the kernel computes the ones it reads, a block of bars at a time
+                scored = sma_cross_screen_nb(bars.open, bars.close, windows, fast[idx], slow[idx], knobs, trade_from,
+                                             sample_idx)
+            metrics[idx], samples[:, idx] = scored
             if progress:
                 progress(part.stop, len(combos))
     return Scores(metrics, samples)
+
+
+def _window_rows(combos: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(windows, fast rows, slow rows): every window the combinations use, once, in order, and each
+    combination's fast and slow window as a position in it."""
+    windows = sorted({p.fast for p in combos} | {p.slow for p in combos})
+    row = {w: i for i, w in enumerate(windows)}
+    return (np.array(windows, dtype=np.int64), np.array([row[p.fast] for p in combos], dtype=np.int64),
+            np.array([row[p.slow] for p in combos], dtype=np.int64))
 
 
 @dataclass(frozen=True, slots=True)
