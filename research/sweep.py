@@ -166,6 +166,7 @@ def _batches(total: int, size: int) -> list[slice]:
 def _screen(strategy: Strategy, bars: Bars, combos: Sequence[Any], costs: Costs, setup: _Setup, trade_from: int,
             sample_idx: np.ndarray, progress: Progress | None) -> Scores:
     ewm = bool(strategy.module.SCREEN["ewm"])
+    _refuse_unpriced(bars)
     knobs = np.array([costs.fee_rate, costs.slippage_rate, costs.init_cash, setup.years])
     metrics, samples = np.empty((len(combos), len(METRICS))), np.empty((len(sample_idx), len(combos)))
     windows, fast, slow = _window_rows(combos)
@@ -185,6 +186,17 @@ def _screen(strategy: Strategy, bars: Bars, combos: Sequence[Any], costs: Costs,
             if progress:
                 progress(part.stop, len(combos))
     return Scores(metrics, samples)
+
+
+def _refuse_unpriced(bars: Bars) -> None:
+    """The fused screen's loop divides by prices: a bar without a positive, finite open and close is named here
+    rather than trading silently on it (the vectorbt engine, `--engine vectorbt`, takes such bars as they are)."""
+    bad = ~(np.isfinite(bars.open) & np.isfinite(bars.close) & (bars.open > 0) & (bars.close > 0))
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(f"bar {i} ({pd.Timestamp(int(bars.ts_ms[i]), unit='ms', tz='UTC')}) of {int(bad.sum())} "
+                         f"has open {bars.open[i]} and close {bars.close[i]}: the fused screen needs positive, finite "
+                         "prices; repair the cache (gauntlet data verify) or sweep with --engine vectorbt")
 
 
 def _window_rows(combos: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

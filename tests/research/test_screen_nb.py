@@ -111,3 +111,13 @@ def test_the_screen_refuses_prices_and_costs_it_cannot_take(damage, match):
     damage(close, knobs)
     with pytest.raises(ValueError, match=match):
         sma_cross_screen_nb(close, close, np.array([2, 5]), np.array([0]), np.array([1]), knobs, 0, np.array([49]))
+
+
+def test_a_sweep_names_the_first_bar_the_fused_screen_cannot_price():
+    from research.sweep import _refuse_unpriced
+
+    frame = shared_candles("binance_BTC-USDT_1h_2024-01_2024-09.parquet").copy()
+    frame.loc[frame.index[[7, 9]], "close"] = 0.0
+    with pytest.raises(ValueError, match=r"bar 7 \(2024-01-01 07:00:00\+00:00\) of 2 has open [0-9.]+ and close 0.0"):
+        _refuse_unpriced(Bars.from_frame(frame))
+    _refuse_unpriced(Bars.from_frame(shared_candles("binance_BTC-USDT_1h_2024-01_2024-09.parquet")))  # real: fine
