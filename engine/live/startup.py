@@ -6,12 +6,15 @@ again from the cache and must give back exactly its journaled events (the engine
 difference means the journal, the cache or the code changed: the session halts). Running this twice changes
 nothing: nothing is written while re-driving.
 
-Live: the snapshot goes in with every candle, so it is the books as of the last candle journaled. Then the
-venue is asked about every order the books hold open, this deployment's open orders, its trades since the
-oldest of them, and balances; `recovery.reconcile` turns the answers into repair events (journaled, then folded
-into the loop) or mismatches, on which the session halts with an alert-level log. An intent journaled with no
-answer and unknown to the books belongs to the candle the crash interrupted: handling that candle again sends
-the same client id, which the session looks up at the venue instead of sending it twice.
+Live: the snapshot goes in with every candle, so it is the books as of the last candle journaled. First the
+venue follows every journaled order that has not ended (`recover`) and brings those the books hold to its
+truth (events folded into the loop, journaled, then a snapshot). Then it is asked about every order the books
+hold open, this deployment's open orders, its trades since the oldest of them, and balances;
+`recovery.reconcile` turns the answers into repair events or mismatches, on which the session halts with an
+alert-level log (orders whose fate is still unknown are left out of the verdict and followed at every candle).
+An intent journaled with no answer and unknown to the books belongs to the candle the crash interrupted:
+handling that candle again sends the same client id, which the session asks the venue about (`adopt`) instead
+of sending it twice. Running this twice changes nothing: the second finds nothing left to repair.
 """
 
 from __future__ import annotations
