@@ -19,6 +19,8 @@ of sending it twice. Running this twice changes nothing: the second finds nothin
 
 from __future__ import annotations
 
+import asyncio
+
 import structlog
 
 from engine.live.cache import LiveCache
@@ -28,6 +30,7 @@ from engine.live.session import Session
 __all__ = ["reconcile_session", "restore_session", "resume_session"]
 
 log = structlog.get_logger("gauntlet.startup")
+LAG_RECHECKS, LAG_RECHECK_S = 5, 1.0  # the exchange's database lag (Binance: well under a second), waited out
 
 
 def restore_session(session: Session) -> int:
@@ -84,14 +87,20 @@ async def reconcile_session(session: Session, ts_ms: int) -> Reconciliation:
     unanswered = frozenset(r.client_id for r in rows if r.unanswered and r.client_id not in loop.by_id) | pending
     since = min((r.intent_ms for r in rows), default=ts_ms)
     held = [o for o in loop.open if o.client_id not in pending]
-    view = VenueView({o.client_id: await venue.order(o.client_id) for o in held}, await venue.open_orders(),
-                     await venue.trades_since(since), await venue.balances())
-    if not session.baseline and journal.last_seq(session.name) == 0:
-        session.baseline = dict(view.balances)  # a first start: the account as the deployment found it
-    books = Books(session.name, loop.base_asset, loop.quote_asset, held,
-                  {o.client_id: o.filled_qty for o in loop.orders}, loop.ledger.qty,
-                  loop.ledger.cash - session.plan.config.costs.init_cash, session.baseline, unanswered)
-    result = reconcile(books, view, ts_ms)
+    for attempt in range(LAG_RECHECKS + 1):
+        view = VenueView({o.client_id: await venue.order(o.client_id) for o in held}, await venue.open_orders(),
+                         await venue.trades_since(since), await venue.balances())
+        if not session.baseline and journal.last_seq(session.name) == 0:
+            session.baseline = dict(view.balances)  # a first start: the account as the deployment found it
+        books = Books(session.name, loop.base_asset, loop.quote_asset, held,
+                      {o.client_id: o.filled_qty for o in loop.orders}, loop.ledger.qty,
+                      loop.ledger.cash - session.plan.config.costs.init_cash, session.baseline, unanswered)
+        result = reconcile(books, view, ts_ms)
+        if result.ok or not unanswered or attempt == LAG_RECHECKS:
+            break
+        # an order sent just before the crash may show in the balances before its trades show in queries
+        session.log.info("startup.recheck", mismatches=len(result.mismatches), unanswered=sorted(unanswered))
+        await asyncio.sleep(LAG_RECHECK_S)
     if result.repairs:
         await session.take(list(result.repairs), ts_ms)
         session.log.warning("startup.repaired", events=[type(e).__name__ for e in result.repairs],

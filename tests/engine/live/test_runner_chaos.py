@@ -9,6 +9,7 @@ open in the journal; the journal's fills the exchange's trades; the books' posit
 
 from __future__ import annotations
 
+import asyncio
 import os
 import queue
 import random
@@ -18,19 +19,30 @@ import sys
 import threading
 import time
 from collections import Counter
+from dataclasses import astuple
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from engine.core.market_rules import MarketRules
+from engine.live.exchange import LiveVenue
 from engine.live.history import journal_path
+from engine.live.journal import Journal
+from engine.live.recovery import Reconciliation
+from engine.live.runner import load_deployments, session_plan
+from engine.live.session import Session
+from engine.live.startup import reconcile_session, restore_session
+from engine.ohlcv.layout import SeriesKey
+from engine.venues.ccxt_client import make_exchange
+from engine.venues.ccxt_venue import CcxtVenue, VenueConfig
 from engine.venues.clock import AcceleratedClock
 from engine.venues.emulator import BinanceEmulator, Fault
 from engine.venues.emulator.auth import ApiKey
 from engine.venues.emulator.config import TradingConfig
 from engine.venues.submission import intent_of
 from tests.engine.live.rehearsal import HOUR, btc_feed
-from tests.engine.live.test_runner_live import KEY, SECRET, live_deployment
+from tests.engine.live.test_runner_live import KEY, QUICK, SECRET, live_deployment
 from tests.engine.live.venue_truth import account_truth, journal_truth
 
 KILLS = 30
@@ -97,6 +109,28 @@ class RunnerProcess:
         self.process.stderr.close()
 
 
+async def recovered(tmp_path: Path, emulator: BinanceEmulator) -> tuple[Reconciliation, bool]:
+    """A start-up's recovery of the journal the last kill left, as the runner does it (without trading): the books
+    from the latest snapshot, then the venue's truth; its verdict, and whether it wrote to the journal."""
+    deployment = load_deployments(["sma-live"], tmp_path / "deployments")[0]
+    client = make_exchange("binance", api_url=emulator.base_url, rate_limit=False, async_=True, clock=emulator.clock,
+                           credentials={"apiKey": KEY, "secret": SECRET})
+    with Journal.open(journal_path("sma-live", tmp_path / "data")) as journal:
+        venue = CcxtVenue(client, VenueConfig("sma-live", ("BTC/USDT",), QUICK, live=True), journal)
+        try:
+            await venue.start()
+            rules = MarketRules.from_ccxt({**client.markets["BTC/USDT"], "symbol": "BTC/USDT"})
+            session = Session(session_plan(deployment, SeriesKey("binance", "BTC/USDT", "1h"), rules),
+                              LiveVenue(venue), journal)
+            restore_session(session)
+            before = (journal.last_seq("sma-live"), [astuple(o) for o in journal.orders("sma-live")])
+            result = await reconcile_session(session, emulator.clock.now_ms())
+            after = (journal.last_seq("sma-live"), [astuple(o) for o in journal.orders("sma-live")])
+            return result, before != after
+        finally:
+            await venue.close()
+
+
 def chaos(tmp_path: Path, kills: int, seed: int) -> None:
     rng = random.Random(seed)
     feed = btc_feed()
@@ -118,6 +152,8 @@ def chaos(tmp_path: Path, kills: int, seed: int) -> None:
             assert runner.process.poll() is None, "".join(runner.log[-20:])  # killed alive, never halted
             runner.kill()
         emulator.faults.clear()
+        (first, _), (second, wrote) = asyncio.run(recovered(tmp_path, emulator)), asyncio.run(recovered(tmp_path, emulator))
+        assert first.ok and second.ok and second.repairs == () and not wrote  # run twice, the second changes nothing
         last = RunnerProcess(tmp_path, emulator.base_url, clock.speed)
         assert last.wait_for('"runner.ready"', 30.0), "".join(last.log[-20:])
         time.sleep(2.0)
