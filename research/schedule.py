@@ -20,9 +20,9 @@ import tomllib
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from research.cli_research import WalkForwardArgs, walkforward_spec
 from research.grid import split_specs
@@ -33,6 +33,14 @@ __all__ = ["DEFAULT_FILE", "DeploymentSettings", "FetchSettings", "Job", "Schedu
 DEFAULT_FILE = Path("schedule.toml")
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # crontab's numbering: 0 and 7 are Sunday
+
+
+def _crontab(expr: str) -> str:
+    crontab_trigger(expr)  # refused as crontab would refuse it, with its words
+    return expr
+
+
+Cron = Annotated[str, AfterValidator(_crontab)]  # a five-field cron expression in UTC, checked when read
 
 
 class WalkForwardPlan(BaseModel):
@@ -66,7 +74,7 @@ class Job(BaseModel):
     name: str
     strategy: str
     symbols: list[str] = Field(min_length=1)
-    cron: str
+    cron: Cron
     walkforward: WalkForwardPlan
     exchange: str = "binance"
     timeframe: str = "1h"
@@ -88,12 +96,6 @@ class Job(BaseModel):
     def _name(cls, value: str) -> str:
         if not _NAME.fullmatch(value):
             raise ValueError("a job name is 1 to 64 letters, digits, '_' or '-'")
-        return value
-
-    @field_validator("cron")
-    @classmethod
-    def _cron(cls, value: str) -> str:
-        crontab_trigger(value)
         return value
 
     @field_validator("params")
@@ -137,30 +139,14 @@ class DeploymentSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     enabled: bool = True
-    cron: str = "30 2 * * *"  # daily at 02:30 UTC: a day's new candles, before a European morning
-    cron_of: dict[str, str] = {}  # deployment name -> its own cron
+    cron: Cron = "30 2 * * *"  # daily at 02:30 UTC: a day's new candles, before a European morning
+    cron_of: dict[str, Cron] = {}  # deployment name -> its own cron
     skip: list[str] = []  # deployments that add no job (retired: kept for their history)
     walkforward: WalkForwardPlan = WalkForwardPlan(folds=4, mode="anchored")  # when the study cannot be read
     fetch: FetchSettings | None = None  # a running runner keeps its own series current already
     notebook: bool = True
     sharpe_threshold: float = Field(0.25, gt=0)
     misfire_grace_s: int = Field(6 * 3600, ge=1)
-
-    @field_validator("cron")
-    @classmethod
-    def _cron(cls, value: str) -> str:
-        crontab_trigger(value)
-        return value
-
-    @field_validator("cron_of")
-    @classmethod
-    def _crons(cls, value: dict[str, str]) -> dict[str, str]:
-        for name, expr in value.items():
-            try:
-                crontab_trigger(expr)
-            except ValueError as exc:
-                raise ValueError(f"{name}: {exc}") from None
-        return value
 
     def cron_for(self, name: str) -> str:
         return self.cron_of.get(name, self.cron)
