@@ -6,7 +6,9 @@ close's value), the decisions taken at earlier closes act, the venue matches its
 candle, the venue learns the candle, the bar closes. Then the strategy decides on the trailing warm-up window
 ending at that candle, and its last row becomes the `Decision` that acts at the next bar's open (+ latency).
 Bars are numbered by the candles the session has handled (`t`), as replay numbers the bars it is given, so
-paper trading over the candles replay sees gives replay's events, orders, fills and equity.
+paper trading over the candles replay sees gives replay's events, orders, fills and equity. A live session
+opens each bar at the close before it (`opens_early`), so what a close decided leaves at once, not when the
+next candle has closed.
 
 Journal first: an order's intent is journaled (and synced) before its request leaves; a client id whose intent
 a previous process journaled without an answer is looked up at the venue before anything is sent, so it is
@@ -131,7 +133,6 @@ class Session:
         self.buffer: list[Event] = []
         self.t, self.last_ms, self.last_close = 0, None, 0.0
         self.pending: list[Decision] = []
-        self.opened: int | None = None  # a live session's next bar, opened at the last close
         self.seq, self.snapshot_seq = 0, 0
         self.started_ms = wall_ms()
         self.baseline: dict[str, float] = {}  # a live venue's balances when the deployment started (reconciliation)
@@ -142,6 +143,12 @@ class Session:
     @property
     def name(self) -> str:
         return self.plan.name
+
+    @property
+    def opens_early(self) -> bool:
+        """Whether a bar opens at the close before it (live: orders leave when decided) rather than when its
+        candle is handed over (paper, as replay)."""
+        return not self.venue.holds_books
 
     @property
     def snapshot_every(self) -> int:
@@ -159,9 +166,7 @@ class Session:
             return
         self.inputs, self.buffer = inputs, []
         t, ts = self.t, candle.ts_ms
-        if self.opened == t:
-            self.opened = None  # opened at the last close, its orders sent then
-        else:
+        if not self.opens_early or self.last_ms is None:  # else this bar opened at the last close
             await self._begin(t, ts, candle)
         if self.venue.has_open:
             await self._work(t, candle)
@@ -169,9 +174,8 @@ class Session:
         self.loop.on_close(t, ts, 1)
         self._closed(t, candle)
         self._decide(t)
-        if not self.venue.holds_books:  # live: the next bar opens at this close, and its orders leave now
+        if self.opens_early:  # the next bar opens at this close, and its orders leave now
             await self._begin(t + 1, ts + self.plan.config.bar_ms, None)
-            self.opened = t + 1
         self._journal(candle)
 
     async def _begin(self, t: int, ts: int, candle: Candle | None) -> None:
@@ -342,7 +346,7 @@ class Session:
         last candle, the decisions waiting for their bar, the sums of closes the books may still read."""
         return to_json({"version": STATE_VERSION, "loop": self.loop.snapshot(),
                         "venue": self.venue.snapshot() if self.venue.holds_books else None,
-                        "t": self.t, "last_ms": self.last_ms, "last_close": self.last_close, "opened": self.opened,
+                        "t": self.t, "last_ms": self.last_ms, "last_close": self.last_close,
                         "pending": [list(d) for d in self.pending], "marks": self.marks.state(),
                         "init_cash": self.plan.config.costs.init_cash, "baseline": self.baseline,
                         "deployment": self.plan.record})
@@ -356,7 +360,6 @@ class Session:
         if self.venue.holds_books:
             self.venue.restore(state["venue"])
         self.t, self.last_ms, self.last_close = state["t"], state["last_ms"], state["last_close"]
-        self.opened = state.get("opened")
         self.pending = [Decision(d[0], d[1], d[2], d[3], tuple(d[4]), d[5], tuple(d[6]), d[7], d[8])
                         for d in state["pending"]]
         self.marks = Marks.from_state(state["marks"])

@@ -385,9 +385,7 @@ class CcxtVenue:
         """The events that bring journaled orders to the exchange's truth after a restart: accepted, filled
         while we were down (trades not in `booked`), cancelled or expired, or never placed (proven as in
         `submit`, then closed, not resent). Terminal orders are skipped; a second run adds nothing."""
-        trade_ids: dict[str, set[str]] = defaultdict(set)
-        for fill in booked:
-            trade_ids[fill.client_id].add(fill.trade_id)
+        trade_ids = _trade_ids(booked)
         events: list[Event] = []
         for record in orders:
             if not record.is_open:
@@ -405,9 +403,7 @@ class CcxtVenue:
     def follow(self, orders: Iterable[JournaledOrder], booked: Iterable[BookedFill] = ()) -> None:
         """Follow journaled orders again without asking the exchange yet (`sync` or `poll` will): a restarted
         runner's intents whose candle it is about to handle again."""
-        trade_ids: dict[str, set[str]] = defaultdict(set)
-        for fill in booked:
-            trade_ids[fill.client_id].add(fill.trade_id)
+        trade_ids = _trade_ids(booked)
         for record in orders:
             if record.is_open and record.client_id not in self.submissions:
                 self._adopt(record, trade_ids[record.client_id])
@@ -441,3 +437,11 @@ class CcxtVenue:
 
     def _request_note(self, sub: Submission, request: Request) -> dict[str, Any]:
         return {"timestamp": sub.timestamp_ms, "recvWindow": sub.recv_window_ms, **request.describe()}
+
+
+def _trade_ids(booked: Iterable[BookedFill]) -> defaultdict[str, set[str]]:
+    """The trade ids the journal booked, by client id: the fills an adopted order has reported already."""
+    ids: defaultdict[str, set[str]] = defaultdict(set)
+    for fill in booked:
+        ids[fill.client_id].add(fill.trade_id)
+    return ids
